@@ -1,0 +1,3 @@
+from crmpay.cli import main
+
+main()

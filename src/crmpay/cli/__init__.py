@@ -1,0 +1,160 @@
+"""The `crmpay` command line.
+
+The root group is lazy: `crmpay --help` lists commands from the table below without
+importing them, and a command's module (and what it needs: SDKs, the store, reportlab,
+the sandbox) is imported only when that command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from crmpay import __version__
+
+# name -> (module, one-line help). A module exposes `command` (a Typer app or function).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "connect": ("crmpay.cli.connect", "Connect a service: check credentials, keep them in the keyring."),
+    "disconnect": ("crmpay.cli.disconnect", "Remove a service's secrets and settings from a profile."),
+    "status": ("crmpay.cli.status", "Show which services are connected, and from where."),
+    "config": ("crmpay.cli.config_cmd", "Show or change the configuration file."),
+    "sync": ("", "Sync providers into the store and on into the CRM."),
+    "customers": ("", "List and show customers in the store."),
+    "mandates": ("", "Import, list and show direct-debit mandates."),
+    "invoice": ("", "Create, render and send invoices."),
+    "payment": ("", "Cancel or record payments."),
+    "calls": ("", "Turn call records into CRM records."),
+    "sandbox": ("crmpay.cli.sandbox", "Run the built-in sandbox of every service."),
+    "demo": ("crmpay.cli.demo", "Tour crmpay against the built-in sandbox, no account needed."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """Imports a command's module only when that command is run (or its help shown)."""
+
+    _listing = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        self._listing = True  # the command list needs names and help lines only
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def get_command(self, ctx: typer.Context, name: str) -> TyperCommand | TyperGroup | None:
+        if name not in COMMANDS:
+            return None
+        module, help_text = COMMANDS[name]
+        if self._listing:
+            return TyperCommand(name, help=help_text, short_help=help_text)
+        if not module:
+            return _not_built(name, help_text)
+        import importlib
+
+        target = importlib.import_module(module).command
+        if not isinstance(target, typer.Typer):  # a plain function: a single command
+            single = typer.Typer()
+            single.command(name=name)(target)
+            target = single
+        command = typer.main.get_command(target)
+        command.name = name
+        return command
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        from crmpay.core.errors import CrmpayError
+
+        try:
+            return super().invoke(ctx)
+        except CrmpayError as exc:
+            _report(str(exc), verbose=_verbose(ctx))
+            ctx.exit(int(exc.exit_code))
+        except (typer.TyperException, typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # a bug: one line unless --verbose
+            _report(
+                f"internal error: {type(exc).__name__}: {exc}",
+                verbose=_verbose(ctx),
+                hint="run again with --verbose for the traceback",
+            )
+            ctx.exit(1)
+
+
+def _not_built(name: str, help_text: str) -> TyperCommand:
+    def callback(**_: Any) -> None:
+        from crmpay.core.errors import NotImplementedYet
+
+        raise NotImplementedYet(f"`crmpay {name}` is not built yet")
+
+    return TyperCommand(
+        name,
+        callback=callback,
+        help=f"{help_text} (not built yet)",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
+def _verbose(ctx: typer.Context) -> bool:
+    state = ctx.find_root().obj
+    return bool(getattr(state, "verbose", False)) or "--verbose" in sys.argv
+
+
+def _report(message: str, *, verbose: bool, hint: str | None = None) -> None:
+    if verbose:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    line = f"error: {message}"
+    if hint and not verbose:
+        line += f" ({hint})"
+    print(line, file=sys.stderr)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"crmpay {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=LazyGroup,
+    name="crmpay",
+    help=(
+        "Direct-debit billing from the terminal: Zoho CRM, GoCardless, Mollie and call "
+        "records, with a built-in sandbox.\n\nStart with: crmpay demo"
+    ),
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: str | None = typer.Option(
+        None, "--profile", "-p", help="Profile to use (else CRMPAY_PROFILE, else the file's default)."
+    ),
+    home: str | None = typer.Option(
+        None, "--home", help="Keep config and data under DIR (else CRMPAY_HOME).", metavar="DIR"
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show details and tracebacks."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    from crmpay.cli._app import Application
+
+    ctx.obj = Application.start(profile=profile, home=home, verbose=verbose)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main() -> None:
+    app(prog_name="crmpay")

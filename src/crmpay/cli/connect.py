@@ -1,0 +1,112 @@
+"""`crmpay connect gocardless|mollie|smtp`: check credentials, then keep them."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from crmpay.cli._app import Application
+
+command = typer.Typer(
+    help="Connect a service: the credential is checked against the service before it is stored.",
+    no_args_is_help=True,
+)
+
+
+def _read_secret(label: str, env_name: str, from_stdin: bool) -> str:
+    """The secret from stdin, the environment, or a hidden prompt (never an argument)."""
+    import os
+
+    from crmpay.core.errors import UsageError
+
+    if from_stdin:
+        value = sys.stdin.readline().strip()
+    elif os.environ.get(env_name):
+        value = os.environ[env_name]
+    elif sys.stdin.isatty():
+        value = typer.prompt(label, hide_input=True).strip()
+    else:
+        raise UsageError(
+            f"no {label.lower()} given",
+            hint=f"pipe it with --token-stdin or set {env_name}",
+        )
+    if not value:
+        raise UsageError(f"the {label.lower()} is empty")
+    return value
+
+
+def _connect_provider(name: str, label: str, environment: str, base_url: str | None,
+                      token_stdin: bool, json_output: bool) -> None:
+    from crmpay.providers import SECRET_FIELD
+    from crmpay.secrets import env_var
+    from crmpay.services.connections import connect_provider
+
+    app = Application.current()
+    secret = _read_secret(label, env_var(name, SECRET_FIELD[name]), token_stdin)
+    check = connect_provider(app.config, name, secret, environment=environment, base_url=base_url)
+    if json_output:
+        app.out.json({"service": name, "profile": app.profile, "connected": True,
+                      "account_id": check.account_id, "account_name": check.account_name,
+                      "warnings": check.warnings})
+        return
+    for warning in check.warnings:
+        app.out.warn(warning)
+    who = check.account_name or check.account_id or "account"
+    app.out.success(f"{name} connected for profile {app.profile} ({who}, {environment})")
+
+
+@command.command("gocardless")
+def gocardless(
+    environment: str = typer.Option("sandbox", help="live, sandbox or local (local needs --base-url)."),
+    base_url: str = typer.Option(None, "--base-url", help="API address, for --environment local."),
+    token_stdin: bool = typer.Option(False, "--token-stdin", help="Read the access token from stdin."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Connect GoCardless with an access token (checked with a creditors call).
+
+    Example: echo "$TOKEN" | crmpay connect gocardless --environment live --token-stdin
+    """
+    _connect_provider("gocardless", "Access token", environment, base_url, token_stdin, json_output)
+
+
+@command.command("mollie")
+def mollie(
+    environment: str = typer.Option("live", help="live or local (local needs --base-url); test mode comes from a test_ key."),
+    base_url: str = typer.Option(None, "--base-url", help="API address, for --environment local."),
+    token_stdin: bool = typer.Option(False, "--token-stdin", help="Read the API key from stdin."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Connect Mollie with an API key (checked with a one-item customers list).
+
+    Example: crmpay connect mollie --token-stdin < mollie-key.txt
+    """
+    _connect_provider("mollie", "API key", environment, base_url, token_stdin, json_output)
+
+
+@command.command("smtp")
+def smtp(
+    host: str = typer.Option(..., help="SMTP server host."),
+    port: int = typer.Option(587, help="SMTP server port."),
+    security: str = typer.Option("starttls", help="starttls, tls or none."),
+    user: str = typer.Option(None, help="Login user, if the server needs one."),
+    from_address: str = typer.Option(None, "--from", help="Sender address for invoices."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Connect an SMTP server for invoices and mandate-setup links (checked by logging in).
+
+    Example: crmpay connect smtp --host smtp.example.com --user billing@example.com
+    """
+    from crmpay.secrets import env_var
+    from crmpay.services.connections import connect_smtp
+
+    app = Application.current()
+    password = _read_secret("Password", env_var("smtp", "password"), password_stdin) if user else None
+    connect_smtp(app.config, host=host, port=port, security=security, user=user,
+                 from_address=from_address, password=password)
+    if json_output:
+        app.out.json({"service": "smtp", "profile": app.profile, "connected": True,
+                      "host": host, "port": port, "security": security})
+    else:
+        app.out.success(f"smtp connected for profile {app.profile} ({host}:{port}, {security})")

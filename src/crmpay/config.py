@@ -1,0 +1,299 @@
+"""Configuration: one TOML file, one table per profile, validated when it loads.
+
+    default_profile = "acme"
+
+    [profiles.acme]
+    creditor_id = "FR12ZZZ123456"
+
+    [profiles.acme.gocardless]
+    environment = "live"
+
+Precedence for every setting: command-line flag > environment > file. A setting's
+environment variable is `CRMPAY_<KEY>` for top-level keys and `CRMPAY_<SECTION>__<KEY>`
+for keys of a section (`CRMPAY_GOCARDLESS__BASE_URL`). Secrets are never here: see
+`crmpay.secrets`.
+
+The models are plain pydantic models: pydantic-settings costs about 0.28 s of import
+time, more than the whole start-up budget of `crmpay status`, for what the small
+`_environment_overrides` below does.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from crmpay.core.errors import ConfigError, UsageError
+from crmpay.paths import Home, check_profile_name
+
+DEFAULT_PROFILE = "default"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class _ServiceSection(_Section):
+    base_url: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _local_needs_url(self) -> _ServiceSection:
+        if getattr(self, "environment", None) == "local" and not self.base_url:
+            raise ValueError("environment 'local' needs base_url")
+        return self
+
+
+class GoCardlessSettings(_ServiceSection):
+    environment: Literal["live", "sandbox", "local"] = "sandbox"
+
+
+class MollieSettings(_ServiceSection):
+    environment: Literal["live", "local"] = "live"
+
+
+ZohoDC = Literal["us", "eu", "in", "au", "jp", "cn", "ca", "sa"]
+
+
+class ZohoSettings(_ServiceSection):
+    environment: Literal["live", "local"] = "live"
+    dc: ZohoDC = "eu"
+    accounts_url: str | None = None
+
+
+class SipsimSettings(_ServiceSection):
+    environment: Literal["live", "local"] = "live"
+
+
+class SmtpSettings(_Section):
+    host: str
+    port: int = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    user: str | None = None
+    from_address: str | None = None
+
+
+class SellerSettings(_Section):
+    name: str | None = None
+    legal_form: str | None = None
+    address: str | None = None
+    siren: str | None = None
+    siret: str | None = None
+    vat_number: str | None = None
+    late_penalty: str | None = None
+
+
+class CrmMapping(_Section):
+    contacts_module: str = "Contacts"
+    mandates_module: str = "CRMPAY_Mandates"
+    payments_module: str = "CRMPAY_Payments"
+    contact_mandate_field: str = "CRMPAY_Active_Mandate"
+
+
+SERVICES = ("gocardless", "mollie", "zoho", "sipsim", "smtp")
+
+
+class ProfileConfig(_Section):
+    creditor_id: str | None = None
+    gocardless: GoCardlessSettings | None = None
+    mollie: MollieSettings | None = None
+    zoho: ZohoSettings | None = None
+    sipsim: SipsimSettings | None = None
+    smtp: SmtpSettings | None = None
+    seller: SellerSettings = SellerSettings()
+    crm: CrmMapping = CrmMapping()
+
+
+class ConfigFile(_Section):
+    default_profile: str | None = None
+    profiles: dict[str, ProfileConfig] = {}
+
+    @field_validator("profiles")
+    @classmethod
+    def _names(cls, value: dict[str, ProfileConfig]) -> dict[str, ProfileConfig]:
+        for name in value:
+            check_profile_name(name)
+        return value
+
+
+# -- reading --------------------------------------------------------------------------------
+def _describe(error: ValidationError, path: Path, prefix: tuple[str | int, ...] = ()) -> ConfigError:
+    first = error.errors()[0]
+    loc = ".".join(str(part) for part in (*prefix, *first["loc"]))
+    message = first["msg"].removeprefix("Value error, ")
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return ConfigError(f"{path}: {loc or 'top level'}: {message}{suffix}")
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """The file as a dict; {} when it does not exist; ConfigError when unreadable."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: not readable (permission denied)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid UTF-8") from None
+
+
+def parse(raw: dict[str, Any], path: Path) -> ConfigFile:
+    try:
+        return ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise _describe(exc, path) from None
+    except UsageError as exc:
+        raise ConfigError(f"{path}: profiles: {exc}") from None
+
+
+def _environment_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """Settings given as `CRMPAY_<KEY>` / `CRMPAY_<SECTION>__<KEY>` variables."""
+    found: dict[str, Any] = {}
+    for name, field in ProfileConfig.model_fields.items():
+        annotation = field.annotation
+        section = _section_model(annotation)
+        if section is None:
+            value = environ.get(f"CRMPAY_{name.upper()}")
+            if value is not None:
+                found[name] = value
+            continue
+        for key in section.model_fields:
+            value = environ.get(f"CRMPAY_{name.upper()}__{key.upper()}")
+            if value is not None:
+                found.setdefault(name, {})[key] = value
+    return found
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """`{"gocardless.environment": "live"}` -> `{"gocardless": {"environment": "live"}}`."""
+    nested: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        if value is None:
+            continue
+        node = nested
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+class Config:
+    """The loaded configuration of one profile, with flags and environment applied."""
+
+    def __init__(self, home: Home, profile: str, file: ConfigFile, settings: ProfileConfig) -> None:
+        self.home = home
+        self.profile = profile
+        self.file = file
+        self.settings = settings
+
+    @classmethod
+    def load(
+        cls,
+        home: Home,
+        profile: str | None = None,
+        *,
+        flags: dict[str, Any] | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> Config:
+        environ = dict(os.environ) if environ is None else environ
+        raw = read_raw(home.config_file)
+        file = parse(raw, home.config_file)
+        name = check_profile_name(
+            profile or environ.get("CRMPAY_PROFILE") or file.default_profile or DEFAULT_PROFILE
+        )
+        stored = raw.get("profiles", {}).get(name, {})
+        layered = _merge(_merge(stored, _environment_overrides(environ)), unflatten(flags or {}))
+        try:
+            settings = ProfileConfig.model_validate(layered)
+        except ValidationError as exc:
+            raise _describe(exc, home.config_file, ("profiles", name)) from None
+        return cls(home, name, file, settings)
+
+    # -- writing ----------------------------------------------------------------------------
+    def set_value(self, key: str, value: Any, *, dry_run: bool = False) -> None:
+        """Set `key` (dotted, inside this profile) in the file, validating first."""
+        raw = read_raw(self.home.config_file)
+        profile = raw.setdefault("profiles", {}).setdefault(self.profile, {})
+        node = profile
+        *parents, leaf = key.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise UsageError(f"{key}: {part} is not a section")
+            node = child
+        node[leaf] = value
+        self._write(raw, dry_run=dry_run)
+
+    def update_section(self, section: str, values: dict[str, Any]) -> None:
+        raw = read_raw(self.home.config_file)
+        profile = raw.setdefault("profiles", {}).setdefault(self.profile, {})
+        profile[section] = {k: v for k, v in values.items() if v is not None}
+        self._write(raw)
+
+    def remove_section(self, section: str) -> bool:
+        raw = read_raw(self.home.config_file)
+        profile = raw.get("profiles", {}).get(self.profile, {})
+        if section not in profile:
+            return False
+        del profile[section]
+        self._write(raw)
+        return True
+
+    def _write(self, raw: dict[str, Any], *, dry_run: bool = False) -> None:
+        parsed = parse(raw, self.home.config_file)  # never write a file we could not read back
+        if dry_run:
+            return
+        raw = parsed.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+        self.file = parsed
+        self.settings = parsed.profiles.get(self.profile, ProfileConfig())
+        import tomli_w
+
+        path = self.home.config_file
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".toml.tmp")
+            tmp.write_text(tomli_w.dumps(raw), encoding="utf-8")
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The effective settings of this profile (never a secret: none live here)."""
+        return self.settings.model_dump(mode="json", exclude_none=True)

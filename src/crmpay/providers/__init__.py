@@ -1,0 +1,69 @@
+"""Payment providers behind one Protocol (`base.PaymentProvider`).
+
+`build_provider` makes one from a secret and settings; `open_provider` reads both from a
+profile. The SDK modules are imported here, on first use only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from crmpay.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from crmpay.config import Config, GoCardlessSettings, MollieSettings
+    from crmpay.providers._retry import RetryPolicy
+    from crmpay.providers.base import PaymentProvider
+
+PROVIDERS = ("gocardless", "mollie")
+SECRET_FIELD = {"gocardless": "access_token", "mollie": "api_key"}
+
+
+def build_provider(
+    name: str,
+    secret: str,
+    settings: GoCardlessSettings | MollieSettings,
+    *,
+    retry_policy: RetryPolicy | None = None,
+) -> PaymentProvider:
+    if name == "gocardless":
+        from crmpay.providers.gocardless import GoCardlessProvider
+
+        return GoCardlessProvider(
+            secret,
+            environment=settings.environment,
+            base_url=settings.base_url,
+            retry_policy=retry_policy,
+        )
+    if name == "mollie":
+        from crmpay.providers.mollie import MollieProvider
+
+        return MollieProvider(
+            secret,
+            environment=settings.environment,
+            base_url=settings.base_url,
+            retry_policy=retry_policy,
+        )
+    raise UsageError(f"unknown provider {name!r}", hint=f"choose one of {', '.join(PROVIDERS)}")
+
+
+def open_provider(config: Config, name: str) -> PaymentProvider:
+    """The provider as the profile connected it; NotConnected (exit 4) when it is not."""
+    from crmpay.config import GoCardlessSettings, MollieSettings
+    from crmpay.secrets import require_secret
+
+    secret = require_secret(config.profile, name, SECRET_FIELD[name])
+    settings = getattr(config.settings, name, None)
+    if settings is None:
+        settings = GoCardlessSettings() if name == "gocardless" else MollieSettings()
+    return build_provider(name, secret, settings)
+
+
+def connected_providers(config: Config) -> list[str]:
+    from crmpay.secrets import read_secret
+
+    return [
+        name
+        for name in PROVIDERS
+        if read_secret(config.profile, name, SECRET_FIELD[name]) is not None
+    ]

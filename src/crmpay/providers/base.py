@@ -1,0 +1,57 @@
+"""The payment-provider Protocol every implementation follows.
+
+Listings are generators over every page at the largest page size the API allows;
+creates take our own deterministic idempotency key; errors are raised as the
+`crmpay.core.errors` classes so the command line maps them to exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from crmpay.core.models import (
+    AccountCheck,
+    BankAccount,
+    Customer,
+    Mandate,
+    NewCustomer,
+    NewMandate,
+    NewPayment,
+    NewSetupLink,
+    Payment,
+    ProviderEvent,
+    SetupLink,
+)
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    name: str
+    max_page_size: int
+
+    def check_credentials(self) -> AccountCheck: ...
+
+    # listings, newest first, every page
+    def iter_customers(self) -> Iterator[Customer]: ...
+    def iter_bank_accounts(self) -> Iterator[BankAccount]: ...
+    def iter_mandates(self) -> Iterator[Mandate]: ...
+    def iter_payments(self, *, created_after: datetime | None = None) -> Iterator[Payment]: ...
+
+    # one object
+    def get_customer(self, customer_id: str) -> Customer: ...
+    def get_mandate(self, mandate_id: str) -> Mandate: ...
+    def get_payment(self, payment_id: str) -> Payment: ...
+
+    # creates: each carries our idempotency key
+    def create_customer(self, new: NewCustomer, *, idempotency_key: str) -> Customer: ...
+    def create_mandate(self, new: NewMandate, *, idempotency_key: str) -> Mandate: ...
+    def create_payment(self, new: NewPayment, *, idempotency_key: str) -> Payment: ...
+    def create_setup_link(self, new: NewSetupLink, *, idempotency_key: str) -> SetupLink: ...
+
+    def cancel_payment(self, payment_id: str) -> Payment: ...
+
+    def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:
+        """Events newer than the event id `after`, oldest first (GoCardless only)."""
+        ...

@@ -1,0 +1,192 @@
+"""Secrets: the OS keyring, with environment variables winning for cron and CI.
+
+One keyring entry per profile, service and field: service name `crmpay`, user name
+`<profile>:<service>:<field>`. `CRMPAY_<SERVICE>_<FIELD>` in the environment wins over
+the keyring. No value read here is ever logged, stored, printed or put in an error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+from crmpay.core.errors import NotConnected
+
+KEYRING_SERVICE = "crmpay"
+
+#: The secrets each service needs to be connected, in the order they are asked for.
+SERVICE_SECRETS: dict[str, tuple[str, ...]] = {
+    "gocardless": ("access_token",),
+    "mollie": ("api_key",),
+    "zoho": ("client_id", "client_secret", "refresh_token"),
+    "sipsim": ("client_id", "client_secret"),
+    "smtp": ("password",),
+}
+
+#: Secrets crmpay keeps for itself (caches), removed on disconnect but never required.
+INTERNAL_SECRETS: dict[str, tuple[str, ...]] = {"zoho": ("access_token",)}
+
+Source = Literal["environment", "keyring"]
+
+
+@dataclass(frozen=True)
+class Secret:
+    value: str
+    source: Source
+
+    def __repr__(self) -> str:  # never show the value, even in a traceback
+        return f"Secret(source={self.source!r}, value=<hidden>)"
+
+
+def env_var(service: str, field: str) -> str:
+    return f"CRMPAY_{service.upper()}_{field.upper()}"
+
+
+def all_env_vars() -> list[str]:
+    return [env_var(s, f) for s, fields in SERVICE_SECRETS.items() for f in fields]
+
+
+def _username(profile: str, service: str, field: str) -> str:
+    return f"{profile}:{service}:{field}"
+
+
+def _no_backend(detail: str = "") -> NotConnected:
+    names = ", ".join(all_env_vars())
+    why = f" ({detail})" if detail else ""
+    return NotConnected(
+        f"no keyring backend is available{why}",
+        hint=f"set the secrets in the environment instead: {names}",
+    )
+
+
+def _keyring():
+    """The keyring module with a usable backend, or NotConnected naming the variables."""
+    try:
+        import keyring
+        from keyring.backends import fail
+    except ImportError:  # pragma: no cover - keyring is a dependency
+        raise _no_backend("the keyring package is missing") from None
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring):
+        raise _no_backend()
+    chained = getattr(backend, "backends", None)
+    if chained is not None and not chained:
+        raise _no_backend()
+    return keyring
+
+
+def keyring_available() -> bool:
+    try:
+        _keyring()
+    except NotConnected:
+        return False
+    return True
+
+
+def read_secret(profile: str, service: str, field: str) -> Secret | None:
+    """The secret and where it came from, or None when it is nowhere."""
+    value = os.environ.get(env_var(service, field))
+    if value:
+        return Secret(value, "environment")
+    try:
+        keyring = _keyring()
+    except NotConnected:
+        return None
+    from keyring.errors import KeyringError
+
+    try:
+        stored = keyring.get_password(KEYRING_SERVICE, _username(profile, service, field))
+    except KeyringError as exc:
+        raise _no_backend(type(exc).__name__) from None
+    return Secret(stored, "keyring") if stored else None
+
+
+def in_keyring(profile: str, service: str, field: str) -> bool:
+    """Whether the keyring (not the environment) holds this secret."""
+    try:
+        keyring = _keyring()
+    except NotConnected:
+        return False
+    from keyring.errors import KeyringError
+
+    try:
+        return keyring.get_password(KEYRING_SERVICE, _username(profile, service, field)) is not None
+    except KeyringError:
+        return False
+
+
+def get_secret(profile: str, service: str, field: str) -> str | None:
+    secret = read_secret(profile, service, field)
+    return secret.value if secret else None
+
+
+def require_secret(profile: str, service: str, field: str) -> str:
+    """The secret's value, or NotConnected (exit 4) saying how to provide it."""
+    secret = read_secret(profile, service, field)
+    if secret is None:
+        hint = f"run `crmpay connect {service}`"
+        if not keyring_available():
+            hint += f" or set {env_var(service, field)}"
+        raise NotConnected(f"{service} is not connected for profile {profile!r}", hint=hint)
+    return secret.value
+
+
+def set_secret(profile: str, service: str, field: str, value: str) -> None:
+    keyring = _keyring()
+    from keyring.errors import KeyringError
+
+    try:
+        keyring.set_password(KEYRING_SERVICE, _username(profile, service, field), value)
+    except KeyringError as exc:
+        raise _no_backend(type(exc).__name__) from None
+
+
+def delete_secret(profile: str, service: str, field: str) -> bool:
+    """Remove one secret from the keyring; True when something was removed."""
+    try:
+        keyring = _keyring()
+    except NotConnected:
+        return False
+    from keyring.errors import KeyringError, PasswordDeleteError
+
+    try:
+        keyring.delete_password(KEYRING_SERVICE, _username(profile, service, field))
+    except PasswordDeleteError:
+        return False
+    except KeyringError as exc:
+        raise _no_backend(type(exc).__name__) from None
+    return True
+
+
+def delete_service(profile: str, service: str) -> list[str]:
+    """Remove every secret of a service for a profile; the fields removed."""
+    fields = SERVICE_SECRETS.get(service, ()) + INTERNAL_SECRETS.get(service, ())
+    return [field for field in fields if delete_secret(profile, service, field)]
+
+
+def use_memory_keyring() -> None:
+    """Keep secrets in this process's memory only (the demo: nothing reaches a disk)."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._values: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self._values.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self._values[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            from keyring.errors import PasswordDeleteError
+
+            if self._values.pop((service, username), None) is None:
+                raise PasswordDeleteError(username)
+
+    keyring.set_keyring(MemoryKeyring())

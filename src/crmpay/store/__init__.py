@@ -1,0 +1,161 @@
+"""The local record store: one SQLite database per profile.
+
+WAL mode, foreign keys on, file mode 0600, schema moved forward by the named steps of
+`crmpay.store.migrations`. One unit of work = one transaction (`with store.transaction()`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from crmpay.core.errors import StoreError
+from crmpay.store.migrations import MIGRATIONS, now_iso
+
+_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    name TEXT PRIMARY KEY,
+    applied_at TEXT NOT NULL
+)
+"""
+
+
+class Store:
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, migrate: bool = True, upto: int | None = None) -> Store:
+        """Open (creating if needed) the database at `path` and bring it to head.
+
+        `upto` stops after that many migrations (tests build old databases with it).
+        """
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old_umask = os.umask(0o077)  # the -wal and -shm files get 0600 too
+        try:
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            try:
+                db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the store {path}: {exc}") from None
+            store = cls(db, path)
+            try:
+                store._configure()
+                if migrate:
+                    store.migrate(upto=upto)
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                raise StoreError(
+                    f"the store {path} is not a usable SQLite database ({exc})",
+                    hint="restore it from a backup or move it aside; nothing was overwritten",
+                ) from None
+            except StoreError:
+                db.close()
+                raise
+            return store
+        finally:
+            os.umask(old_umask)
+
+    def _configure(self) -> None:
+        self.db.row_factory = sqlite3.Row
+        # Reading the schema first makes a corrupt file fail before anything is written.
+        self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+
+    # -- migrations ---------------------------------------------------------------------------
+    def applied_migrations(self) -> list[str]:
+        exists = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+        ).fetchone()
+        if not exists:
+            return []
+        return [r[0] for r in self.db.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
+
+    def migrate(self, *, upto: int | None = None) -> list[str]:
+        """Apply every pending step, each in its own transaction; the names applied."""
+        known = [name for name, _ in MIGRATIONS]
+        applied = self.applied_migrations()
+        unknown = [name for name in applied if name not in known]
+        if unknown:
+            raise StoreError(
+                f"the store {self.path} was written by a newer crmpay (migration {unknown[0]})",
+                hint="upgrade crmpay; nothing was changed",
+            )
+        done: list[str] = []
+        steps = MIGRATIONS if upto is None else MIGRATIONS[:upto]
+        for name, step in steps:
+            if name in applied:
+                continue
+            with self.transaction():
+                self.db.execute(_MIGRATIONS_TABLE)
+                step(self.db)
+                self.db.execute(
+                    "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                    (name, now_iso()),
+                )
+            done.append(name)
+        return done
+
+    # -- transactions ---------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        if self.db.in_transaction:  # nested: join the outer unit of work
+            yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    def audit(
+        self,
+        service: str,
+        action: str,
+        object_type: str,
+        object_id: str | None,
+        *,
+        idempotency_key: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a change crmpay made at a provider or in the CRM (no secrets in `detail`)."""
+        self.db.execute(
+            "INSERT INTO audit_log (at, service, action, object_type, object_id,"
+            " idempotency_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                now_iso(),
+                service,
+                action,
+                object_type,
+                object_id,
+                idempotency_key,
+                json.dumps(detail, sort_keys=True, default=str) if detail else None,
+            ),
+        )
+
+    def counts(self) -> dict[str, int]:
+        tables = ("customers", "bank_accounts", "mandates", "payments", "invoices", "calls")
+        return {t: self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

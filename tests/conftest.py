@@ -1,0 +1,104 @@
+"""Shared fixtures: a real sandbox on loopback, a private crmpay home, a file keyring."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crmpay.sandbox import Sandbox
+
+FILE_KEYRING = "keyrings.alt.file.PlaintextKeyring"
+FAIL_KEYRING = "keyring.backends.fail.Keyring"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    sandbox = Sandbox().start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Sandbox) -> Sandbox:
+    """The session's sandbox, reset to empty (data, clock, faults, stats) for each test."""
+    sandbox_server.reset()
+    return sandbox_server
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class CrmpayEnv:
+    """A private CRMPAY_HOME and a file keyring under tmp, shared by crmpay subprocesses."""
+
+    home: Path
+    keyring_dir: Path
+    env: dict[str, str]
+
+    @property
+    def keyring_file(self) -> Path:
+        return self.keyring_dir / "python_keyring" / "keyring_pass.cfg"
+
+    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 60) -> Result:
+        proc = subprocess.run(
+            [sys.executable, "-m", "crmpay", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            timeout=timeout,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def crmpay_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CrmpayEnv:
+    home = tmp_path / "home"
+    keyring_dir = tmp_path / "keyring"
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith("CRMPAY_") and k not in ("NO_COLOR",)
+    }
+    env.update(
+        CRMPAY_HOME=str(home),
+        XDG_DATA_HOME=str(keyring_dir),
+        PYTHON_KEYRING_BACKEND=FILE_KEYRING,
+        NO_COLOR="1",
+        COLUMNS="200",
+    )
+    for key in list(os.environ):
+        if key.startswith("CRMPAY_"):
+            monkeypatch.delenv(key)
+    return CrmpayEnv(home, keyring_dir, env)
+
+
+@pytest.fixture
+def file_keyring(crmpay_env: CrmpayEnv, monkeypatch: pytest.MonkeyPatch):
+    """This process uses the same CRMPAY_HOME and file keyring as `crmpay_env.run`."""
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    for key in ("CRMPAY_HOME", "XDG_DATA_HOME", "PYTHON_KEYRING_BACKEND"):
+        monkeypatch.setenv(key, crmpay_env.env[key])
+    backend = PlaintextKeyring()
+    backend.file_path = str(crmpay_env.keyring_file)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

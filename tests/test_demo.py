@@ -1,0 +1,21 @@
+"""`crmpay demo`: the README's first command, on a temporary home."""
+
+from __future__ import annotations
+
+
+def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env):
+    result = crmpay_env.run("demo", "--json", timeout=300)
+    assert result.code == 0, result.stderr
+    summary = result.json()
+    assert summary["profile"] == "demo"
+    assert summary["store_before"]["payments"] == 0
+    assert not crmpay_env.home.exists()  # CRMPAY_HOME untouched
+    assert not crmpay_env.keyring_file.exists()  # secrets stayed in memory
+    assert "demo finished" in result.stderr
+
+
+def test_demo_keeps_its_files_with_home(crmpay_env, tmp_path):
+    target = tmp_path / "demo-home"
+    result = crmpay_env.run("demo", "--home", str(target), timeout=300)
+    assert result.code == 0, result.stderr
+    assert (target / "profiles" / "demo" / "crmpay.sqlite3").exists()

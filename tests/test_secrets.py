@@ -1,0 +1,70 @@
+"""Secrets through the real keyring API with a file backend, and the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from crmpay import secrets
+from crmpay.core.errors import ExitCode, NotConnected
+
+
+def test_keyring_round_trip_per_profile(file_keyring, crmpay_env):
+    secrets.set_secret("acme", "mollie", "api_key", "test_acme_key")
+    secrets.set_secret("beta", "mollie", "api_key", "test_beta_key")
+    assert secrets.read_secret("acme", "mollie", "api_key") == secrets.Secret("test_acme_key", "keyring")
+    assert secrets.get_secret("beta", "mollie", "api_key") == "test_beta_key"
+    # stored through the keyring API, in the backend's own file (which base64-encodes values)
+    import base64
+
+    stored = crmpay_env.keyring_file.read_text()
+    assert "acme_3amollie_3aapi_5fkey" in stored
+    assert base64.b64encode(b"test_acme_key").decode() in stored
+    assert secrets.delete_service("acme", "mollie") == ["api_key"]
+    assert secrets.read_secret("acme", "mollie", "api_key") is None
+    assert secrets.get_secret("beta", "mollie", "api_key") == "test_beta_key"
+
+
+def test_environment_wins_over_keyring(file_keyring, monkeypatch):
+    secrets.set_secret("default", "gocardless", "access_token", "sandbox_from_keyring")
+    monkeypatch.setenv("CRMPAY_GOCARDLESS_ACCESS_TOKEN", "sandbox_from_env")
+    found = secrets.read_secret("default", "gocardless", "access_token")
+    assert found == secrets.Secret("sandbox_from_env", "environment")
+
+
+def test_secret_repr_never_shows_the_value():
+    assert "hunter2" not in repr(secrets.Secret("hunter2", "keyring"))
+
+
+def test_no_backend_error_names_every_environment_variable(monkeypatch):
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        with pytest.raises(NotConnected) as err:
+            secrets.set_secret("default", "smtp", "password", "pw")
+        assert err.value.exit_code == ExitCode.AUTH
+        for name in secrets.all_env_vars():
+            assert name in str(err.value)
+        assert "CRMPAY_ZOHO_REFRESH_TOKEN" in str(err.value)
+        assert "pw" not in str(err.value).split("password")  # the value never appears
+        # reading falls back to "not there", and the environment still works
+        assert secrets.read_secret("default", "smtp", "password") is None
+        monkeypatch.setenv("CRMPAY_SMTP_PASSWORD", "from-env")
+        assert secrets.get_secret("default", "smtp", "password") == "from-env"
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_require_secret_says_how_to_connect(file_keyring):
+    with pytest.raises(NotConnected, match=r"gocardless is not connected .*crmpay connect gocardless"):
+        secrets.require_secret("default", "gocardless", "access_token")
+
+
+def test_all_documented_environment_variables():
+    assert set(secrets.all_env_vars()) == {
+        "CRMPAY_GOCARDLESS_ACCESS_TOKEN", "CRMPAY_MOLLIE_API_KEY", "CRMPAY_ZOHO_CLIENT_ID",
+        "CRMPAY_ZOHO_CLIENT_SECRET", "CRMPAY_ZOHO_REFRESH_TOKEN", "CRMPAY_SIPSIM_CLIENT_ID",
+        "CRMPAY_SIPSIM_CLIENT_SECRET", "CRMPAY_SMTP_PASSWORD",
+    }
