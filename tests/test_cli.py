@@ -93,11 +93,11 @@ def test_status_reports_environment_and_keyring_sources_never_values(crmpay_env,
 
 
 def test_profile_flag_beats_environment(crmpay_env):
-    assert crmpay_env.run("--profile", "acme", "config", "set", "creditor_id", "FR12ZZZ123456").code == 0
+    assert crmpay_env.run("--profile", "acme", "config", "set", "creditor_id", "FR72ZZZ123456").code == 0
     shown = crmpay_env.run("--profile", "acme", "config", "show", "--json",
                            env={"CRMPAY_PROFILE": "other"})
     assert shown.json() == {"profile": "acme", "settings": shown.json()["settings"]}
-    assert shown.json()["settings"]["creditor_id"] == "FR12ZZZ123456"
+    assert shown.json()["settings"]["creditor_id"] == "FR72ZZZ123456"
     other = crmpay_env.run("config", "show", "--json", env={"CRMPAY_PROFILE": "other"})
     assert other.json()["profile"] == "other"
     assert "creditor_id" not in other.json()["settings"]

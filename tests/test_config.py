@@ -12,7 +12,7 @@ FILE = """
 default_profile = "acme"
 
 [profiles.acme]
-creditor_id = "FR12ZZZ123456"
+creditor_id = "FR72ZZZ123456"
 
 [profiles.acme.gocardless]
 environment = "live"
@@ -69,7 +69,7 @@ def test_setting_precedence_flag_over_environment_over_file(home):
 def test_profiles_are_separate(home):
     acme = Config.load(home, "acme", environ={})
     other = Config.load(home, "other", environ={})
-    assert acme.settings.creditor_id == "FR12ZZZ123456"
+    assert acme.settings.creditor_id == "FR72ZZZ123456"
     assert other.settings.creditor_id is None
     assert other.settings.smtp is None
     assert home.database("acme") != home.database("other")
@@ -120,3 +120,11 @@ def test_dry_run_writes_nothing(home):
     before = home.config_file.read_text()
     config.set_value("creditor_id", "DE98ZZZ09999999999", dry_run=True)
     assert home.config_file.read_text() == before
+
+
+def test_creditor_identifier_is_checked_when_configured(home):
+    config = Config.load(home, "acme", environ={})
+    with pytest.raises(ConfigError, match=r"profiles\.acme\.creditor_id: creditor identifier .*check digits"):
+        config.set_value("creditor_id", "FR73ZZZ123456")
+    config.set_value("creditor_id", "fr72 zzz 123456")
+    assert Config.load(home, "acme", environ={}).settings.creditor_id == "FR72ZZZ123456"

@@ -3,7 +3,7 @@
     default_profile = "acme"
 
     [profiles.acme]
-    creditor_id = "FR12ZZZ123456"
+    creditor_id = "FR72ZZZ123456"
 
     [profiles.acme.gocardless]
     environment = "live"
@@ -114,6 +114,18 @@ class ProfileConfig(_Section):
     smtp: SmtpSettings | None = None
     seller: SellerSettings = SellerSettings()
     crm: CrmMapping = CrmMapping()
+
+    @field_validator("creditor_id")
+    @classmethod
+    def _creditor_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from crmpay.core.validation import creditor_id_problems
+
+        problems = creditor_id_problems(value)
+        if problems:
+            raise ValueError(problems[0])
+        return "".join(value.split()).upper()
 
 
 class ConfigFile(_Section):

@@ -52,7 +52,7 @@ def set_(
 ) -> None:
     """Set one setting of the profile; an invalid value leaves the file untouched.
 
-    Example: crmpay config set creditor_id FR12ZZZ123456
+    Example: crmpay config set creditor_id FR72ZZZ123456
     """
     from crmpay.services.settings import set_setting
 

@@ -1,0 +1,109 @@
+"""SEPA and contact-data validation: each function returns the problems it found.
+
+An empty list means valid. Messages are short and say what is wrong, so an importer
+can print `line N: column: problem` for every problem of every row.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import date
+
+# Countries of the SEPA scheme (EEA + CH, GB, MC, SM, VA, AD, and the French overseas
+# departments, which use FR IBANs).
+SEPA_COUNTRIES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IS IE IT LV LI LT LU MT NL NO PL PT RO SK SI ES "
+    "SE CH GB MC SM VA AD GI".split()
+)
+
+_BIC = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
+_REFERENCE_CHARS = frozenset(string.ascii_letters + string.digits + "+?/-:().,'")
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")
+# ISO 7064 lengths of a creditor identifier by country, where the country fixes one.
+_CREDITOR_ID_LENGTH = {"FR": 13, "BE": 20, "NL": 19, "ES": 16, "IT": 23, "DE": 18, "AT": 18}
+
+
+def compact_iban(text: str) -> str:
+    return "".join(text.split()).upper()
+
+
+def iban_problems(text: str) -> list[str]:
+    """Checksum, national length and structure, via schwifty."""
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    compact = compact_iban(text)
+    if not compact:
+        return ["IBAN is empty"]
+    try:
+        iban = IBAN(compact)
+    except SchwiftyException as exc:
+        return [f"invalid IBAN {compact}: {str(exc).lower()}"]
+    if iban.country_code not in SEPA_COUNTRIES:
+        return [f"IBAN country {iban.country_code} is not in the SEPA zone"]
+    return []
+
+
+def bic_problems(text: str, iban: str | None = None) -> list[str]:
+    """Format (8 or 11 characters) and, given an IBAN, the same country."""
+    bic = text.strip().upper()
+    if not _BIC.match(bic):
+        return [f"invalid BIC {text.strip()!r}: expected 8 or 11 letters and digits (AAAABBCC[DDD])"]
+    if iban:
+        country = compact_iban(iban)[:2]
+        # French overseas banks and Monaco use FR/MC IBANs with either country in the BIC.
+        allowed = {country} | ({"FR", "MC"} if country in {"FR", "MC"} else set())
+        if bic[4:6] not in allowed:
+            return [f"BIC country {bic[4:6]} does not match the IBAN's country {country}"]
+    return []
+
+
+def mandate_reference_problems(reference: str) -> list[str]:
+    """1-35 characters of the EPC set, not starting or ending with '/', no '//'."""
+    problems = []
+    if not reference:
+        return ["mandate reference is empty"]
+    if len(reference) > 35:
+        problems.append(f"mandate reference is {len(reference)} characters long (at most 35)")
+    bad = sorted(set(reference) - _REFERENCE_CHARS)
+    if bad:
+        shown = "".join(bad)
+        problems.append(
+            f"mandate reference has characters outside A-Z a-z 0-9 + ? / - : ( ) . , ' : {shown!r}"
+        )
+    if reference.startswith("/") or reference.endswith("/"):
+        problems.append("mandate reference must not start or end with '/'")
+    if "//" in reference:
+        problems.append("mandate reference must not contain '//'")
+    return problems
+
+
+def signature_date_problems(signed: date, today: date) -> list[str]:
+    if signed > today:
+        return [f"signature date {signed.isoformat()} is in the future"]
+    return []
+
+
+def email_problems(text: str) -> list[str]:
+    if not _EMAIL.match(text.strip()):
+        return [f"invalid email address {text.strip()!r}"]
+    return []
+
+
+def creditor_id_problems(text: str) -> list[str]:
+    """SEPA creditor identifier (ICS): check digits, known country, length."""
+    from stdnum.eu import at_02
+
+    cid = "".join(text.split()).upper()
+    country = cid[:2]
+    if country not in SEPA_COUNTRIES:
+        return [f"creditor identifier {cid!r}: {country!r} is not a SEPA country"]
+    if len(cid) > 35:
+        return [f"creditor identifier {cid!r} is longer than 35 characters"]
+    expected = _CREDITOR_ID_LENGTH.get(country)
+    if expected and len(cid) != expected:
+        return [f"creditor identifier {cid!r}: a {country} identifier has {expected} characters"]
+    if not at_02.is_valid(cid):
+        return [f"creditor identifier {cid!r}: the check digits do not match"]
+    return []

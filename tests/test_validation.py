@@ -1,0 +1,64 @@
+"""SEPA rules from reference/sepa-and-invoicing.md, one by one."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from crmpay.core import validation as v
+
+
+@pytest.mark.parametrize("iban", [
+    "FR1420041010050500013M02606", "fr14 2004 1010 0505 0001 3m02 606", "DE89370400440532013000",
+    "BE68539007547034", "NL91ABNA0417164300", "GB29NWBK60161331926819",
+])
+def test_valid_ibans(iban):
+    assert v.iban_problems(iban) == []
+
+
+@pytest.mark.parametrize("iban, word", [
+    ("FR1420041010050500013M02605", "checksum"),
+    ("FR14200410100505000", "length"),
+    ("", "empty"),
+    ("US12345678901234567890", "invalid"),
+    ("BR1800360305000010009795493C1", "not in the sepa zone"),
+])
+def test_invalid_ibans(iban, word):
+    problems = v.iban_problems(iban)
+    assert len(problems) == 1 and word in problems[0].lower()
+
+
+def test_bic_format_and_country():
+    assert v.bic_problems("BNPAFRPP") == []
+    assert v.bic_problems("bnpafrppxxx", "FR1420041010050500013M02606") == []
+    assert "8 or 11" in v.bic_problems("BNPAFRP")[0]
+    assert "does not match" in v.bic_problems("DEUTDEFF", "FR1420041010050500013M02606")[0]
+
+
+@pytest.mark.parametrize("ref, ok", [
+    ("RUM-2024-0001", True), ("A", True), ("a+b?c/d-e:f(g).h,i'j", True), ("x" * 35, True),
+    ("x" * 36, False), ("", False), ("/RUM1", False), ("RUM1/", False), ("RU//M1", False),
+    ("RUM 1", False), ("RUM_1", False), ("RUMé1", False),
+])
+def test_mandate_reference(ref, ok):
+    assert (v.mandate_reference_problems(ref) == []) is ok
+
+
+def test_signature_date_not_in_future():
+    assert v.signature_date_problems(date(2026, 1, 1), date(2026, 1, 1)) == []
+    assert "future" in v.signature_date_problems(date(2026, 1, 2), date(2026, 1, 1))[0]
+
+
+def test_creditor_identifier():
+    assert v.creditor_id_problems("FR72ZZZ123456") == []
+    assert v.creditor_id_problems("DE98ZZZ09999999999") == []
+    assert "check digits" in v.creditor_id_problems("FR73ZZZ123456")[0]
+    assert "13 characters" in v.creditor_id_problems("FR72ZZZ1234567")[0]
+    assert "not a SEPA country" in v.creditor_id_problems("XX72ZZZ123456")[0]
+
+
+def test_email():
+    assert v.email_problems("a.b@example.fr") == []
+    assert v.email_problems("a.b@example") != []
+    assert v.email_problems("a b@example.fr") != []
