@@ -99,7 +99,8 @@ def test_every_problem_of_every_row_is_reported(tmp_path):
 def test_store_conflicts_are_reported_but_the_same_mandate_is_not(tmp_path):
     path = write(tmp_path, FRENCH)
     conflicts = {"RUM-0002": "'RUM-0002' is already in the store for another IBAN"}
-    _, report = run(path, store_conflict=lambda row: conflicts.get(row.reference))
+    _, report = run(path, store_conflicts=lambda rows: {
+        r.line: conflicts[r.reference] for r in rows if r.reference in conflicts})
     assert [str(p) for p in report.problems] == [
         "line 4: mandate_reference: 'RUM-0002' is already in the store for another IBAN"
     ]

@@ -62,3 +62,44 @@ def test_email():
     assert v.email_problems("a.b@example.fr") == []
     assert v.email_problems("a.b@example") != []
     assert v.email_problems("a b@example.fr") != []
+
+
+# -- our IBAN check gives schwifty's verdicts -------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SAMPLES = ["FR1420041010050500013M02606", "DE89370400440532013000", "BE68539007547034",
+           "NL91ABNA0417164300", "GB29NWBK60161331926819", "MT84MALT011000012345MTLCAST001S",
+           "NO9386011117947", "CH9300762011623852957", "IT60X0542811101000000123456"]
+
+
+def _schwifty_ok(text: str) -> bool:
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    try:
+        IBAN(v.compact_iban(text))
+    except SchwiftyException:
+        return False
+    return True
+
+
+@settings(max_examples=600, deadline=None)
+@given(base=st.sampled_from(SAMPLES), position=st.integers(0, 40),
+       char=st.sampled_from("0123456789ABCZ x-"), mode=st.sampled_from(["replace", "insert", "delete"]))
+def test_iban_check_agrees_with_schwifty(base, position, char, mode):
+    i = position % (len(base) + 1)
+    mutated = {"replace": base[:i] + char + base[i + 1:], "insert": base[:i] + char + base[i:],
+               "delete": base[:i] + base[i + 1:]}[mode]
+    ours = v.iban_problems(mutated)
+    in_sepa = v.compact_iban(mutated)[:2] in v.SEPA_COUNTRIES
+    if _schwifty_ok(mutated) and in_sepa:
+        assert ours == []
+    elif not _schwifty_ok(mutated):
+        assert ours != [] and "sepa zone" not in ours[0].lower()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=0, max_size=34))
+def test_random_strings_agree_with_schwifty(text):
+    assert (v.iban_problems(text) == []) == (_schwifty_ok(text) and text[:2] in v.SEPA_COUNTRIES)

@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("crmpay.cli.config_cmd", "Show or change the configuration file."),
     "sync": ("", "Sync providers into the store and on into the CRM."),
     "customers": ("", "List and show customers in the store."),
-    "mandates": ("", "Import, list and show direct-debit mandates."),
+    "mandates": ("crmpay.cli.mandates", "Import, list and show direct-debit mandates."),
     "invoice": ("", "Create, render and send invoices."),
     "payment": ("", "Cancel or record payments."),
     "calls": ("", "Turn call records into CRM records."),

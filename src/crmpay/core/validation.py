@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 import string
 from datetime import date
+from functools import lru_cache
+
+from schwifty import registry as _iban_registry
+from schwifty.exceptions import SchwiftyException
 
 # Countries of the SEPA scheme (EEA + CH, GB, MC, SM, VA, AD, and the French overseas
 # departments, which use FR IBANs).
@@ -17,6 +21,8 @@ SEPA_COUNTRIES = frozenset(
     "SE CH GB MC SM VA AD GI".split()
 )
 
+_IBAN_CHARS = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]+")
+_LETTERS_TO_DIGITS = {ord(c): str(10 + i) for i, c in enumerate(string.ascii_uppercase)}
 _BIC = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 _REFERENCE_CHARS = frozenset(string.ascii_letters + string.digits + "+?/-:().,'")
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")
@@ -29,20 +35,40 @@ def compact_iban(text: str) -> str:
 
 
 def iban_problems(text: str) -> list[str]:
-    """Checksum, national length and structure, via schwifty."""
-    from schwifty import IBAN
-    from schwifty.exceptions import SchwiftyException
+    """Characters, national length and BBAN structure (schwifty's registry), check digits.
 
+    The same verdicts as `schwifty.IBAN(text)` (a test compares them), at a fraction of
+    the cost: the country's spec is looked up once and the mod-97 is one integer modulo.
+    """
     compact = compact_iban(text)
     if not compact:
         return ["IBAN is empty"]
-    try:
-        iban = IBAN(compact)
-    except SchwiftyException as exc:
-        return [f"invalid IBAN {compact}: {str(exc).lower()}"]
-    if iban.country_code not in SEPA_COUNTRIES:
-        return [f"IBAN country {iban.country_code} is not in the SEPA zone"]
+    if not _IBAN_CHARS.fullmatch(compact):
+        return [f"invalid IBAN {compact}: invalid characters in iban {compact.lower()}"]
+    country, check, bban = compact[:2], compact[2:4], compact[4:]
+    spec = _iban_spec(country)
+    if spec is None:
+        return [f"invalid IBAN {compact}: unknown country-code '{country.lower()}'"]
+    length, structure = spec
+    if len(compact) != length:
+        return [f"invalid IBAN {compact}: invalid iban length"]
+    if not structure.match(bban):
+        return [f"invalid IBAN {compact}: invalid bban structure"]
+    numeric = (bban + country + check).translate(_LETTERS_TO_DIGITS)
+    if not 2 <= int(check) <= 98 or int(numeric) % 97 != 1:
+        return [f"invalid IBAN {compact}: invalid checksum digits"]
+    if country not in SEPA_COUNTRIES:
+        return [f"IBAN country {country} is not in the SEPA zone"]
     return []
+
+
+@lru_cache(maxsize=None)
+def _iban_spec(country: str) -> tuple[int, re.Pattern[str]] | None:
+    try:
+        spec = _iban_registry.get_iban_spec(country)
+    except SchwiftyException:
+        return None
+    return spec.iban_length, spec.regex
 
 
 def bic_problems(text: str, iban: str | None = None) -> list[str]:

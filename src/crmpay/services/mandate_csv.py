@@ -49,7 +49,7 @@ class Problem:
         return f"line {self.line}: {self.column}: {self.message}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs a setattr per field per row
 class MandateRow:
     line: int
     name: str
@@ -96,35 +96,37 @@ def open_table(path: Path) -> CsvTable:
     return table
 
 
+_CHECKS: tuple[tuple[str, Callable[..., list[str]]], ...] = (
+    ("email", validation.email_problems),
+    ("iban", validation.iban_problems),
+    ("bic", lambda bic, values: validation.bic_problems(bic, values.get("iban") or None)),
+    ("mandate_reference", validation.mandate_reference_problems),
+)
+
+
 def _check(row: Row, today: date) -> tuple[MandateRow | None, list[Problem]]:
     v = row.values
-    problems: list[Problem] = []
-
-    def add(column: str, messages: list[str]) -> None:
-        problems.extend(Problem(row.line, column, m) for m in messages)
+    found: list[tuple[str, str]] = []  # (column, message)
 
     for column in REQUIRED:
         if not v.get(column):
-            add(column, ["is empty"])
-    if v.get("email"):
-        add("email", validation.email_problems(v["email"]))
-    if v.get("iban"):
-        add("iban", validation.iban_problems(v["iban"]))
-    if v.get("bic"):
-        add("bic", validation.bic_problems(v["bic"], v.get("iban") or None))
-    if v.get("mandate_reference"):
-        add("mandate_reference", validation.mandate_reference_problems(v["mandate_reference"]))
-    signed = _date(v.get("signature_date"), "signature_date", add)
-    if signed:
-        add("signature_date", validation.signature_date_problems(signed, today))
-    last = _date(v.get("last_collection_date"), "last_collection_date", add)
+            found.append((column, "is empty"))
+    for column, check in _CHECKS:
+        value = v.get(column)
+        if value:
+            problems = check(value, v) if column == "bic" else check(value)
+            found.extend((column, m) for m in problems)
+    signed = _date(v.get("signature_date"), "signature_date", found)
+    if signed and signed > today:
+        found.append(("signature_date", f"signature date {signed.isoformat()} is in the future"))
+    last = _date(v.get("last_collection_date"), "last_collection_date", found)
     if last and last > today:
-        add("last_collection_date", [f"{last.isoformat()} is in the future"])
+        found.append(("last_collection_date", f"{last.isoformat()} is in the future"))
     currency = (v.get("currency") or "EUR").upper()
     if currency != "EUR":
-        add("currency", [f"SEPA direct debit is in EUR, not {currency}"])
-    if problems or signed is None:
-        return None, problems
+        found.append(("currency", f"SEPA direct debit is in EUR, not {currency}"))
+    if found or signed is None:
+        return None, [Problem(row.line, column, message) for column, message in found]
     return MandateRow(
         line=row.line,
         name=v["name"],
@@ -144,29 +146,42 @@ def _check(row: Row, today: date) -> tuple[MandateRow | None, list[Problem]]:
     ), []
 
 
-def _date(text: str | None, column: str, add: Callable[[str, list[str]], None]) -> date | None:
+def _date(text: str | None, column: str, found: list[tuple[str, str]]) -> date | None:
     if not text:
         return None
     try:
         return parse_date(text)
     except ValueError:
-        add(column, [f"{text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)"])
+        found.append((column, f"{text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)"))
         return None
+
+
+StoreConflicts = Callable[[list[MandateRow]], dict[int, str]]
+_BATCH = 500
 
 
 def validate(
     table: CsvTable,
     *,
     today: date,
-    store_conflict: Callable[[MandateRow], str | None] = lambda row: None,
+    store_conflicts: StoreConflicts = lambda rows: {},
 ) -> Report:
     """Check every row.
 
-    `store_conflict` returns a message when the store holds the row's mandate reference
-    for another mandate; the same mandate imported before is no conflict (it is skipped).
+    `store_conflicts` gets valid rows in batches and returns, by line, a message for each
+    row whose mandate reference the store holds for another mandate (the same mandate
+    imported before is no conflict: the import skips it).
     """
     report = Report(table.path)
     seen: dict[str, int] = {}
+    pending: list[MandateRow] = []
+
+    def flush() -> None:
+        for line, message in store_conflicts(pending).items():
+            report.problems.append(Problem(line, "mandate_reference", message))
+            report.invalid_lines.add(line)
+        pending.clear()
+
     for row in table.rows():
         report.rows += 1
         parsed, problems = _check(row, today)
@@ -178,12 +193,15 @@ def validate(
                                         f"{reference!r} already used on line {seen[key]}"))
             else:
                 seen[key] = row.line
-                conflict = store_conflict(parsed) if parsed is not None else None
-                if conflict:
-                    problems.append(Problem(row.line, "mandate_reference", conflict))
         if problems:
             report.problems.extend(problems)
             report.invalid_lines.add(row.line)
+        elif parsed is not None:
+            pending.append(parsed)
+            if len(pending) >= _BATCH:
+                flush()
+    flush()
+    report.problems.sort(key=lambda p: p.line)
     return report
 
 

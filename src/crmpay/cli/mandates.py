@@ -1,0 +1,105 @@
+"""`crmpay mandates import|list|show`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from crmpay.cli._app import Application
+
+command = typer.Typer(help="Import, list and show direct-debit mandates.", no_args_is_help=True)
+
+
+@command.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="CSV file: name, email, iban, bic, mandate_reference, signature_date…"),
+    provider: str = typer.Option(..., "--provider", help="gocardless, mollie or none (store only)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; change nothing."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the valid rows; exit 3 if any row was invalid."),
+    errors_csv: Path = typer.Option(None, "--errors-csv", help="Write rejected rows with a reason column to this file."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Import mandates from an accountant's CSV file; every row is validated first.
+
+    Columns are matched by name in English or French (nom, rum, date_signature…);
+    `,` `;` or tab; UTF-8 or Windows-1252; dates YYYY-MM-DD or DD/MM/YYYY.
+    Any invalid row imports nothing (exit 2) unless --skip-invalid (exit 3).
+
+    Example: crmpay mandates import mandats.csv --provider none --dry-run
+    """
+    from datetime import date
+
+    from crmpay.services.mandate_import import import_csv, raise_for
+
+    app = Application.current()
+    result = import_csv(app.store(), file, provider=provider, today=date.today(),
+                        dry_run=dry_run, skip_invalid=skip_invalid, errors_csv=errors_csv)
+    if json_output:
+        app.out.json(result.as_dict())
+    else:
+        for problem in result.problems:
+            app.out.info(str(problem))
+        verb = "would import" if dry_run else "imported"
+        app.out.table(
+            ("rows", "valid", "invalid", verb, "already imported"),
+            [(result.rows, result.valid, result.invalid, result.imported, result.already_imported)],
+            title=f"{file} -> {provider}",
+        )
+        if result.rejects_file:
+            app.out.info(f"rejected rows written to {result.rejects_file}")
+    raise_for(result, skip_invalid=skip_invalid)
+
+
+@command.command("list")
+def list_(
+    provider: str = typer.Option(None, help="Only this provider (gocardless, mollie, none)."),
+    status: str = typer.Option(None, help="Only this status (provider's or normalised)."),
+    customer: str = typer.Option(None, "--customer", help="Only the customer with this email."),
+    limit: int = typer.Option(None, "--limit", min=1, help="At most N mandates."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List mandates in the store; those past the 36-month rule are flagged expired.
+
+    Example: crmpay mandates list --provider gocardless --status active --json
+    """
+    from datetime import date
+
+    from crmpay.services.mandate_import import list_mandates
+
+    app = Application.current()
+    items = list_mandates(app.store(), today=date.today(), provider=provider, status=status,
+                          customer_email=customer, limit=limit)
+    if json_output:
+        app.out.json(items)
+        return
+    app.out.table(
+        ("provider", "id", "status", "reference", "customer", "expires", ""),
+        [(m["provider"], m["id"], m["status"], m["reference"], m["customer_email"],
+          m["expires_on"], "EXPIRED" if m["expired"] else "") for m in items],
+        title="mandates", empty="no mandates in the store",
+    )
+
+
+@command.command("show")
+def show(
+    mandate: str = typer.Argument(..., help="The provider's mandate id or the mandate reference."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show one mandate from the store.
+
+    Example: crmpay mandates show RUM-2024-0001
+    """
+    from datetime import date
+
+    from crmpay.core.errors import UsageError
+    from crmpay.services.mandate_import import list_mandates
+
+    app = Application.current()
+    found = list_mandates(app.store(), today=date.today(), ident=mandate)
+    if not found:
+        raise UsageError(f"no mandate {mandate!r} in the store", hint="see `crmpay mandates list`")
+    if json_output:
+        app.out.json(found[0])
+        return
+    app.out.fields(found[0].items(), title=f"mandate {mandate}")
