@@ -93,6 +93,8 @@ class SellerSettings(_Section):
     siret: str | None = None
     vat_number: str | None = None
     late_penalty: str | None = None
+    invoice_prefix: str = "INV-"
+    business_customers: bool = True  # print the EUR 40 recovery indemnity line
 
 
 class CrmMapping(_Section):

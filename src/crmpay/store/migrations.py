@@ -241,5 +241,32 @@ def m002_setup_links(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m003_invoice_numbers_and_manual_payments(db: sqlite3.Connection) -> None:
+    """Gapless invoice numbering per prefix, manual payments, the buyer's address."""
+    run_script(
+        db,
+        """
+        CREATE TABLE invoice_sequences (
+            prefix TEXT PRIMARY KEY,
+            last INTEGER NOT NULL
+        );
+        CREATE TABLE manual_payments (
+            id INTEGER PRIMARY KEY,
+            invoice_id INTEGER NOT NULL REFERENCES invoices (id),
+            amount_minor INTEGER NOT NULL,
+            currency TEXT NOT NULL,
+            method TEXT NOT NULL,
+            received_on TEXT NOT NULL,
+            reference TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX manual_payments_invoice ON manual_payments (invoice_id);
+        ALTER TABLE invoices ADD COLUMN customer_address TEXT;
+        ALTER TABLE invoices ADD COLUMN service_date TEXT;
+        """,
+    )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,123 @@
+"""`crmpay invoice create|render|list|show`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from crmpay.cli._app import Application
+
+command = typer.Typer(help="Create, render and list invoices.", no_args_is_help=True)
+
+
+def _date(text: str | None, name: str) -> date | None:
+    from crmpay.core.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{name} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@command.command("create")
+def create(
+    customer: str = typer.Option(..., "--customer", help="The customer's email."),
+    name: str = typer.Option(None, "--name", help="The customer's name as printed."),
+    language: str = typer.Option("fr", "--language", help="fr, en or ja."),
+    line: list[str] = typer.Option(..., "--line", help='"DESCRIPTION;QTY;UNIT_PRICE;VAT_RATE", repeatable.'),
+    due: str = typer.Option(..., "--due", help="Due date, YYYY-MM-DD."),
+    currency: str = typer.Option("EUR", "--currency", help="ISO 4217 code."),
+    issue_date: str = typer.Option(None, "--issue-date", help="Issue date (default: today)."),
+    address: str = typer.Option(None, "--address", help="The customer's postal address."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the invoice; store nothing, take no number."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create an invoice with the next number (sequential, no gaps).
+
+    Example: crmpay invoice create --customer ann@example.fr --line "Maintenance;1;49.90;20" --due 2026-12-31
+    """
+    from crmpay.core.invoice import InvoiceLine
+    from crmpay.services.invoices import create_invoice, invoice_dict
+
+    app = Application.current()
+    invoice = create_invoice(
+        app.store(), prefix=app.config.settings.seller.invoice_prefix, customer_email=customer,
+        customer_name=name, language=language, currency=currency,
+        lines=[InvoiceLine.parse(text) for text in line],
+        issue_date=_date(issue_date, "--issue-date") or date.today(),
+        due_date=_date(due, "--due"), customer_address=address, dry_run=dry_run,
+    )
+    data = invoice_dict(invoice)
+    if json_output:
+        app.out.json({**data, "dry_run": dry_run})
+        return
+    verb = "would create" if dry_run else "created"
+    app.out.success(f"{verb} invoice {invoice.number}: {data['total_incl_vat']} {invoice.currency} "
+                    f"incl. VAT, due {invoice.due_date}")
+
+
+@command.command("render")
+def render(
+    number: str = typer.Argument(..., help="The invoice number."),
+    output: Path = typer.Option(None, "-o", "--output", help="PDF file (default: NUMBER.pdf)."),
+) -> None:
+    """Render an invoice to a PDF with every French mandatory mention.
+
+    Example: crmpay invoice render INV-2026-0001 -o facture.pdf
+    """
+    from crmpay.services.invoice_documents import render_to_file
+
+    app = Application.current()
+    path = render_to_file(app.store(), app.config, number, output or Path(f"{number}.pdf"))
+    app.out.success(f"wrote {path}")
+
+
+@command.command("list")
+def list_(
+    status: str = typer.Option(None, "--status", help="unpaid, partially_paid, paid…"),
+    customer: str = typer.Option(None, "--customer", help="Only this customer's email."),
+    limit: int = typer.Option(None, "--limit", min=1, help="At most N invoices."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List invoices, newest first.
+
+    Example: crmpay invoice list --status unpaid --json
+    """
+    from crmpay.services.invoices import list_invoices
+
+    app = Application.current()
+    items = list_invoices(app.store(), status=status, customer=customer, limit=limit)
+    if json_output:
+        app.out.json(items)
+        return
+    app.out.table(("number", "status", "customer", "total incl. VAT", "due", "paid on"),
+                  [(i["number"], i["status"], i["customer_email"],
+                    f"{i['total_incl_vat']} {i['currency']}", i["due_date"], i["paid_on"])
+                   for i in items], title="invoices", empty="no invoices")
+
+
+@command.command("show")
+def show(
+    number: str = typer.Argument(..., help="The invoice number."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show one invoice with its lines, VAT per rate and totals.
+
+    Example: crmpay invoice show INV-2026-0001
+    """
+    from crmpay.services.invoices import invoice_dict, load_invoice
+
+    app = Application.current()
+    data = invoice_dict(load_invoice(app.store(), number))
+    if json_output:
+        app.out.json(data)
+        return
+    app.out.fields([(k, v) for k, v in data.items() if k not in ("lines", "vat")],
+                   title=f"invoice {number}")
+    app.out.table(("description", "qty", "unit price", "VAT %", "net"),
+                  [(ln["description"], ln["quantity"], ln["unit_price"], ln["vat_rate"], ln["net"])
+                   for ln in data["lines"]])

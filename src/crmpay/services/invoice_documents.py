@@ -1,0 +1,38 @@
+"""Rendering a stored invoice with the profile's seller settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crmpay.config import Config
+from crmpay.core.errors import UsageError
+from crmpay.store import Store
+
+
+def seller_from(config: Config):
+    from crmpay.documents.pdf import Seller
+
+    s = config.settings.seller
+    if not s.name:
+        raise UsageError("the seller's name is not configured",
+                         hint="crmpay config set seller.name 'Your company' (and seller.address, "
+                              "seller.siren, seller.vat_number …)")
+    return Seller(name=s.name, legal_form=s.legal_form, address=s.address, siren=s.siren,
+                  siret=s.siret, vat_number=s.vat_number, late_penalty=s.late_penalty,
+                  business_customers=s.business_customers)
+
+
+def render_to_file(store: Store, config: Config, number: str, path: Path,
+                   payment_line: str | None = None) -> Path:
+    from crmpay.documents.pdf import render_invoice
+    from crmpay.services.invoices import load_invoice
+
+    seller = seller_from(config)
+    invoice = load_invoice(store, number)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        render_invoice(invoice, seller, tmp, payment_line=payment_line)
+        tmp.replace(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    return path
