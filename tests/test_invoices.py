@@ -165,3 +165,43 @@ def test_invoice_cli_round_trip(crmpay_env, tmp_path):
     assert crmpay_env.run("invoice", "show", "INV-2026-0404").code == 2
     no_seller = crmpay_env.run("--profile", "other", "invoice", "render", "INV-2026-0001")
     assert no_seller.code == 2 and "seller's name is not configured" in no_seller.stderr
+
+
+INVOICE_CSV = (
+    "Référence facture;Email client;Nom client;Devise;Date émission;Échéance;Libellé;Quantité;PU HT;TVA\r\n"
+    "F-1;compta@sg.fr;Société Générale;EUR;22/11/2026;22/12/2026;Maintenance;2;49,90;20\r\n"
+    "F-1;compta@sg.fr;Société Générale;EUR;22/11/2026;22/12/2026;Livre;1;10;5,5\r\n"
+    "\r\n"
+    "F-2;jean@example.fr;Jean;EUR;2026-11-22;2026-12-22;Conseil;1;500;20\r\n"
+)
+
+
+def test_invoice_csv_import_groups_lines_and_is_idempotent(crmpay_env, tmp_path):
+    path = tmp_path / "factures.csv"
+    path.write_bytes(INVOICE_CSV.encode("cp1252"))
+    dry = crmpay_env.run("invoice", "import", str(path), "--dry-run", "--json")
+    assert dry.code == 0, dry.stderr
+    assert dry.json()["created"] == ["INV-2026-0001", "INV-2026-0002"]
+    assert crmpay_env.run("invoice", "list", "--json").json() == []  # the dry run kept nothing
+    done = crmpay_env.run("invoice", "import", str(path), "--json").json()
+    assert done["created"] == ["INV-2026-0001", "INV-2026-0002"] and done["rows"] == 3
+    shown = crmpay_env.run("invoice", "show", "INV-2026-0001", "--json").json()
+    assert shown["customer_name"] == "Société Générale" and shown["total_incl_vat"] == "130.31"
+    again = crmpay_env.run("invoice", "import", str(path), "--json").json()
+    assert again["created"] == [] and again["already_imported"] == ["F-1", "F-2"]
+
+
+def test_invoice_csv_reports_every_problem_and_imports_nothing(crmpay_env, tmp_path):
+    bad = INVOICE_CSV + (
+        "F-1;other@sg.fr;Société Générale;EUR;22/11/2026;22/12/2026;Extra;1;1;20\r\n"
+        "F-3;x@y.fr;X;EURO;2026-11-22;2026-11-01;Y;zero;1;20\r\n"
+    )
+    path = tmp_path / "bad.csv"
+    path.write_text(bad, encoding="utf-8")
+    result = crmpay_env.run("invoice", "import", str(path))
+    assert result.code == 2
+    assert "line 6: customer_email: differs from line 2 of invoice 'F-1'" in result.stderr
+    assert "line 7: currency: 'EURO' is not an ISO 4217 currency code" in result.stderr
+    assert "line 7: due_date: is before the issue date" in result.stderr
+    assert "line 7: line: 'Y': quantity 'zero' is not a number" in result.stderr
+    assert crmpay_env.run("invoice", "list", "--json").json() == []

@@ -60,6 +60,42 @@ def create(
                     f"incl. VAT, due {invoice.due_date}")
 
 
+@command.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="CSV: invoice_ref, customer_email, customer_name, currency, "
+                                          "issue_date, due_date, description, quantity, unit_price, vat_rate."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and show numbers; store nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Import invoices from a CSV file, one row per line, grouped by invoice_ref.
+
+    Every row is validated first; any problem imports nothing (exit 2). Invoices already
+    imported from a file (same invoice_ref) are skipped.
+
+    Example: crmpay invoice import factures.csv --dry-run
+    """
+    from crmpay.services.invoice_csv import import_invoices
+
+    app = Application.current()
+    result = import_invoices(app.store(), file, prefix=app.config.settings.seller.invoice_prefix,
+                             dry_run=dry_run)
+    if json_output:
+        app.out.json({**result.as_dict(), "dry_run": dry_run})
+    else:
+        for problem in result.problems:
+            app.out.info(str(problem))
+    if result.problems:
+        from crmpay.core.errors import UsageError
+
+        raise UsageError(f"{len(result.problems)} problem(s) in {file}; nothing imported")
+    if json_output:
+        return
+    verb = "would create" if dry_run else "created"
+    app.out.success(f"{file}: {result.rows} rows, {result.invoices} invoices; {verb} "
+                    f"{len(result.created)} ({', '.join(result.created) or 'none'}), "
+                    f"{len(result.already_imported)} already imported")
+
+
 @command.command("render")
 def render(
     number: str = typer.Argument(..., help="The invoice number."),

@@ -108,8 +108,12 @@ class Store:
 
     # -- transactions ---------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+    def transaction(self, *, rollback: bool = False) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception.
+
+        `rollback=True` rolls back even on success: a dry run does the real work and
+        keeps none of it.
+        """
         if self.db.in_transaction:  # nested: join the outer unit of work
             yield self.db
             return
@@ -120,7 +124,7 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
         else:
-            self.db.execute("COMMIT")
+            self.db.execute("ROLLBACK" if rollback else "COMMIT")
 
     def audit(
         self,
