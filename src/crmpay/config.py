@@ -107,6 +107,12 @@ class CrmMapping(_Section):
 SERVICES = ("gocardless", "mollie", "zoho", "sipsim", "smtp")
 
 
+def _call_rules_model():
+    from crmpay.telephony.rules import CallRules
+
+    return CallRules
+
+
 class ProfileConfig(_Section):
     creditor_id: str | None = None
     gocardless: GoCardlessSettings | None = None
@@ -116,6 +122,14 @@ class ProfileConfig(_Section):
     smtp: SmtpSettings | None = None
     seller: SellerSettings = SellerSettings()
     crm: CrmMapping = CrmMapping()
+    calls: dict[str, Any] | None = None  # validated as telephony.rules.CallRules
+
+    @field_validator("calls")
+    @classmethod
+    def _calls(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            _call_rules_model().model_validate(value)  # errors keep their key path
+        return value
 
     @field_validator("creditor_id")
     @classmethod

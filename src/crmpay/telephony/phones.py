@@ -1,0 +1,22 @@
+"""Phone numbers as E.164, the only form crmpay compares."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+
+def to_e164(text: str | None, region: str) -> str | None:
+    """The number in E.164, or None for extensions, short numbers and non-numbers."""
+    if not text:
+        return None
+    cleaned = text.strip()
+    digits = sum(c.isdigit() for c in cleaned)
+    if digits < 6:  # internal extensions (100-999) and short numbers are not callers
+        return None
+    try:
+        number = phonenumbers.parse(cleaned, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
