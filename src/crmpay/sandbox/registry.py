@@ -22,4 +22,7 @@ def build_services(sandbox: Sandbox) -> list[Service]:
         pass
     else:
         services.append(MollieService(sandbox))
+    from crmpay.sandbox.smtp import SmtpSink
+
+    services.append(SmtpSink(sandbox))
     return services
