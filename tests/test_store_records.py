@@ -1,0 +1,32 @@
+"""Provider objects written to a real SQLite store: new, updated, unchanged."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from crmpay.core.models import Customer, Mandate, MandateState, Payment, PaymentState
+from crmpay.core.money import Money
+from crmpay.store import Store
+from crmpay.store.records import Change, upsert_customer, upsert_mandate, upsert_payment
+
+
+def test_upserts_report_what_changed(tmp_path):
+    with Store.open(tmp_path / "db.sqlite3") as store:
+        customer = Customer("gocardless", "CU1", "ann@example.fr", "Ann", raw={"id": "CU1", "v": 1})
+        assert upsert_customer(store, customer) is Change.NEW
+        assert upsert_customer(store, customer) is Change.UNCHANGED
+        changed = Customer("gocardless", "CU1", "ann@example.com", "Ann", raw={"id": "CU1", "v": 2})
+        assert upsert_customer(store, changed) is Change.UPDATED
+        assert store.db.execute("SELECT email FROM customers").fetchone()[0] == "ann@example.com"
+
+        mandate = Mandate("gocardless", "MD1", "CU1", "BA1", "active", MandateState.ACTIVE, True,
+                          scheme="sepa_core", reference="REF-1", next_possible_charge_date=date(2026, 12, 1),
+                          raw={"id": "MD1"})
+        assert upsert_mandate(store, mandate) is Change.NEW
+        payment = Payment("gocardless", "PM1", Money(Decimal("49.90"), "EUR"), "pending_submission",
+                          PaymentState.PENDING, True, mandate_id="MD1", metadata={"invoice": "INV-1"},
+                          created_at=datetime(2026, 11, 22, 10, tzinfo=timezone.utc), raw={"id": "PM1"})
+        assert upsert_payment(store, payment) is Change.NEW
+        row = store.db.execute("SELECT amount_minor, currency, invoice_number, state FROM payments").fetchone()
+        assert tuple(row) == (4990, "EUR", "INV-1", "pending")
