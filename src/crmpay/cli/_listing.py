@@ -1,0 +1,57 @@
+"""The shared `list` / `show` commands of the store's record kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from crmpay.cli._app import Application
+
+
+def listing_app(kind: str, fetch: Callable[..., list[dict[str, Any]]], columns: tuple[str, ...],
+                with_status: bool = True) -> typer.Typer:
+    """A Typer group with `list` and `show` over `fetch(store, **filters)`."""
+    app = typer.Typer(help=f"List and show {kind}s in the store (filled by `crmpay sync`).",
+                      no_args_is_help=True)
+
+    @app.command("list")
+    def list_(
+        provider: str = typer.Option(None, help="Only this provider."),
+        status: str = typer.Option(None, help="Only this status (provider's or normalised).",
+                                   hidden=not with_status),
+        customer: str = typer.Option(None, "--customer", help="Only the customer with this email."),
+        since: str = typer.Option(None, "--since", help="Created on or after this date (YYYY-MM-DD)."),
+        limit: int = typer.Option(None, "--limit", min=1, help="At most N records."),
+        json_output: bool = typer.Option(False, "--json", help="Print JSON (a list)."),
+    ) -> None:
+        filters = {"provider": provider, "customer": customer, "since": since, "limit": limit}
+        if with_status:
+            filters["status"] = status
+        out = Application.current()
+        items = fetch(out.store(), **filters)
+        if json_output:
+            out.out.json(items)
+            return
+        out.out.table(columns, [[item.get(c) for c in columns] for item in items],
+                      title=f"{kind}s", empty=f"no {kind}s in the store")
+
+    list_.__doc__ = f"List {kind}s, newest first.\n\n    Example: crmpay {kind}s list --provider gocardless --json"
+
+    @app.command("show")
+    def show(
+        ident: str = typer.Argument(..., help=f"The provider's {kind} id."),
+        json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        from crmpay.services.records import one
+
+        out = Application.current()
+        item = one(fetch(out.store(), ident=ident), kind, ident)
+        if json_output:
+            out.out.json(item)
+            return
+        out.out.fields(item.items(), title=f"{kind} {ident}")
+
+    show.__doc__ = f"Show one {kind}.\n\n    Example: crmpay {kind}s show ID --json"
+    return app
