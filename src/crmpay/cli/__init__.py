@@ -151,8 +151,13 @@ def root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
+    import logging
+
     from crmpay.cli._app import Application
 
+    # Libraries log through the root logger (the Mollie SDK warns on every idempotent
+    # replay); a command says what matters itself, so only errors pass unless --verbose.
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(name)s: %(message)s")
     ctx.obj = Application.start(profile=profile, home=home, verbose=verbose)
     ctx.call_on_close(ctx.obj.close)
 

@@ -9,20 +9,8 @@ if TYPE_CHECKING:
 
 
 def build_services(sandbox: Sandbox) -> list[Service]:
-    services: list[Service] = []
-    try:
-        from crmpay.sandbox.gocardless import GoCardlessService
-    except ImportError:  # pragma: no cover - while a service is being built
-        pass
-    else:
-        services.append(GoCardlessService(sandbox))
-    try:
-        from crmpay.sandbox.mollie import MollieService
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        services.append(MollieService(sandbox))
+    from crmpay.sandbox.gocardless import GoCardlessService
+    from crmpay.sandbox.mollie import MollieService
     from crmpay.sandbox.smtp import SmtpSink
 
-    services.append(SmtpSink(sandbox))
-    return services
+    return [GoCardlessService(sandbox), MollieService(sandbox), SmtpSink(sandbox)]

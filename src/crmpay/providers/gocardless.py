@@ -1,0 +1,353 @@
+"""GoCardless through the official gocardless-pro SDK.
+
+The SDK retries only network errors and never a 429 or a 5xx: every call goes through
+`with_retries`. Reads are always safe to repeat; creates are, because each carries our
+own idempotency key (a replay answers 409, and the SDK then fetches the existing object).
+Actions (cancel, retry) are not repeated.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import gocardless_pro
+import requests
+from gocardless_pro import errors as gc_errors
+
+from crmpay.core.errors import AuthError, OperationFailed, TemporaryError, UsageError
+from crmpay.core.models import (
+    AccountCheck,
+    BankAccount,
+    Customer,
+    Mandate,
+    MandateState,
+    NewCustomer,
+    NewMandate,
+    NewPayment,
+    NewSetupLink,
+    Payment,
+    PaymentState,
+    ProviderEvent,
+    SetupLink,
+)
+from crmpay.core.money import Money
+from crmpay.providers._retry import RetryPolicy, with_retries
+
+T = TypeVar("T")
+NAME = "gocardless"
+PAGE = 500
+
+MANDATE_STATES = {
+    "pending_customer_approval": MandateState.PENDING, "pending_submission": MandateState.PENDING,
+    "submitted": MandateState.PENDING, "active": MandateState.ACTIVE, "failed": MandateState.FAILED,
+    "cancelled": MandateState.CANCELLED, "expired": MandateState.EXPIRED,
+    "consumed": MandateState.EXPIRED, "blocked": MandateState.SUSPENDED,
+    "suspended_by_payer": MandateState.SUSPENDED,
+}
+USABLE = {"pending_customer_approval", "pending_submission", "submitted", "active"}
+PAYMENT_STATES = {
+    "pending_customer_approval": PaymentState.PENDING, "pending_submission": PaymentState.PENDING,
+    "submitted": PaymentState.SUBMITTED, "confirmed": PaymentState.PAID,
+    "paid_out": PaymentState.PAID, "cancelled": PaymentState.CANCELLED,
+    "customer_approval_denied": PaymentState.FAILED, "failed": PaymentState.FAILED,
+    "charged_back": PaymentState.CHARGED_BACK,
+}
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def customer_from(raw: dict[str, Any]) -> Customer:
+    name = " ".join(filter(None, [raw.get("given_name"), raw.get("family_name")])) or raw.get("company_name")
+    return Customer(NAME, raw["id"], raw.get("email"), name, raw.get("company_name"),
+                    raw.get("language"), _when(raw.get("created_at")), raw)
+
+
+def bank_account_from(raw: dict[str, Any]) -> BankAccount:
+    return BankAccount(NAME, raw["id"], (raw.get("links") or {}).get("customer"),
+                       raw.get("account_holder_name"), raw.get("account_number_ending"),
+                       raw.get("bank_name"), raw.get("country_code"), raw.get("currency"),
+                       bool(raw.get("enabled", True)), _when(raw.get("created_at")), raw)
+
+
+def mandate_from(raw: dict[str, Any]) -> Mandate:
+    status = raw["status"]
+    links = raw.get("links") or {}
+    scheme = raw.get("scheme")
+    return Mandate(NAME, raw["id"], links.get("customer"), links.get("customer_bank_account"),
+                   status, MANDATE_STATES.get(status, MandateState.PENDING), status in USABLE,
+                   scheme, raw.get("reference"), SCHEME_CURRENCY.get(scheme or ""),
+                   _day(raw.get("next_possible_charge_date")), None, _when(raw.get("created_at")), raw)
+
+
+SCHEME_CURRENCY = {"bacs": "GBP", "faster_payments": "GBP", "sepa_core": "EUR", "ach": "USD",
+                   "autogiro": "SEK", "betalingsservice": "DKK", "becs": "AUD", "becs_nz": "NZD",
+                   "pad": "CAD", "pay_to": "AUD"}
+
+
+def payment_from(raw: dict[str, Any], customer_id: str | None = None) -> Payment:
+    status = raw["status"]
+    links = raw.get("links") or {}
+    return Payment(NAME, raw["id"], Money.from_minor(int(raw["amount"]), raw["currency"]), status,
+                   PAYMENT_STATES.get(status, PaymentState.PENDING), status == "pending_submission",
+                   links.get("mandate"), customer_id, _day(raw.get("charge_date")),
+                   raw.get("description"), raw.get("reference"),
+                   {str(k): str(v) for k, v in (raw.get("metadata") or {}).items()},
+                   _when(raw.get("created_at")), raw)
+
+
+def event_from(raw: dict[str, Any]) -> ProviderEvent:
+    links = raw.get("links") or {}
+    singular = (raw.get("resource_type") or "").rstrip("s")
+    resource = links.get(singular) or next((v for v in links.values() if v), None)
+    return ProviderEvent(NAME, raw["id"], _when(raw["created_at"]), raw.get("resource_type", ""),
+                         raw.get("action", ""), resource, raw)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (gc_errors.RateLimitError, gc_errors.GoCardlessInternalError,
+                        gc_errors.MalformedResponseError, requests.ConnectionError, requests.Timeout)):
+        return True
+    return isinstance(exc, gc_errors.ApiError) and (exc.code or 0) >= 500
+
+
+class GoCardlessProvider:
+    name = NAME
+    max_page_size = PAGE
+
+    def __init__(self, access_token: str, *, environment: str = "sandbox", base_url: str | None = None,
+                 retry_policy: RetryPolicy | None = None, timeout: float = 30) -> None:
+        if environment == "local":
+            if not base_url:
+                raise UsageError("gocardless: environment 'local' needs a base URL")
+            self._client = gocardless_pro.Client(access_token=access_token, base_url=base_url,
+                                                 timeout=timeout)
+        elif environment in ("live", "sandbox"):
+            self._client = gocardless_pro.Client(access_token=access_token, environment=environment,
+                                                 timeout=timeout)
+        else:
+            raise UsageError(f"gocardless: unknown environment {environment!r}")
+        self._policy = retry_policy or RetryPolicy()
+        self._rng = random.Random()
+        self._customer_of_mandate: dict[str, str | None] = {}
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], T], *, safe: bool = True) -> T:
+        try:
+            return with_retries(fn, is_transient=_is_transient, safe=safe, policy=self._policy,
+                                rng=self._rng)
+        except gc_errors.AuthenticationError:
+            raise AuthError("GoCardless rejected the access token",
+                            hint="run `crmpay connect gocardless` with a valid token") from None
+        except gc_errors.PermissionsError as exc:
+            raise AuthError(f"GoCardless refused {what}: {exc.message}") from None
+        except (gc_errors.RateLimitError, gc_errors.GoCardlessInternalError,
+                gc_errors.MalformedResponseError) as exc:
+            raise TemporaryError(f"GoCardless is unavailable for {what}: {_message(exc)}") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TemporaryError(f"cannot reach GoCardless for {what}: {type(exc).__name__}") from None
+        except gc_errors.ValidationFailedError as exc:
+            raise OperationFailed(f"GoCardless refused {what}: {_validation_message(exc)}") from None
+        except gc_errors.InvalidApiUsageError as exc:
+            if exc.code == 404:
+                raise OperationFailed(f"GoCardless: {what}: not found") from None
+            raise OperationFailed(f"GoCardless refused {what}: {_message(exc)}") from None
+        except gc_errors.ApiError as exc:
+            raise OperationFailed(f"GoCardless refused {what}: {_message(exc)}") from None
+
+    def _pages(self, what: str, service: Any, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every record of a listing, newest first, following `after` at the largest page size."""
+        cursor = None
+        while True:
+            query = {**(params or {}), "limit": PAGE}
+            if cursor:
+                query["after"] = cursor
+            page = self._call(what, lambda: service.list(params=query))
+            for record in page.records:
+                yield record.attributes
+            cursor = page.after
+            if not cursor:
+                return
+
+    # -- PaymentProvider ---------------------------------------------------------------------------
+    def check_credentials(self) -> AccountCheck:
+        page = self._call("the creditor check", lambda: self._client.creditors.list(params={"limit": 1}))
+        if not page.records:
+            return AccountCheck(None, None, ["the GoCardless account has no creditor yet"])
+        creditor = page.records[0].attributes
+        warnings = []
+        status = creditor.get("verification_status")
+        if status and status != "successful":
+            warnings.append(f"the GoCardless creditor {creditor['id']} is not verified "
+                            f"(verification_status: {status}); payouts wait until it is")
+        return AccountCheck(creditor["id"], creditor.get("name"), warnings)
+
+    def iter_customers(self) -> Iterator[Customer]:
+        return (customer_from(raw) for raw in self._pages("listing customers", self._client.customers))
+
+    def iter_bank_accounts(self) -> Iterator[BankAccount]:
+        return (bank_account_from(raw) for raw in
+                self._pages("listing bank accounts", self._client.customer_bank_accounts))
+
+    def iter_mandates(self) -> Iterator[Mandate]:
+        for raw in self._pages("listing mandates", self._client.mandates):
+            mandate = mandate_from(raw)
+            self._customer_of_mandate[mandate.id] = mandate.customer_id
+            yield mandate
+
+    def iter_payments(self, *, created_after: datetime | None = None) -> Iterator[Payment]:
+        params = {"created_at[gt]": created_after.isoformat()} if created_after else None
+        for raw in self._pages("listing payments", self._client.payments, params):
+            yield payment_from(raw, self._customer_of_mandate.get((raw.get("links") or {}).get("mandate")))
+
+    def get_customer(self, customer_id: str) -> Customer:
+        return customer_from(self._call(f"customer {customer_id}",
+                                        lambda: self._client.customers.get(customer_id)).attributes)
+
+    def get_mandate(self, mandate_id: str) -> Mandate:
+        mandate = mandate_from(self._call(f"mandate {mandate_id}",
+                                          lambda: self._client.mandates.get(mandate_id)).attributes)
+        self._customer_of_mandate[mandate.id] = mandate.customer_id
+        return mandate
+
+    def get_payment(self, payment_id: str) -> Payment:
+        raw = self._call(f"payment {payment_id}", lambda: self._client.payments.get(payment_id)).attributes
+        mandate_id = (raw.get("links") or {}).get("mandate")
+        if mandate_id and mandate_id not in self._customer_of_mandate:
+            self.get_mandate(mandate_id)
+        return payment_from(raw, self._customer_of_mandate.get(mandate_id))
+
+    def create_customer(self, new: NewCustomer, *, idempotency_key: str) -> Customer:
+        given, family = new.given_name, new.family_name
+        if not (given or family):
+            given, _, family = new.name.partition(" ")
+        params = {"email": new.email, "given_name": given or None, "family_name": family or None,
+                  "company_name": new.company_name, "language": new.language,
+                  "country_code": new.country_code, "metadata": new.metadata}
+        raw = self._call("creating a customer", lambda: self._client.customers.create(
+            params={k: v for k, v in params.items() if v not in (None, {})},
+            headers={"Idempotency-Key": idempotency_key})).attributes
+        return customer_from(raw)
+
+    def create_mandate(self, new: NewMandate, *, idempotency_key: str) -> Mandate:
+        """A bank account from the IBAN (reused when it exists), then the mandate on it."""
+        def bank_account() -> str:
+            try:
+                return self._client.customer_bank_accounts.create(
+                    params={"account_holder_name": new.holder_name, "iban": new.iban,
+                            "links": {"customer": new.customer_id}},
+                    headers={"Idempotency-Key": f"{idempotency_key}:bank_account"}).id
+            except gc_errors.ValidationFailedError as exc:
+                for error in exc.errors or []:
+                    if error.get("reason") == "bank_account_exists":
+                        return error["links"]["customer_bank_account"]
+                raise
+
+        account_id = self._call("creating a bank account", bank_account)
+        params: dict[str, Any] = {"scheme": new.scheme, "links": {"customer_bank_account": account_id}}
+        if new.reference:
+            params["reference"] = new.reference
+        if new.metadata:
+            params["metadata"] = new.metadata
+        raw = self._call("creating a mandate", lambda: self._client.mandates.create(
+            params=params, headers={"Idempotency-Key": idempotency_key})).attributes
+        mandate = mandate_from(raw)
+        self._customer_of_mandate[mandate.id] = mandate.customer_id
+        return mandate
+
+    def create_payment(self, new: NewPayment, *, idempotency_key: str) -> Payment:
+        params: dict[str, Any] = {"amount": new.amount.minor, "currency": new.amount.currency,
+                                  "description": new.description, "links": {"mandate": new.mandate_id}}
+        if new.charge_date:
+            params["charge_date"] = new.charge_date.isoformat()
+        if new.reference:
+            params["reference"] = new.reference
+        if new.metadata:
+            params["metadata"] = dict(list(new.metadata.items())[:3])
+        raw = self._call("creating a payment", lambda: self._client.payments.create(
+            params=params, headers={"Idempotency-Key": idempotency_key})).attributes
+        return payment_from(raw, new.customer_id or self._customer_of_mandate.get(new.mandate_id))
+
+    def create_setup_link(self, new: NewSetupLink, *, idempotency_key: str) -> SetupLink:
+        """A billing request (mandate, plus a first payment with an amount) and its flow."""
+        request: dict[str, Any] = {"mandate_request": {"scheme": new.scheme, "currency": new.currency},
+                                   "links": {"customer": new.customer_id}}
+        if new.amount is not None:
+            request["payment_request"] = {"amount": new.amount.minor, "currency": new.amount.currency,
+                                          "description": new.description}
+        if new.metadata:
+            request["metadata"] = dict(list(new.metadata.items())[:3])
+        br = self._call("creating a billing request", lambda: self._client.billing_requests.create(
+            params=request, headers={"Idempotency-Key": f"{idempotency_key}:billing_request"})).attributes
+        flow_params = {"links": {"billing_request": br["id"]}, "lock_currency": True,
+                       "redirect_uri": new.redirect_url, "language": new.language}
+        flow_params = {k: v for k, v in flow_params.items() if v is not None}
+
+        def flow() -> dict[str, Any]:
+            try:
+                return self._client.billing_request_flows.create(
+                    params=flow_params, headers={"Idempotency-Key": f"{idempotency_key}:flow"}).attributes
+            except gc_errors.IdempotentCreationConflictError:
+                # flows cannot be fetched back; a second link to the same request is harmless
+                return self._client.billing_request_flows.create(
+                    params=flow_params, headers={"Idempotency-Key": f"{idempotency_key}:flow:again"}).attributes
+
+        raw = self._call("creating a billing request flow", flow)
+        return SetupLink(NAME, br["id"], raw["authorisation_url"], _when(raw.get("expires_at")),
+                         new.customer_id, {"billing_request": br, "flow": raw})
+
+    def get_setup_link_mandate(self, billing_request_id: str) -> str | None:
+        """The mandate a fulfilled billing request created, if any."""
+        raw = self._call(f"billing request {billing_request_id}",
+                         lambda: self._client.billing_requests.get(billing_request_id)).attributes
+        return (raw.get("links") or {}).get("mandate_request_mandate")
+
+    def latest_event_id(self) -> str | None:
+        """The newest event's id: where a first sync starts reading events from."""
+        page = self._call("listing events", lambda: self._client.events.list(params={"limit": 1}))
+        return page.records[0].id if page.records else None
+
+    def cancel_payment(self, payment_id: str) -> Payment:
+        raw = self._call(f"cancelling payment {payment_id}",
+                         lambda: self._client.payments.cancel(payment_id), safe=False).attributes
+        return payment_from(raw, self._customer_of_mandate.get((raw.get("links") or {}).get("mandate")))
+
+    def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:
+        """Events newer than the event `after`, oldest first (the API lists newest first:
+        `before` walks towards newer events)."""
+        cursor = after
+        if cursor is None:  # from the beginning: find the oldest event, one page in memory
+            oldest = None
+            for raw in self._pages("listing events", self._client.events):
+                oldest = raw
+            if oldest is None:
+                return
+            yield event_from(oldest)
+            cursor = oldest["id"]
+        while True:
+            params = {"limit": PAGE, "before": cursor}
+            page = self._call("listing events", lambda: self._client.events.list(params=params))
+            if not page.records:
+                return
+            for record in reversed(page.records):  # oldest of this page first
+                yield event_from(record.attributes)
+            cursor = page.records[0].id  # the newest so far
+            if not page.before:
+                return
+
+
+def _message(exc: BaseException) -> str:
+    return getattr(exc, "message", None) or str(exc)
+
+
+def _validation_message(exc: gc_errors.ValidationFailedError) -> str:
+    details = [f"{e['field']} {e['message']}" for e in (exc.errors or []) if "field" in e]
+    return "; ".join(details) or _message(exc)
