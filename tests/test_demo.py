@@ -12,6 +12,12 @@ def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env)
     assert not crmpay_env.home.exists()  # CRMPAY_HOME untouched
     assert not crmpay_env.keyring_file.exists()  # secrets stayed in memory
     assert "demo finished" in result.stderr
+    gocardless = [step["payment_status"] for step in summary["lifecycles"]["gocardless"]]
+    assert gocardless[0] == "pending_submission" and gocardless[-1] == "paid_out"
+    assert "submitted" in gocardless and "confirmed" in gocardless
+    assert [s["mandate_status"] for s in summary["lifecycles"]["gocardless"]][-1] == "active"
+    mollie = [step["payment_status"] for step in summary["lifecycles"]["mollie"]]
+    assert mollie[0] == "pending" and mollie[-1] == "paid"
 
 
 def test_demo_keeps_its_files_with_home(crmpay_env, tmp_path):

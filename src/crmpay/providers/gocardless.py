@@ -212,7 +212,7 @@ class GoCardlessProvider:
         return customer_from(self._call(f"customer {customer_id}",
                                         lambda: self._client.customers.get(customer_id)).attributes)
 
-    def get_mandate(self, mandate_id: str) -> Mandate:
+    def get_mandate(self, mandate_id: str, *, customer_id: str | None = None) -> Mandate:
         mandate = mandate_from(self._call(f"mandate {mandate_id}",
                                           lambda: self._client.mandates.get(mandate_id)).attributes)
         self._customer_of_mandate[mandate.id] = mandate.customer_id

@@ -135,6 +135,7 @@ class MollieProvider:
         elif environment != "live":
             raise UsageError(f"mollie: unknown environment {environment!r}")
         self._redirect_url = redirect_url
+        self._customer_of_mandate: dict[str, str] = {}
         self._policy = retry_policy or RetryPolicy()
         self._rng = random.Random()
 
@@ -182,6 +183,7 @@ class MollieProvider:
         for customer in self.iter_customers():
             resource = self._mandates_of(customer.id)
             for raw in self._pages(f"listing mandates of {customer.id}", lambda: resource.list(limit=PAGE)):
+                self._customer_of_mandate[raw["id"]] = customer.id
                 yield mandate_from(raw, customer.id)
 
     def iter_bank_accounts(self) -> Iterator[BankAccount]:
@@ -198,9 +200,11 @@ class MollieProvider:
         return customer_from(dict(self._call(f"customer {customer_id}",
                                              lambda: self._client.customers.get(customer_id))))
 
-    def get_mandate(self, mandate_id: str, customer_id: str | None = None) -> Mandate:
+    def get_mandate(self, mandate_id: str, *, customer_id: str | None = None) -> Mandate:
+        customer_id = customer_id or self._customer_of_mandate.get(mandate_id)
         if customer_id is None:
-            raise UsageError("a Mollie mandate is read through its customer: give the customer id")
+            raise UsageError(f"Mollie mandate {mandate_id}: its customer is not known",
+                             hint="run `crmpay sync` first, or give the customer")
         raw = self._call(f"mandate {mandate_id}", lambda: self._mandates_of(customer_id).get(mandate_id))
         return mandate_from(dict(raw), customer_id)
 
@@ -229,6 +233,7 @@ class MollieProvider:
             data["mandateReference"] = new.reference
         resource = self._mandates_of(new.customer_id)
         raw = self._call("creating a mandate", lambda: resource.create(data, idempotency_key=idempotency_key))
+        self._customer_of_mandate[raw["id"]] = new.customer_id
         return mandate_from(dict(raw), new.customer_id)
 
     def create_payment(self, new: NewPayment, *, idempotency_key: str) -> Payment:

@@ -44,10 +44,8 @@ def run_tour(root: Path, out: Renderer) -> dict[str, Any]:
         summary["store_before"] = counts
 
         # 2. connect both providers (credentials checked against the sandbox)
-        providers = [p for p in ("gocardless", "mollie") if p in sandbox.services]
-        fields = {"gocardless": "access_token", "mollie": "api_key"}
-        for name in providers:
-            field = fields[name]
+        providers = ("gocardless", "mollie")
+        for name, field in (("gocardless", "access_token"), ("mollie", "api_key")):
             check = connect_provider(config, name, creds[name][field],
                                      environment="local", base_url=sandbox.url)
             for warning in check.warnings:
@@ -102,7 +100,7 @@ def _collect_once(provider: Any, sandbox: Any, name: str) -> list[dict[str, str]
     for day in range(0, 15):
         if day:
             sandbox.advance(1)
-        mandate = provider.get_mandate(mandate.id)
+        mandate = provider.get_mandate(mandate.id, customer_id=customer.id)
         payment = provider.get_payment(payment.id)
         row = {"day": str(day), "mandate": mandate.id, "mandate_status": mandate.status,
                "payment": payment.id, "payment_status": payment.status}
