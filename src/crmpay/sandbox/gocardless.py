@@ -45,6 +45,17 @@ KINDS = ("customers", "customer_bank_accounts", "mandates", "payments", "billing
 ID_PREFIX = {"customers": "CU", "customer_bank_accounts": "BA", "mandates": "MD", "payments": "PM",
              "billing_requests": "BRQ", "billing_request_flows": "BRF", "mandate_imports": "IM",
              "mandate_import_entries": "IME", "events": "EV", "creditors": "CR"}
+EVENT_LINKS = ("bank_authorisation", "billing_request", "billing_request_flow", "creditor", "customer",
+               "customer_bank_account", "instalment_schedule", "mandate", "mandate_request",
+               "mandate_request_mandate", "new_customer_bank_account", "new_mandate", "organisation",
+               "outbound_payment", "parent_event", "payer_authorisation", "payment",
+               "payment_account_transaction", "payment_request_payment", "payout",
+               "previous_customer_bank_account", "refund", "scheme_identifier", "subscription")
+EVENT_DETAILS = ("bank_account_id", "cause", "currency", "description", "item_count",
+                 "not_retried_reason", "origin", "property", "reason_code", "scheme", "will_attempt_retry")
+PREFILL_KEYS = ("address_line1", "address_line2", "address_line3", "city", "company_name",
+                "country_code", "danish_identity_number", "email", "family_name", "given_name",
+                "postal_code", "region", "swedish_identity_number")
 SCENARIOS = ("payment_confirmed", "payment_paid_out", "payment_failed", "payment_charged_back",
              "mandate_activated", "mandate_failed")
 
@@ -192,12 +203,12 @@ class GoCardlessService:
                **details: Any) -> None:
         self._store("events", {
             "id": self._new_id("events"), "created_at": self._now(), "action": action,
-            "resource_type": resource_type, "links": links, "metadata": {}, "resource_metadata": {},
+            "resource_type": resource_type, "links": {**dict.fromkeys(EVENT_LINKS), **links},
+            "metadata": {}, "resource_metadata": {},
             "customer_notifications": [], "source": {"type": "app" if origin == "api" else origin,
                                                      "name": "crmpay sandbox"},
-            "details": {"origin": origin, "cause": cause or action, "description": description,
-                        "scheme": details.pop("scheme", None), "reason_code": details.pop("reason_code", None),
-                        **details},
+            "details": {**dict.fromkeys(EVENT_DETAILS), "origin": origin, "cause": cause or action,
+                        "description": description, **details},
         })
 
     # -- listing -----------------------------------------------------------------------------
@@ -497,13 +508,13 @@ class GoCardlessService:
         mandate["next_possible_charge_date"] = add_working_days(start, 2).isoformat()
 
     def _set_mandate(self, mandate: dict[str, Any], status: str, *, cause: str | None = None,
-                     description: str = "", origin: str = "gocardless") -> None:
+                     description: str = "", origin: str = "gocardless", **details: Any) -> None:
         mandate["status"] = status
         self._refresh_charge_date(mandate)
         action = {"pending_submission": "reinstated"}.get(status, status)
         self._event("mandates", action, {"mandate": mandate["id"]}, cause=cause, origin=origin,
                     description=description or f"Mandate {status.replace('_', ' ')}",
-                    scheme=mandate["scheme"])
+                    scheme=mandate["scheme"], **details)
         if status in ("cancelled", "failed", "expired"):
             for payment in self.objects["payments"].values():
                 if payment["links"]["mandate"] == mandate["id"] and payment["status"] in (
@@ -707,7 +718,7 @@ class GoCardlessService:
             "lock_currency": bool(data.get("lock_currency")),
             "lock_customer_details": bool(data.get("lock_customer_details")),
             "prefilled_bank_account": data.get("prefilled_bank_account") or {"account_type": None},
-            "prefilled_customer": data.get("prefilled_customer") or {},
+            "prefilled_customer": {**{k: None for k in PREFILL_KEYS}, **(data.get("prefilled_customer") or {})},
             "session_token": None, "show_redirect_buttons": False,
             "show_success_redirect_button": False, "skip_success_screen": False,
         }
