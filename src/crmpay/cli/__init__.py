@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "disconnect": ("crmpay.cli.disconnect", "Remove a service's secrets and settings from a profile."),
     "status": ("crmpay.cli.status", "Show which services are connected, and from where."),
     "config": ("crmpay.cli.config_cmd", "Show or change the configuration file."),
-    "sync": ("", "Sync providers into the store and on into the CRM."),
+    "sync": ("crmpay.cli.sync", "Sync providers into the store (the CRM push comes next)."),
     "customers": ("crmpay.cli.customers", "List and show customers in the store."),
     "mandates": ("crmpay.cli.mandates", "Import, list and show direct-debit mandates."),
     "invoice": ("crmpay.cli.invoice", "Create, render and list invoices."),

@@ -181,10 +181,14 @@ class MollieProvider:
 
     def iter_mandates(self) -> Iterator[Mandate]:
         for customer in self.iter_customers():
-            resource = self._mandates_of(customer.id)
-            for raw in self._pages(f"listing mandates of {customer.id}", lambda: resource.list(limit=PAGE)):
-                self._customer_of_mandate[raw["id"]] = customer.id
-                yield mandate_from(raw, customer.id)
+            yield from self.iter_customer_mandates(customer.id)
+
+    def iter_customer_mandates(self, customer_id: str) -> Iterator[Mandate]:
+        """Mandates are listed per customer: Mollie has no listing of them all."""
+        resource = self._mandates_of(customer_id)
+        for raw in self._pages(f"listing mandates of {customer_id}", lambda: resource.list(limit=PAGE)):
+            self._customer_of_mandate[raw["id"]] = customer_id
+            yield mandate_from(raw, customer_id)
 
     def iter_bank_accounts(self) -> Iterator[BankAccount]:
         return (bank_account_from(mandate) for mandate in self.iter_mandates())

@@ -271,6 +271,13 @@ class _Server(ThreadingHTTPServer):
     # Tests and benchmarks open many short connections at once.
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that went away (killed, timed out) is not the sandbox's problem
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server

@@ -1,0 +1,212 @@
+"""`crmpay sync` against the sandbox: exactly the providers' state, after any interruption."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+import gocardless_pro
+import httpx
+import pytest
+
+from crmpay.core.models import NewCustomer, NewMandate, NewPayment
+from crmpay.core.money import Money
+from crmpay.providers import _retry
+from crmpay.providers.gocardless import GoCardlessProvider
+from crmpay.providers.mollie import MollieProvider
+from crmpay.sandbox import Faults
+
+TABLES = ("customers", "bank_accounts", "mandates", "payments")
+FAST = _retry.RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01)
+IBANS = ["FR1420041010050500013M02606", "DE89370400440532013000", "BE68539007547034", "NL91ABNA0417164300"]
+
+
+def _connect(env, sandbox):
+    creds = sandbox.credentials()
+    for name, var, secret in (("gocardless", "CRMPAY_GOCARDLESS_ACCESS_TOKEN", creds["gocardless"]["access_token"]),
+                              ("mollie", "CRMPAY_MOLLIE_API_KEY", creds["mollie"]["api_key"])):
+        result = env.run("connect", name, "--environment", "local", "--base-url", sandbox.url, env={var: secret})
+        assert result.code == 0, result.stderr
+
+
+def _providers(sandbox):
+    creds = sandbox.credentials()
+    return (GoCardlessProvider(creds["gocardless"]["access_token"], environment="local", base_url=sandbox.url,
+                               retry_policy=FAST),
+            MollieProvider(creds["mollie"]["api_key"], environment="local", base_url=sandbox.url, retry_policy=FAST))
+
+
+def _seed(sandbox, customers=6, payments_each=3):
+    gc, mollie = _providers(sandbox)
+    for provider in (gc, mollie):
+        for i in range(customers):
+            c = provider.create_customer(NewCustomer(f"c{i}@example.fr", f"Client {i}"), idempotency_key=f"c{i}")
+            m = provider.create_mandate(NewMandate(c.id, f"Client {i}", IBANS[i % 4]), idempotency_key=f"m{i}")
+            for j in range(payments_each):
+                provider.create_payment(NewPayment(m.id, Money(Decimal(f"{10 + j}.50"), "EUR"), f"INV-{i}-{j}",
+                                                   customer_id=c.id), idempotency_key=f"p{i}-{j}")
+    return gc, mollie
+
+
+def _store(env):
+    return sqlite3.connect(env.home / "profiles" / "default" / "crmpay.sqlite3")
+
+
+def _dump(env) -> dict[str, list]:
+    with _store(env) as db:
+        return {t: db.execute(f"SELECT provider, provider_id, raw FROM {t} ORDER BY provider, provider_id").fetchall()
+                for t in TABLES}
+
+
+def _truth(sandbox) -> dict[str, set]:
+    """What the providers hold, as (provider, id, raw JSON) — the store must hold exactly that."""
+    gc, mollie = _providers(sandbox)
+    truth = {t: set() for t in TABLES}
+    for provider in (gc, mollie):
+        for table, items in (("customers", provider.iter_customers()), ("mandates", list(provider.iter_mandates())),
+                             ("payments", provider.iter_payments())):
+            for item in items:
+                truth[table].add((provider.name, item.id, json.dumps(item.raw, sort_keys=True, separators=(",", ":"), default=str)))
+        for item in provider.iter_bank_accounts():
+            truth["bank_accounts"].add((provider.name, item.id, json.dumps(item.raw, sort_keys=True, separators=(",", ":"), default=str)))
+    return truth
+
+
+def _as_sets(dump):
+    return {t: set(rows) for t, rows in dump.items()}
+
+
+def test_initial_then_incremental_sync_matches_the_providers(crmpay_env, sandbox):
+    _connect(crmpay_env, sandbox)
+    gc, mollie = _seed(sandbox)
+    first = crmpay_env.run("sync", "--json")
+    assert first.code == 0, first.stderr
+    modes = {p["provider"]: p["mode"] for p in first.json()["providers"]}
+    assert modes == {"gocardless": "full", "mollie": "full"}
+    assert _as_sets(_dump(crmpay_env)) == _truth(sandbox)
+
+    # changes made through the SDKs: new customers, the clock, a failure by scenario
+    sdk = gocardless_pro.Client(access_token=sandbox.credentials()["gocardless"]["access_token"], base_url=sandbox.url)
+    sdk.customers.create(params={"email": "new@example.fr", "family_name": "New"})
+    mollie.create_customer(NewCustomer("new@example.fr", "New"), idempotency_key="new")
+    sandbox.advance(4)
+    failed = next(p for p in gc.iter_payments() if p.status == "submitted")
+    sdk.scenario_simulators.run("payment_failed", params={"links": {"resource": failed.id}})
+    second = crmpay_env.run("sync", "--json")
+    assert second.code == 0, second.stderr
+    report = {p["provider"]: p for p in second.json()["providers"]}
+    assert report["gocardless"]["mode"] == "incremental" and report["gocardless"]["events"] > 0
+    assert report["gocardless"]["resources"]["customers"]["new"] == 1
+    assert report["mollie"]["resources"]["payments"]["updated"] > 0  # pending -> paid, refreshed
+    assert _as_sets(_dump(crmpay_env)) == _truth(sandbox)
+    with _store(crmpay_env) as db:
+        assert db.execute("SELECT status FROM payments WHERE provider_id = ?", (failed.id,)).fetchone()[0] == "failed"
+
+
+def test_a_sync_with_no_change_is_cheap(crmpay_env, sandbox):
+    _connect(crmpay_env, sandbox)
+    _seed(sandbox, customers=3, payments_each=1)
+    sandbox.advance(10)  # everything final, nothing left to refresh
+    assert crmpay_env.run("sync").code == 0
+    httpx.delete(f"{sandbox.url}/__sandbox/stats")
+    again = crmpay_env.run("sync", "--json")
+    assert again.code == 0
+    requests = httpx.get(f"{sandbox.url}/__sandbox/stats").json()["requests"]
+    gocardless = sum(n for route, n in requests.items() if not route.split(" ")[1].startswith("/v2"))
+    mollie = sum(n for route, n in requests.items() if route.split(" ")[1].startswith("/v2"))
+    assert gocardless <= 3 and mollie <= 3, requests
+    assert all(c["new"] == c["updated"] == 0 for p in again.json()["providers"] for c in p["resources"].values())
+
+
+def test_two_syncs_started_together_one_exits_5(crmpay_env, sandbox):
+    _connect(crmpay_env, sandbox)
+    _seed(sandbox, customers=2, payments_each=1)
+    sandbox.set_faults(Faults(delay_ms=150))  # long enough that the two runs overlap
+    try:
+        procs = [subprocess.Popen([sys.executable, "-m", "crmpay", "sync"], env=crmpay_env.env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    finally:
+        sandbox.set_faults(Faults())
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 5], results
+    loser = next(err for code, err in results if code == 5)
+    assert "another sync is running (pid " in loser
+
+
+def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(crmpay_env, sandbox, tmp_path):
+    _connect(crmpay_env, sandbox)
+    _seed(sandbox, customers=8, payments_each=4)
+    sandbox.set_faults(Faults(delay_ms=4))
+    rng = random.Random(20)
+    try:
+        for round_ in range(20):
+            if round_ == 10:
+                sandbox.advance(3)  # changes in the middle of the crash loop
+            proc = subprocess.Popen([sys.executable, "-m", "crmpay", "sync", "--quiet"], env=crmpay_env.env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.3, 1.5))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    finally:
+        sandbox.set_faults(Faults())
+    assert crmpay_env.run("sync").code == 0
+    with _store(crmpay_env) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    clean_home = tmp_path / "clean"
+    clean = type(crmpay_env)(clean_home, crmpay_env.keyring_dir, {**crmpay_env.env, "CRMPAY_HOME": str(clean_home)})
+    _connect(clean, sandbox)
+    assert clean.run("sync").code == 0  # one uninterrupted run, in a home of its own
+    killed = _dump(crmpay_env)
+    uninterrupted = _dump(clean)
+    assert _as_sets(killed) == _as_sets(uninterrupted) == _truth(sandbox)
+
+
+def test_faults_give_the_same_store_as_a_fault_free_run(crmpay_env, sandbox, tmp_path):
+    _connect(crmpay_env, sandbox)
+    _seed(sandbox, customers=5, payments_each=3)
+    assert crmpay_env.run("sync").code == 0
+    reference = _as_sets(_dump(crmpay_env))
+    faulty_home = tmp_path / "faulty"
+    env = type(crmpay_env)(faulty_home, crmpay_env.keyring_dir, {**crmpay_env.env, "CRMPAY_HOME": str(faulty_home)})
+    _connect(env, sandbox)
+    sandbox.set_faults(Faults(error_rate=0.04, rate_limit_rate=0.03, drop_rate=0.03, seed=3))
+    try:
+        result = env.run("sync", timeout=300)
+    finally:
+        sandbox.set_faults(Faults())
+    assert result.code == 0, result.stderr
+    assert _as_sets(_dump(env)) == reference
+
+
+def test_invoice_becomes_paid_then_unpaid_on_chargeback(crmpay_env, sandbox):
+    _connect(crmpay_env, sandbox)
+    crmpay_env.run("invoice", "create", "--customer", "ann@example.fr", "--line", "Service;1;100;20",
+                   "--due", "2030-01-31")
+    gc, _ = _providers(sandbox)
+    customer = gc.create_customer(NewCustomer("ann@example.fr", "Ann"), idempotency_key="c")
+    mandate = gc.create_mandate(NewMandate(customer.id, "Ann", IBANS[0]), idempotency_key="m")
+    number = crmpay_env.run("invoice", "list", "--json").json()[0]["number"]
+    payment = gc.create_payment(NewPayment(mandate.id, Money(Decimal("120.00"), "EUR"), number,
+                                           metadata={"invoice": number}), idempotency_key="p")
+    assert crmpay_env.run("sync", "--provider", "gocardless").code == 0
+    sandbox.advance(12)
+    done = crmpay_env.run("sync", "--provider", "gocardless", "--json")
+    assert number in done.json()["providers"][0]["invoices_updated"]
+    shown = crmpay_env.run("invoice", "show", number, "--json").json()
+    assert shown["status"] == "paid" and shown["paid_on"]
+    sdk = gocardless_pro.Client(access_token=sandbox.credentials()["gocardless"]["access_token"], base_url=sandbox.url)
+    sdk.scenario_simulators.run("payment_charged_back", params={"links": {"resource": payment.id}})
+    crmpay_env.run("sync", "--provider", "gocardless")
+    assert crmpay_env.run("invoice", "show", number, "--json").json()["status"] == "unpaid"
+
+
+def test_sync_without_a_provider_exits_4(crmpay_env):
+    result = crmpay_env.run("sync")
+    assert result.code == 4 and "no payment provider is connected" in result.stderr
