@@ -96,6 +96,69 @@ def import_(
                     f"{len(result.already_imported)} already imported")
 
 
+@command.command("send")
+def send(
+    number: str = typer.Argument(..., help="The invoice number."),
+    mandate: str = typer.Option(None, "--mandate", help="Collect with this mandate (else the customer's only usable one)."),
+    provider: str = typer.Option(None, "--provider", help="gocardless or mollie, when both are connected."),
+    no_email: bool = typer.Option(False, "--no-email", help="Do not email; print the link or the payment."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen; create and send nothing."),
+    new_attempt: bool = typer.Option(False, "--new-attempt", help="Try again after a failed or cancelled attempt."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Collect an invoice by direct debit, or email a mandate-setup link with the PDF.
+
+    With a usable mandate (--mandate, or the customer's only one) the payment is created
+    for the later of the due date and the mandate's next possible charge date. With
+    none, a mandate-setup link is created and emailed. Never charges twice: a rerun
+    resumes the same attempt with the same idempotency key.
+
+    Example: crmpay invoice send INV-2026-0001
+    """
+    from crmpay.providers import connected_providers, open_provider
+    from crmpay.services.invoice_documents import seller_from
+    from crmpay.services.invoices import load_invoice
+    from crmpay.services.send_invoice import InvoiceSender
+
+    app = Application.current()
+    store = app.store()
+    invoice = load_invoice(store, number)
+    config = app.config
+    providers = {n: open_provider(config, n) for n in connected_providers(config)}
+    mailer, sender = _mailer(config)
+    seller = seller_from(config) if not no_email else None
+    result = InvoiceSender(store, app.profile, providers, mailer=mailer, seller=seller,
+                           sender=sender).send(invoice, mandate=mandate, provider=provider,
+                                               email=not no_email, dry_run=dry_run, new_attempt=new_attempt)
+    if json_output:
+        app.out.json(result.as_dict())
+        return
+    verb = "would " if dry_run else ""
+    if result.action == "payment":
+        app.out.success(f"{number}: {verb}collect {result.amount} {result.currency} by direct debit "
+                        f"({result.provider}, mandate {result.mandate_id}) on {result.charge_date}"
+                        + (f" — payment {result.payment_id}" if result.payment_id else ""))
+    else:
+        app.out.success(f"{number}: {verb}send a mandate-setup link ({result.provider})")
+        if result.setup_link:
+            app.out.line(result.setup_link)
+    for note in result.notes:
+        app.out.info(f"note: {note}")
+    app.out.info(f"email: {result.email}")
+
+
+def _mailer(config):
+    """A function that sends one message through the profile's SMTP server, or None."""
+    settings = config.settings.smtp
+    if settings is None:
+        return None, None
+    from crmpay import mail
+    from crmpay.secrets import get_secret
+
+    password = get_secret(config.profile, "smtp", "password") if settings.user else None
+    return (lambda message: mail.send(settings, password, message)), (settings.from_address or settings.user)
+
+
 @command.command("render")
 def render(
     number: str = typer.Argument(..., help="The invoice number."),

@@ -8,13 +8,31 @@ import typer
 
 from crmpay.cli._app import Application
 
-command = typer.Typer(help="Record manual payments (cancel comes with the providers).",
-                      no_args_is_help=True)
+command = typer.Typer(help="Cancel payments, or record manual ones.", no_args_is_help=True)
 
 
-@command.callback()
-def group() -> None:
-    """Record manual payments (cancel comes with the providers)."""
+@command.command("cancel")
+def cancel(
+    payment: str = typer.Argument(..., help="The provider's payment id (PM… or tr_…)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check it can be cancelled; cancel nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Cancel a payment while the provider allows it (GoCardless: pending_submission;
+    Mollie: isCancelable); the invoice returns to unpaid. Too late: exit 1.
+
+    Example: crmpay payment cancel PM0000000001
+    """
+    from crmpay.providers import connected_providers, open_provider
+    from crmpay.services.cancel_payment import cancel_payment
+
+    app = Application.current()
+    providers = {n: open_provider(app.config, n) for n in connected_providers(app.config)}
+    result = cancel_payment(app.store(), providers, payment, dry_run=dry_run)
+    if json_output:
+        app.out.json(result)
+    else:
+        app.out.success(f"payment {payment} ({result['provider']}): {result['status']}"
+                        + (f"; invoice {result['invoice']} is unpaid again" if result["invoice"] and not dry_run else ""))
 
 
 @command.command("record")
