@@ -18,6 +18,10 @@ def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env)
     assert [s["mandate_status"] for s in summary["lifecycles"]["gocardless"]][-1] == "active"
     mollie = [step["payment_status"] for step in summary["lifecycles"]["mollie"]]
     assert mollie[0] == "pending" and mollie[-1] == "paid"
+    invoices = summary["invoices"]
+    assert list(invoices["statuses"].values()) == ["paid", "awaiting_mandate", "paid", "unpaid"]
+    assert "can no longer be cancelled" in invoices["late_cancel_refused"]
+    assert invoices["emails"] == 3
 
 
 def test_demo_keeps_its_files_with_home(crmpay_env, tmp_path):

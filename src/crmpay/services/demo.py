@@ -66,6 +66,7 @@ def run_tour(root: Path, out: Renderer) -> dict[str, Any]:
                 title=f"{name}: a direct debit of 49.90 EUR, day by day",
             )
         summary["lifecycles"] = lifecycles
+        summary["invoices"] = _invoice_tour(home, config, sandbox, out)
     out.success("demo finished: every step above ran against the local sandbox over HTTP")
     return summary
 
@@ -108,3 +109,79 @@ def _collect_once(provider: Any, sandbox: Any, name: str) -> list[dict[str, str]
             steps[-1]["mandate_status"], steps[-1]["payment_status"]):
             steps.append(row)
     return steps
+
+
+def _invoice_tour(home: Home, config: Config, sandbox: Any, out: Renderer) -> dict[str, Any]:
+    """Invoices: one by mandate, one by a setup link the customer completes; the clock
+    moves, sync sees the money; a late cancel is refused, an early one accepted."""
+    from datetime import date
+
+    import httpx
+
+    from crmpay.core.errors import OperationFailed
+    from crmpay.core.invoice import InvoiceLine
+    from crmpay.mail import send as send_mail
+    from crmpay.providers import open_provider
+    from crmpay.services.cancel_payment import cancel_payment
+    from crmpay.services.invoice_documents import seller_from
+    from crmpay.services.invoices import create_invoice, load_invoice
+    from crmpay.services.send_invoice import InvoiceSender
+    from crmpay.services.sync import sync_providers
+    from crmpay.store import Store
+
+    smtp = sandbox.credentials()["smtp"]
+    config.update_section("smtp", {"host": smtp["host"], "port": smtp["port"], "security": "none",
+                                   "from_address": "facturation@acme.example"})
+    config.set_value("seller.name", "Acme Facturation SAS")
+    config.set_value("seller.address", "12 rue de la Paix\n75002 Paris")
+    config.set_value("seller.siren", "123456789")
+    config = Config.load(home, "demo", environ={})
+    providers = {n: open_provider(config, n) for n in ("gocardless", "mollie")}
+    settings = config.settings.smtp
+    results: dict[str, Any] = {}
+    with Store.open(home.database(config.profile)) as store:
+        sync_providers(store, providers)  # the demo's customers and mandates into the store
+        sender = InvoiceSender(store, config.profile, providers, seller=seller_from(config),
+                               mailer=lambda m: send_mail(settings, None, m), sender=settings.from_address)
+        due = sandbox.clock.today()
+        lines = [InvoiceLine.parse("Maintenance annuelle;1;99.00;20"), InvoiceLine.parse("Livre;2;12.50;5.5")]
+
+        def invoice(email: str, name: str) -> Any:
+            return create_invoice(store, prefix="INV-", customer_email=email, customer_name=name,
+                                  language="fr", currency="EUR", lines=lines, issue_date=due,
+                                  due_date=due)
+
+        by_mandate = sender.send(invoice("camille.martin@example.fr", "Camille Martin"), provider="gocardless")
+        out.success(f"{by_mandate.number}: direct debit {by_mandate.payment_id} for {by_mandate.amount} EUR "
+                    f"on {by_mandate.charge_date}, email {by_mandate.email}")
+        by_link = sender.send(invoice("yamada@example.jp", "山田太郎"), provider="gocardless")
+        out.success(f"{by_link.number}: no mandate yet, setup link emailed: {by_link.setup_link}")
+        httpx.post(by_link.setup_link, data={"account_holder_name": "Yamada Taro",
+                                             "iban": "DE89370400440532013000"})
+        out.info("  the customer completed the setup page; the next send uses the new mandate")
+        sync_providers(store, providers)
+        second = sender.send(invoice("yamada@example.jp", "山田太郎"), provider="gocardless")
+        out.success(f"{second.number}: direct debit {second.payment_id} on the new mandate {second.mandate_id}")
+        early = sender.send(invoice("camille.martin@example.fr", "Camille Martin"), provider="gocardless",
+                            email=False)
+        cancelled = cancel_payment(store, providers, early.payment_id)
+        out.success(f"{early.number}: payment {early.payment_id} cancelled before it reached the bank "
+                    f"({cancelled['status']})")
+        for _ in range(12):
+            sandbox.advance(1)
+        reports = sync_providers(store, providers)
+        try:
+            cancel_payment(store, providers, by_mandate.payment_id)
+            refused = "accepted?!"
+        except OperationFailed as exc:
+            refused = str(exc)
+        out.info(f"late cancel refused: {refused}")
+        rows = [(n, load_invoice(store, n).status, load_invoice(store, n).paid_on or "")
+                for n in (by_mandate.number, by_link.number, second.number, early.number)]
+        out.table(("invoice", "status", "paid on"), rows, title="invoices after the clock moved 12 days and a sync")
+        mail = httpx.get(f"{sandbox.url}/__sandbox/mail").json()
+        out.info(f"emails sent to the sandbox's SMTP sink: {len(mail)} "
+                 f"({', '.join(m['subject'] for m in mail)})")
+        results = {"statuses": {n: st for n, st, _ in rows}, "late_cancel_refused": refused,
+                   "emails": len(mail), "invoices_paid_by_sync": [n for r in reports for n in r.invoices_updated]}
+    return results
