@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "payment": ("crmpay.cli.payment", "Record manual payments."),
     "payments": ("crmpay.cli.payments", "List and show payments in the store."),
     "calls": ("", "Turn call records into CRM records."),
+    "crm": ("crmpay.cli.crm", "Check the profile's CRM mapping and scopes."),
     "sandbox": ("crmpay.cli.sandbox", "Run the built-in sandbox of every service."),
     "demo": ("crmpay.cli.demo", "Tour crmpay against the built-in sandbox, no account needed."),
 }

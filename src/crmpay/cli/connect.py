@@ -110,3 +110,33 @@ def smtp(
                       "host": host, "port": port, "security": security})
     else:
         app.out.success(f"smtp connected for profile {app.profile} ({host}:{port}, {security})")
+
+
+@command.command("zoho")
+def zoho(
+    dc: str = typer.Option("eu", "--dc", help="Data centre: us, eu, in, au, jp, cn, ca or sa."),
+    environment: str = typer.Option("live", help="live or local (local needs --base-url)."),
+    base_url: str = typer.Option(None, "--base-url", help="Accounts and API address, for --environment local."),
+    grant_code: str = typer.Option(None, "--grant-code", help="The one-time grant code from the API console."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Connect Zoho CRM with a Self Client: client id and secret, then a grant code.
+
+    The client id and secret come from CRMPAY_ZOHO_CLIENT_ID / CRMPAY_ZOHO_CLIENT_SECRET
+    or hidden prompts; the grant code (valid 3 minutes) from --grant-code or a prompt.
+
+    Example: crmpay connect zoho --dc eu --grant-code 1000.abc…
+    """
+    from crmpay.secrets import env_var
+    from crmpay.services.crm_setup import connect_zoho
+
+    app = Application.current()
+    client_id = _read_secret("Client id", env_var("zoho", "client_id"), False)
+    client_secret = _read_secret("Client secret", env_var("zoho", "client_secret"), False)
+    code = grant_code or _read_secret("Grant code", "CRMPAY_ZOHO_GRANT_CODE", False)
+    result = connect_zoho(app.config, client_id=client_id, client_secret=client_secret, grant_code=code,
+                          dc=dc, environment=environment, base_url=base_url)
+    if json_output:
+        app.out.json(result)
+    else:
+        app.out.success(f"zoho connected for profile {app.profile} ({dc}, {result['users']} active users)")

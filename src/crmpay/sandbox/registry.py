@@ -12,5 +12,6 @@ def build_services(sandbox: Sandbox) -> list[Service]:
     from crmpay.sandbox.gocardless import GoCardlessService
     from crmpay.sandbox.mollie import MollieService
     from crmpay.sandbox.smtp import SmtpSink
+    from crmpay.sandbox.zoho import ZohoService
 
-    return [GoCardlessService(sandbox), MollieService(sandbox), SmtpSink(sandbox)]
+    return [GoCardlessService(sandbox), MollieService(sandbox), ZohoService(sandbox), SmtpSink(sandbox)]

@@ -87,6 +87,7 @@ class Sandbox:
         self.faults = Faults()
         self._rng = random.Random(0)
         self.stats: Counter[str] = Counter()
+        self.in_flight: Counter[str] = Counter()  # requests being served, per service
         self.services: dict[str, Service] = {}
         self._server = _Server((host, port), _Handler)
         self._server.sandbox = self
@@ -257,11 +258,16 @@ class Sandbox:
             roll -= faults.error_rate
             if roll < faults.rate_limit_rate:
                 return service.fault_response(429)
+        with self.lock:
+            self.in_flight[route.service] += 1
         try:
             with self.lock:
                 return route.handler(request)
         except HttpError as exc:
             return exc.response
+        finally:
+            with self.lock:
+                self.in_flight[route.service] -= 1
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,0 +1,255 @@
+"""Zoho CRM over one httpx client per run.
+
+- OAuth: the access token is cached between runs (`_tokens.TokenCache`) and minted under
+  a cross-process lock; `INVALID_TOKEN` refreshes once and retries once.
+- Writes go in batches of at most 100 records; each record's outcome is read from the
+  answer (200, 201 or 207), so one bad record never hides the others.
+- Search hits are re-checked here: v8's `equals` acts like "contains" and `phone=` is fuzzy.
+- 429 and 5xx back off (no Retry-After is promised) for requests safe to repeat.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from crmpay.core.errors import AuthError, OperationFailed, TemporaryError, UsageError
+from crmpay.crm._tokens import CachedToken, TokenCache, now
+from crmpay.crm.base import RecordResult
+from crmpay.providers._retry import RetryPolicy, with_retries
+
+API_VERSION = "v8"
+BATCH = 100
+DATA_CENTRES = {  # dc -> (accounts host, API host)
+    "us": ("https://accounts.zoho.com", "https://www.zohoapis.com"),
+    "eu": ("https://accounts.zoho.eu", "https://www.zohoapis.eu"),
+    "in": ("https://accounts.zoho.in", "https://www.zohoapis.in"),
+    "au": ("https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
+    "jp": ("https://accounts.zoho.jp", "https://www.zohoapis.jp"),
+    "cn": ("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
+    "ca": ("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
+    "sa": ("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+}
+SCOPE_CODES = {"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION", "AUTHENTICATION_FAILURE"}
+
+
+class _Retryable(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def accounts_url(dc: str, override: str | None = None) -> str:
+    if override:
+        return override.rstrip("/")
+    if dc not in DATA_CENTRES:
+        raise UsageError(f"unknown Zoho data centre {dc!r}", hint=f"choose one of {', '.join(DATA_CENTRES)}")
+    return DATA_CENTRES[dc][0]
+
+
+def exchange_grant_code(client_id: str, client_secret: str, code: str, *, dc: str = "eu",
+                        accounts: str | None = None, http: httpx.Client | None = None) -> dict[str, Any]:
+    """Grant code -> {refresh_token, access_token, expires_in, api_domain}."""
+    client = http or httpx.Client(timeout=30)
+    try:
+        response = client.post(f"{accounts_url(dc, accounts)}/oauth/v2/token", data={
+            "grant_type": "authorization_code", "client_id": client_id, "client_secret": client_secret,
+            "code": code})
+    except httpx.HTTPError as exc:
+        raise TemporaryError(f"cannot reach Zoho accounts: {type(exc).__name__}") from None
+    body = _json(response)
+    if body.get("error") or "refresh_token" not in body:
+        error = body.get("error", "no refresh token in the answer")
+        if error == "invalid_client":
+            raise AuthError("Zoho rejected the client id or secret",
+                            hint="copy them from the API console's Self Client")
+        raise AuthError(f"Zoho refused the grant code ({error})",
+                        hint="generate a new grant code in the API console (it is valid 3 minutes)")
+    return body
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code == 204 or not response.content:
+        return {}
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class ZohoCRM:
+    def __init__(self, client_id: str, client_secret: str, refresh_token: str, *, token_cache: TokenCache,
+                 dc: str = "eu", accounts: str | None = None, api_url: str | None = None,
+                 retry_policy: RetryPolicy | None = None, timeout: float = 30,
+                 http: httpx.Client | None = None) -> None:
+        self._client_id, self._client_secret, self._refresh = client_id, client_secret, refresh_token
+        self._accounts = accounts_url(dc, accounts)
+        self._api_override = api_url.rstrip("/") if api_url else None
+        self._cache = token_cache
+        self._http = http or httpx.Client(timeout=timeout)
+        self._policy = retry_policy or RetryPolicy()
+        self._rng = random.Random()
+        self._token: CachedToken | None = None
+
+    # -- tokens --------------------------------------------------------------------------------------
+    def _access(self, *, stale: str | None = None) -> CachedToken:
+        if self._token and self._token.fresh(now()) and self._token.access_token != stale:
+            return self._token
+        with self._cache.lock():
+            cached = self._cache.load()
+            if cached and cached.fresh(now()) and cached.access_token != stale:
+                self._token = cached
+                return cached
+            self._token = self._mint()
+            self._cache.save(self._token)
+            return self._token
+
+    def _mint(self) -> CachedToken:
+        try:
+            response = self._http.post(f"{self._accounts}/oauth/v2/token", data={
+                "grant_type": "refresh_token", "client_id": self._client_id,
+                "client_secret": self._client_secret, "refresh_token": self._refresh})
+        except httpx.HTTPError as exc:
+            raise TemporaryError(f"cannot reach Zoho accounts: {type(exc).__name__}") from None
+        body = _json(response)
+        if "access_token" not in body:
+            if response.status_code == 400 and "too many requests" in str(body).lower():
+                raise TemporaryError("Zoho blocked new access tokens for this refresh token "
+                                     "(more than ten in ten minutes)", hint="try again in ten minutes")
+            raise AuthError(f"Zoho refused to refresh the access token ({body.get('error', 'unknown')})",
+                            hint="run `crmpay connect zoho` again")
+        domain = self._api_override or body.get("api_domain") or DATA_CENTRES["us"][1]
+        return CachedToken(body["access_token"], now() + timedelta(seconds=int(body.get("expires_in", 3600))),
+                           domain.rstrip("/"))
+
+    # -- requests -------------------------------------------------------------------------------------
+    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                 json: Any = None, safe: bool = True) -> httpx.Response:
+        refreshed = False
+        while True:
+            token = self._access()
+            url = f"{token.api_domain}/crm/{API_VERSION}/{path}"
+
+            def once() -> httpx.Response:
+                response = self._http.request(method, url, params=params, json=json,
+                                              headers={"Authorization": f"Zoho-oauthtoken {token.access_token}"})
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise _Retryable(response)
+                return response
+
+            try:
+                response = with_retries(once, is_transient=lambda e: isinstance(e, (_Retryable, httpx.TransportError)),
+                                        safe=safe, policy=self._policy, rng=self._rng)
+            except _Retryable as exc:
+                raise TemporaryError(f"Zoho CRM is unavailable ({exc.response.status_code}"
+                                     f" {_json(exc.response).get('code', '')}) for {method} {path}") from None
+            except httpx.TransportError as exc:
+                raise TemporaryError(f"cannot reach Zoho CRM for {method} {path}: {type(exc).__name__}") from None
+            body = _json(response)
+            code = body.get("code")
+            if response.status_code == 401 and code == "INVALID_TOKEN" and not refreshed:
+                refreshed = True
+                self._access(stale=token.access_token)
+                continue
+            if code in SCOPE_CODES or response.status_code in (401, 403):
+                scope = (body.get("details") or {}).get("required_scope")
+                missing = f"; the token lacks the scope {scope}" if scope else ""
+                raise AuthError(f"Zoho CRM refused {method} {path}: {code or response.status_code}{missing}",
+                                hint="grant the scope in the API console and run `crmpay connect zoho` again")
+            if response.status_code >= 400 and response.status_code != 207 and not body.get("data"):
+                raise OperationFailed(f"Zoho CRM refused {method} {path}: {code}: {body.get('message', '')}")
+            return response
+
+    # -- metadata -------------------------------------------------------------------------------------
+    def users(self) -> list[dict[str, Any]]:
+        return _json(self._request("GET", "users", params={"type": "ActiveUsers"})).get("users", [])
+
+    def modules(self) -> list[dict[str, Any]]:
+        return _json(self._request("GET", "settings/modules")).get("modules", [])
+
+    def fields(self, module: str) -> list[dict[str, Any]]:
+        return _json(self._request("GET", "settings/fields", params={"module": module})).get("fields", [])
+
+    def pipelines(self, layout_id: str = "default") -> dict[str, list[str]]:
+        body = _json(self._request("GET", "settings/pipeline", params={"layout_id": layout_id}))
+        return {p["actual_value"]: [s["actual_value"] for s in p.get("maps", [])] for p in body.get("pipeline", [])}
+
+    # -- reading --------------------------------------------------------------------------------------
+    def get(self, module: str, record_id: str) -> dict[str, Any] | None:
+        data = _json(self._request("GET", f"{module}/{record_id}")).get("data") or []
+        return data[0] if data else None
+
+    def iter_records(self, module: str, fields: list[str], per_page: int = 200) -> Iterator[dict[str, Any]]:
+        """Every record, 200 per page; past 2,000 with `page_token`."""
+        params: dict[str, Any] = {"fields": ",".join(fields[:50]), "per_page": per_page, "page": 1}
+        while True:
+            body = _json(self._request("GET", module, params=params))
+            yield from body.get("data", [])
+            info = body.get("info") or {}
+            if not info.get("more_records"):
+                return
+            if info.get("next_page_token"):
+                params = {"fields": params["fields"], "per_page": per_page, "page_token": info["next_page_token"]}
+            else:
+                params = {**params, "page": params.get("page", 1) + 1}
+
+    def search(self, module: str, field: str, value: str) -> list[dict[str, Any]]:
+        """Records whose `field` equals `value` (case-insensitive), hits re-checked."""
+        criteria = f"({field}:equals:{escape_criteria(value)})"
+        hits = _json(self._request("GET", f"{module}/search", params={"criteria": criteria})).get("data", [])
+        return [r for r in hits if str(r.get(field) or "").casefold() == value.casefold()]
+
+    def find_by_email(self, module: str, email: str) -> list[dict[str, Any]]:
+        hits = _json(self._request("GET", f"{module}/search", params={"email": email})).get("data", [])
+        return [r for r in hits if str(r.get("Email") or "").casefold() == email.casefold()]
+
+    def find_by_phone(self, module: str, e164: str, normalise: Callable[[str], str | None] | None = None,
+                      fields: tuple[str, ...] = ("Phone", "Mobile")) -> list[dict[str, Any]]:
+        hits = _json(self._request("GET", f"{module}/search", params={"phone": e164})).get("data", [])
+        same = normalise or (lambda text: "+" + re.sub(r"\D", "", text) if text else None)
+        return [r for r in hits if any(r.get(f) and same(str(r[f])) == e164 for f in fields)]
+
+    def query(self, select_query: str) -> list[dict[str, Any]]:
+        return _json(self._request("POST", "coql", json={"select_query": select_query})).get("data", [])
+
+    # -- writing --------------------------------------------------------------------------------------
+    def insert(self, module: str, records: list[dict[str, Any]]) -> list[RecordResult]:
+        return self._write("POST", module, records, safe=False)
+
+    def update(self, module: str, records: list[dict[str, Any]]) -> list[RecordResult]:
+        return self._write("PUT", module, records, safe=True)
+
+    def upsert(self, module: str, records: list[dict[str, Any]], duplicate_check_fields: list[str]) -> list[RecordResult]:
+        return self._write("POST", f"{module}/upsert", records, safe=True, duplicate_check_fields=duplicate_check_fields)
+
+    def _write(self, method: str, path: str, records: list[dict[str, Any]], *, safe: bool,
+               duplicate_check_fields: list[str] | None = None) -> list[RecordResult]:
+        results: list[RecordResult] = []
+        for start in range(0, len(records), BATCH):
+            chunk = records[start:start + BATCH]
+            body: dict[str, Any] = {"data": chunk, "trigger": []}
+            if duplicate_check_fields:
+                body["duplicate_check_fields"] = duplicate_check_fields
+            answer = _json(self._request(method, path, json=body, safe=safe)).get("data") or []
+            for offset in range(len(chunk)):
+                entry = answer[offset] if offset < len(answer) else {}
+                details = entry.get("details") or {}
+                ok = entry.get("status") == "success"
+                results.append(RecordResult(start + offset, ok, details.get("id") if ok else None,
+                                            entry.get("action"), entry.get("code", "NO_ANSWER"),
+                                            entry.get("message", "no answer for this record"), details))
+        return results
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def escape_criteria(value: str) -> str:
+    """Backslash-escape what Zoho's criteria syntax reserves: `\\`, `(`, `)` and `,`."""
+    return re.sub(r"([\\(),])", r"\\\1", value)
