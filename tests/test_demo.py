@@ -22,6 +22,7 @@ def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env)
     assert list(invoices["statuses"].values()) == ["paid", "awaiting_mandate", "paid", "unpaid"]
     assert "can no longer be cancelled" in invoices["late_cancel_refused"]
     assert invoices["emails"] == 3
+    assert {c["email"] for c in summary["crm_contacts"]} >= {"camille.martin@example.fr", "yamada@example.jp"}
 
 
 def test_demo_keeps_its_files_with_home(crmpay_env, tmp_path):

@@ -67,6 +67,7 @@ def run_tour(root: Path, out: Renderer) -> dict[str, Any]:
             )
         summary["lifecycles"] = lifecycles
         summary["invoices"] = _invoice_tour(home, config, sandbox, out)
+        summary["crm_contacts"] = _crm_tour(home, sandbox, out)
     out.success("demo finished: every step above ran against the local sandbox over HTTP")
     return summary
 
@@ -185,3 +186,33 @@ def _invoice_tour(home: Home, config: Config, sandbox: Any, out: Renderer) -> di
         results = {"statuses": {n: st for n, st, _ in rows}, "late_cancel_refused": refused,
                    "emails": len(mail), "invoices_paid_by_sync": [n for r in reports for n in r.invoices_updated]}
     return results
+
+
+def _crm_tour(home: Home, sandbox: Any, out: Renderer) -> list[dict[str, Any]]:
+    """Connect Zoho CRM (the sandbox's self client) and put the customers in Contacts."""
+    from crmpay.crm import open_crm
+    from crmpay.services.crm_setup import connect_zoho
+    from crmpay.store import Store
+
+    import httpx
+
+    creds = sandbox.credentials()["zoho"]
+    config = Config.load(home, "demo", environ={})
+    # a fresh grant code, as the API console gives one (they last three minutes)
+    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
+    connect_zoho(config, client_id=creds["client_id"], client_secret=creds["client_secret"],
+                 grant_code=code, dc="eu", environment="local", base_url=sandbox.url)
+    out.success("connected zoho (self client: grant code exchanged, refresh token in the keyring)")
+    crm = open_crm(Config.load(home, "demo", environ={}))
+    with Store.open(home.database("demo")) as store:
+        people = {r["email"].lower(): r["name"] for r in store.db.execute(
+            "SELECT email, name FROM customers WHERE email IS NOT NULL")}
+    records = [{"Last_Name": (name or email).split(" ")[-1], "First_Name": " ".join((name or "").split(" ")[:-1]),
+                "Email": email} for email, name in sorted(people.items())]
+    results = crm.upsert("Contacts", records, ["Email"])
+    contacts = [{"id": r["id"], "name": f"{r.get('First_Name') or ''} {r['Last_Name']}".strip(), "email": r["Email"]}
+                for r in crm.iter_records("Contacts", ["First_Name", "Last_Name", "Email"])]
+    out.table(("CRM id", "name", "email"), [(c["id"], c["name"], c["email"]) for c in contacts],
+              title=f"Zoho CRM contacts ({sum(r.ok for r in results)} upserted by email)")
+    crm.close()
+    return contacts

@@ -1,0 +1,165 @@
+"""Zoho CRM: the client over httpx against the sandbox, and connect/check through the CLI."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from crmpay.core.errors import AuthError, ExitCode
+from crmpay.crm._tokens import TokenCache
+from crmpay.crm.zoho import ZohoCRM, escape_criteria, exchange_grant_code
+from crmpay.providers._retry import RetryPolicy
+
+FAST = RetryPolicy(attempts=8, base_delay=0.05, max_delay=0.2)
+
+
+def _grant(sandbox) -> str:
+    return httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
+
+
+@pytest.fixture
+def crm(sandbox, file_keyring, tmp_path):
+    creds = sandbox.credentials()["zoho"]
+    answer = exchange_grant_code(creds["client_id"], creds["client_secret"], _grant(sandbox),
+                                 accounts=creds["accounts_url"])
+    client = ZohoCRM(creds["client_id"], creds["client_secret"], answer["refresh_token"],
+                     token_cache=TokenCache("default", tmp_path / "profile"), accounts=creds["accounts_url"],
+                     retry_policy=FAST)
+    yield client
+    client.close()
+
+
+def _stats(sandbox):
+    return httpx.get(f"{sandbox.url}/__sandbox/stats").json()
+
+
+def test_250_records_go_in_three_calls(sandbox, crm):
+    httpx.delete(f"{sandbox.url}/__sandbox/stats")
+    results = crm.insert("Contacts", [{"Last_Name": f"N{i}", "Email": f"c{i}@example.fr"} for i in range(250)])
+    assert len(results) == 250 and all(r.ok and r.id for r in results)
+    assert _stats(sandbox)["requests"]["POST /crm/v8/{module}"] == 3
+    assert _stats(sandbox)["zoho_records"]["Contacts"] == 250
+
+
+def test_a_bad_record_in_a_207_batch_hides_no_other(sandbox, crm):
+    records = [{"Last_Name": f"N{i}"} for i in range(99)]
+    records.insert(42, {"Email": "no-last-name@example.fr"})
+    results = crm.insert("Contacts", records)
+    assert [r.index for r in results if not r.ok] == [42]
+    assert results[42].code == "MANDATORY_NOT_FOUND" and results[42].details["api_name"] == "Last_Name"
+    assert sum(r.ok for r in results) == 99 and _stats(sandbox)["zoho_records"]["Contacts"] == 99
+
+
+def test_upsert_by_email_then_search_rechecks_hits(sandbox, crm):
+    crm.upsert("Contacts", [{"Last_Name": "Ann", "Email": "ann@example.fr"},
+                            {"Last_Name": "Anna", "Email": "ann@example.fr.evil"}], ["Email"])
+    updated = crm.upsert("Contacts", [{"Last_Name": "Ann Lee", "Email": "ANN@example.fr"}], ["Email"])
+    assert updated[0].action == "update"
+    # the sandbox, like Zoho v8, answers both for a "equals" on ann@example.fr
+    raw = httpx.get(f"{sandbox.url}/crm/v8/Contacts/search", params={"criteria": "(Email:equals:ann@example.fr)"},
+                    headers={"Authorization": f"Zoho-oauthtoken {crm._access().access_token}"}).json()["data"]
+    assert len(raw) == 2
+    assert [r["Last_Name"] for r in crm.search("Contacts", "Email", "ann@example.fr")] == ["Ann Lee"]
+    assert [r["Last_Name"] for r in crm.find_by_email("Contacts", "ann@example.fr")] == ["Ann Lee"]
+    assert escape_criteria("Dupont (SARL), Paris\\") == "Dupont \\(SARL\\)\\, Paris\\\\"
+    assert crm.search("Contacts", "Email", "nobody@example.fr") == []  # 204
+
+
+def test_phone_search_is_fuzzy_and_rechecked(sandbox, crm):
+    crm.insert("Contacts", [{"Last_Name": "A", "Phone": "+33 6 12 34 56 78"},
+                            {"Last_Name": "B", "Phone": "+44 6 12 34 56 78"}])
+    hits = crm.find_by_phone("Contacts", "+33612345678")
+    assert [h["Last_Name"] for h in hits] == ["A"]
+
+
+def test_pagination_past_2000_with_page_token_and_coql(sandbox, crm):
+    with sandbox.lock:
+        service = sandbox.services["zoho"]
+        for i in range(2300):
+            record = service._record("Leads", {"Last_Name": f"L{i}", "Company": "X"})
+            service.records["Leads"][record["id"]] = record
+    names = [r["Last_Name"] for r in crm.iter_records("Leads", ["Last_Name"])]
+    assert len(names) == 2300 and len(set(names)) == 2300
+    rows = crm.query("select Last_Name from Leads where Last_Name = 'L7' limit 10")
+    assert [r["Last_Name"] for r in rows] == ["L7"]
+
+
+def test_expired_token_refreshes_once(sandbox, crm):
+    crm.users()
+    minted = _stats(sandbox)["zoho_tokens_minted"]
+    httpx.post(f"{sandbox.url}/__sandbox/zoho/expire_tokens")
+    assert crm.users()
+    assert _stats(sandbox)["zoho_tokens_minted"] == minted + 1
+
+
+def test_429_backs_off_and_succeeds(sandbox, crm):
+    crm.users()
+    httpx.put(f"{sandbox.url}/__sandbox/zoho/settings", json={"max_concurrency": 0})
+    lifted = threading.Timer(0.3, lambda: httpx.put(f"{sandbox.url}/__sandbox/zoho/settings",
+                                                    json={"max_concurrency": 10}))
+    lifted.start()
+    started = time.monotonic()
+    assert crm.users()
+    assert time.monotonic() - started >= 0.25  # it waited, rather than hammering or failing
+    lifted.join()
+    assert _stats(sandbox)["requests"]["GET /crm/v8/users"] > 2
+
+
+def test_missing_scope_is_named(sandbox, crm):
+    httpx.put(f"{sandbox.url}/__sandbox/zoho/settings", json={"scopes": ["ZohoCRM.modules.ALL"]})
+    with pytest.raises(AuthError) as err:
+        crm.users()
+    assert err.value.exit_code == ExitCode.AUTH and "ZohoCRM.users.READ" in str(err.value)
+
+
+def test_connect_check_and_one_token_for_twenty_runs(crmpay_env, sandbox):
+    creds = sandbox.credentials()["zoho"]
+    env = {"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]}
+    code = _grant(sandbox)
+    connected = crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
+                               "--grant-code", code, "--json", env=env)
+    assert connected.code == 0, connected.stderr
+    reused = crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
+                            "--grant-code", code, env=env)
+    assert reused.code == 4 and "generate a new grant code in the API console" in reused.stderr
+    before = _stats(sandbox)["zoho_tokens_minted"]
+    runs = [crmpay_env.run("crm", "check", "--json", env=env) for _ in range(20)]
+    assert all(r.code == 0 and r.json()["ok"] for r in runs), runs[0].stderr
+    assert _stats(sandbox)["zoho_tokens_minted"] == before  # the connect's token served all twenty
+    status = {s["service"]: s for s in crmpay_env.run("status", "--json", env=env).json()["services"]}
+    assert status["zoho"]["connected"]
+    for secret in (creds["client_secret"],):
+        assert not [p for p in crmpay_env.home.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+def test_crm_check_names_what_is_missing(crmpay_env, sandbox):
+    creds = sandbox.credentials()["zoho"]
+    env = {"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]}
+    assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
+                          "--grant-code", _grant(sandbox), env=env).code == 0
+    crmpay_env.run("config", "set", "crm.mandates_module", "Mandats_SEPA")
+    result = crmpay_env.run("crm", "check", env=env)
+    assert result.code == 2
+    assert "crm.mandates_module: module 'Mandats_SEPA' does not exist" in result.stderr
+
+
+def test_runs_started_together_on_an_empty_cache_mint_one_token(crmpay_env, sandbox, file_keyring):
+    import subprocess
+    import sys
+
+    from crmpay import secrets
+
+    creds = sandbox.credentials()["zoho"]
+    env = {**crmpay_env.env, "CRMPAY_ZOHO_CLIENT_ID": creds["client_id"],
+           "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]}
+    assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
+                          "--grant-code", _grant(sandbox), env=env).code == 0
+    secrets.delete_secret("default", "zoho", "access_token")  # as if the cached token had expired
+    before = _stats(sandbox)["zoho_tokens_minted"]
+    procs = [subprocess.Popen([sys.executable, "-m", "crmpay", "crm", "check"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(8)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 8
+    assert _stats(sandbox)["zoho_tokens_minted"] == before + 1
