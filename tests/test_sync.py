@@ -13,7 +13,6 @@ from decimal import Decimal
 
 import gocardless_pro
 import httpx
-import pytest
 
 from crmpay.core.models import NewCustomer, NewMandate, NewPayment
 from crmpay.core.money import Money

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmpay.core.validation import compact_iban, iban_problems
 from crmpay.sandbox._http import HttpError, Request, Response, Router
+from crmpay.sandbox._tables import Tables
 from crmpay.sandbox.clock import add_working_days, iso, next_working_day
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ SCENARIOS = ("payment_confirmed", "payment_paid_out", "payment_failed", "payment
              "mandate_activated", "mandate_failed")
 
 
-class GoCardlessService:
+class GoCardlessService(Tables):
     name = "gocardless"
 
     def __init__(self, sandbox: Sandbox) -> None:
@@ -69,9 +70,7 @@ class GoCardlessService:
 
     # -- state -------------------------------------------------------------------------------
     def reset(self) -> None:
-        self.objects: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
-        self.order: dict[str, list[str]] = {k: [] for k in KINDS}
-        self.position: dict[str, dict[str, int]] = {k: {} for k in KINDS}
+        self.reset_tables(KINDS)
         self.idempotency: dict[str, tuple[str, str]] = {}
         self.private: dict[str, dict[str, Any]] = {}  # per object: IBAN, lifecycle dates
         self.window: tuple[int, int] = (0, 0)  # (minute, requests in it)
@@ -80,11 +79,6 @@ class GoCardlessService:
     def _new_id(self, kind: str) -> str:
         return self.sandbox.ids.next(ID_PREFIX[kind], 10 if len(ID_PREFIX[kind]) == 2 else 9)
 
-    def _store(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-        self.objects[kind][obj["id"]] = obj
-        self.position[kind][obj["id"]] = len(self.order[kind])
-        self.order[kind].append(obj["id"])
-        return obj
 
     def _now(self) -> str:
         return iso(self.sandbox.clock.now())

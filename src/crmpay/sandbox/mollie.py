@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from crmpay.core.money import exponent
 from crmpay.core.validation import compact_iban, iban_problems
 from crmpay.sandbox._http import HttpError, Request, Response, Router
+from crmpay.sandbox._tables import Tables
 from crmpay.sandbox.clock import add_working_days, iso
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ RESOURCE = {"customers": "customer", "mandates": "mandate", "payments": "payment
 _VALUE = re.compile(r"^\d+(\.\d+)?$")
 
 
-class MollieService:
+class MollieService(Tables):
     name = "mollie"
 
     def __init__(self, sandbox: Sandbox) -> None:
@@ -51,9 +51,7 @@ class MollieService:
         self.reset()
 
     def reset(self) -> None:
-        self.objects: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
-        self.order: dict[str, list[str]] = {k: [] for k in KINDS}
-        self.position: dict[str, dict[str, int]] = {k: {} for k in KINDS}
+        self.reset_tables(KINDS)
         self.private: dict[str, dict[str, Any]] = {}
         self.idempotency: dict[str, tuple[str, Response]] = {}
 
@@ -71,11 +69,6 @@ class MollieService:
     def _now(self) -> str:
         return iso(self.sandbox.clock.now())
 
-    def _store(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-        self.objects[kind][obj["id"]] = obj
-        self.position[kind][obj["id"]] = len(self.order[kind])
-        self.order[kind].append(obj["id"])
-        return obj
 
     def _error(self, status: int, title: str, detail: str, field: str | None = None) -> HttpError:
         body: dict[str, Any] = {"status": status, "title": title, "detail": detail,

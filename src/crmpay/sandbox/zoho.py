@@ -236,17 +236,14 @@ class ZohoService:
                             "Modified_Time": record["Modified_Time"],
                             "Created_By": {"id": self.users[0]["id"], "name": self.users[0]["full_name"]}}}
 
+    def _create(self, module: str, item: dict[str, Any]) -> dict[str, Any]:
+        record = self._record(module, {k: v for k, v in item.items() if k != "id"})
+        self.records[module][record["id"]] = record
+        return self._success(record, "insert")
+
     def insert(self, request: Request) -> Response:
         module, data, _ = self._batch(request)
-        results = []
-        for item in data:
-            error = self._check(module, item)
-            if error:
-                results.append(error)
-                continue
-            record = self._record(module, {k: v for k, v in item.items() if k != "id"})
-            self.records[module][record["id"]] = record
-            results.append(self._success(record, "insert"))
+        results = [self._check(module, item) or self._create(module, item) for item in data]
         return self._answer(results, 201)
 
     def update(self, request: Request) -> Response:
@@ -285,9 +282,7 @@ class ZohoService:
                 match["Modified_Time"] = self._now()
                 results.append({**self._success(match, "update"), "duplicate_field": keys[0]})
             else:
-                record = self._record(module, {k: v for k, v in item.items() if k != "id"})
-                self.records[module][record["id"]] = record
-                results.append(self._success(record, "insert"))
+                results.append(self._create(module, item))
         return self._answer(results, 200)
 
     def get_record(self, request: Request) -> Response:

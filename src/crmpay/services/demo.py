@@ -115,7 +115,6 @@ def _collect_once(provider: Any, sandbox: Any, name: str) -> list[dict[str, str]
 def _invoice_tour(home: Home, config: Config, sandbox: Any, out: Renderer) -> dict[str, Any]:
     """Invoices: one by mandate, one by a setup link the customer completes; the clock
     moves, sync sees the money; a late cancel is refused, an early one accepted."""
-    from datetime import date
 
     import httpx
 

@@ -8,7 +8,6 @@ Re-importing a file skips the invoices already imported (matched by invoice_ref)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 

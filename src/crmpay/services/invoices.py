@@ -10,7 +10,7 @@ from crmpay.core.errors import OperationFailed, UsageError
 from crmpay.core.invoice import LANGUAGES, Invoice, InvoiceLine, totals
 from crmpay.core.money import Money, exponent
 from crmpay.core.validation import email_problems
-from crmpay.store import Store
+from crmpay.store import Store, filters
 from crmpay.store.migrations import now_iso
 
 PAYMENT_METHODS = ("cheque", "transfer", "cash")
@@ -138,19 +138,10 @@ def invoice_dict(invoice: Invoice) -> dict[str, Any]:
 def list_invoices(
     store: Store, *, status: str | None = None, customer: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
+    where, args = filters(("status = ?", status), ("customer_email = ? COLLATE NOCASE", customer),
+                          order="id DESC", limit=limit)
     sql = ("SELECT number, status, customer_email, customer_name, currency, issue_date, due_date,"
-           " total_incl_minor, paid_on FROM invoices WHERE 1=1")
-    args: list[Any] = []
-    if status:
-        sql += " AND status = ?"
-        args.append(status)
-    if customer:
-        sql += " AND customer_email = ? COLLATE NOCASE"
-        args.append(customer)
-    sql += " ORDER BY id DESC"
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit)
+           " total_incl_minor, paid_on FROM invoices WHERE 1=1" + where)
     return [
         {"number": r["number"], "status": r["status"], "customer_email": r["customer_email"],
          "customer_name": r["customer_name"], "currency": r["currency"],

@@ -20,7 +20,7 @@ from crmpay.core.errors import PartialFailure, UsageError
 from crmpay.csvfiles import write_rejects
 from crmpay.services import mandate_csv
 from crmpay.services.mandate_csv import MandateRow, Problem
-from crmpay.store import Store
+from crmpay.store import Store, filters
 from crmpay.store.migrations import now_iso
 
 STORE_ONLY = "none"
@@ -193,23 +193,11 @@ def list_mandates(
         " c.email, c.name FROM mandates m LEFT JOIN customers c"
         " ON c.provider = m.provider AND c.provider_id = m.customer_id WHERE 1=1"
     )
-    args: list[Any] = []
-    if provider:
-        sql += " AND m.provider = ?"
-        args.append(provider)
-    if status:
-        sql += " AND (m.status = ? OR m.state = ?)"
-        args += [status, status]
-    if customer_email:
-        sql += " AND c.email = ? COLLATE NOCASE"
-        args.append(customer_email)
-    if ident:
-        sql += " AND (m.provider_id = ? OR m.reference = ? COLLATE NOCASE)"
-        args += [ident, ident]
-    sql += " ORDER BY m.created_at DESC, m.provider_id"
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit)
+    where, args = filters(("m.provider = ?", provider), ("(m.status = ? OR m.state = ?)", status),
+                          ("c.email = ? COLLATE NOCASE", customer_email),
+                          ("(m.provider_id = ? OR m.reference = ? COLLATE NOCASE)", ident),
+                          order="m.created_at DESC, m.provider_id", limit=limit)
+    sql += where
     out = []
     for row in store.db.execute(sql, args):
         item = {"provider": row["provider"], "id": row["provider_id"], "status": row["status"],

@@ -7,24 +7,17 @@ from typing import Any
 
 from crmpay.core.errors import UsageError
 from crmpay.core.money import Money
-from crmpay.store import Store
+from crmpay.store import Store, filters
 
 
 def list_customers(store: Store, *, provider: str | None = None, customer: str | None = None,
                    since: str | None = None, limit: int | None = None,
                    ident: str | None = None) -> list[dict[str, Any]]:
+    where, args = filters(("provider = ?", provider), ("email = ? COLLATE NOCASE", customer),
+                          ("created_at >= ?", since), ("provider_id = ?", ident),
+                          order="created_at DESC, provider_id", limit=limit)
     sql = ("SELECT provider, provider_id, email, name, company_name, language, created_at"
-           " FROM customers WHERE 1=1")
-    args: list[Any] = []
-    for clause, value in (("provider = ?", provider), ("email = ? COLLATE NOCASE", customer),
-                          ("created_at >= ?", since), ("provider_id = ?", ident)):
-        if value:
-            sql += f" AND {clause}"
-            args.append(value)
-    sql += " ORDER BY created_at DESC, provider_id"
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit)
+           " FROM customers WHERE 1=1" + where)
     return [{"provider": r["provider"], "id": r["provider_id"], "email": r["email"],
              "name": r["name"], "company_name": r["company_name"], "language": r["language"],
              "created_at": r["created_at"]} for r in store.db.execute(sql, args)]
@@ -37,17 +30,10 @@ def list_payments(store: Store, *, provider: str | None = None, status: str | No
            " p.charge_date, p.description, p.mandate_id, p.customer_id, p.invoice_number,"
            " p.created_at, c.email FROM payments p LEFT JOIN customers c"
            " ON c.provider = p.provider AND c.provider_id = p.customer_id WHERE 1=1")
-    args: list[Any] = []
-    for clause, values in (("p.provider = ?", [provider]), ("(p.status = ? OR p.state = ?)", [status, status]),
-                           ("c.email = ? COLLATE NOCASE", [customer]), ("p.created_at >= ?", [since]),
-                           ("p.provider_id = ?", [ident])):
-        if values[0]:
-            sql += f" AND {clause}"
-            args.extend(values)
-    sql += " ORDER BY p.created_at DESC, p.provider_id"
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit)
+    where, args = filters(("p.provider = ?", provider), ("(p.status = ? OR p.state = ?)", status),
+                          ("c.email = ? COLLATE NOCASE", customer), ("p.created_at >= ?", since),
+                          ("p.provider_id = ?", ident), order="p.created_at DESC, p.provider_id", limit=limit)
+    sql += where
     return [{"provider": r["provider"], "id": r["provider_id"],
              "amount": Money.from_minor(r["amount_minor"], r["currency"]).decimal_string(),
              "currency": r["currency"], "status": r["status"], "state": r["state"],

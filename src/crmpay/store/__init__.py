@@ -17,6 +17,25 @@ from typing import Any
 from crmpay.core.errors import StoreError
 from crmpay.store.migrations import MIGRATIONS, now_iso
 
+def filters(*conditions: tuple[str, Any], limit: int | None = None,
+            order: str = "") -> tuple[str, list[Any]]:
+    """` AND clause …` for every (clause, value) whose value is given, then ORDER and LIMIT.
+
+    A clause with several `?` takes its value once per placeholder.
+    """
+    sql, args = "", []
+    for clause, value in conditions:
+        if value:
+            sql += f" AND {clause}"
+            args += [value] * clause.count("?")
+    if order:
+        sql += f" ORDER BY {order}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return sql, args
+
+
 _MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     name TEXT PRIMARY KEY,
