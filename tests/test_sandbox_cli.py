@@ -20,6 +20,7 @@ def test_serve_prints_credentials_first_serves_and_stops_on_sigterm(crmpay_env):
         assert info["gocardless"]["access_token"].startswith("sandbox_")
         assert info["mollie"]["api_key"].startswith("test_")
         assert {"host", "port"} <= set(info["smtp"])
+        assert {"client_id", "client_secret", "grant_code"} <= set(info["zoho"])
         client = gocardless_pro.Client(access_token=info["gocardless"]["access_token"], base_url=info["url"])
         assert client.creditors.list().records[0].id.startswith("CR")
         before = httpx.get(f"{info['url']}/__sandbox/clock").json()["now"]

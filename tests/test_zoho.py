@@ -163,3 +163,22 @@ def test_runs_started_together_on_an_empty_cache_mint_one_token(crmpay_env, sand
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(8)]
     assert [p.wait(timeout=120) for p in procs] == [0] * 8
     assert _stats(sandbox)["zoho_tokens_minted"] == before + 1
+
+
+def test_ten_tokens_per_ten_minutes_then_zohos_refusal(sandbox, crm):
+    from crmpay.core.errors import TemporaryError
+
+    for _ in range(9):  # the grant exchange minted the first of ten
+        crm._mint()
+    with pytest.raises(TemporaryError, match="more than ten in ten minutes"):
+        crm._mint()
+    sandbox.advance(11 / (24 * 60))  # eleven minutes later the window has passed
+    assert crm._mint().access_token
+
+
+def test_more_than_100_records_in_one_call_is_refused(sandbox, crm):
+    token = crm._access().access_token
+    response = httpx.post(f"{sandbox.url}/crm/v8/Contacts", headers={"Authorization": f"Zoho-oauthtoken {token}"},
+                          json={"data": [{"Last_Name": f"N{i}"} for i in range(101)]})
+    assert response.status_code == 400 and response.json()["code"] == "LIMIT_EXCEEDED"
+    assert _stats(sandbox)["zoho_records"]["Contacts"] == 0
