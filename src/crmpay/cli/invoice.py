@@ -120,16 +120,35 @@ def send(
     from crmpay.services.invoices import load_invoice
     from crmpay.services.send_invoice import InvoiceSender
 
+    from datetime import date as _today
+
+    from crmpay.core.errors import UsageError
+    from crmpay.crm import open_crm, zoho_connected
+
     app = Application.current()
     store = app.store()
-    invoice = load_invoice(store, number)
     config = app.config
+    crm = open_crm(config) if zoho_connected(config) else None
+    try:
+        invoice = load_invoice(store, number)
+    except UsageError:
+        if crm is None:
+            raise
+        from crmpay.services.zoho_invoices import fetch_invoice
+
+        invoice = fetch_invoice(store, crm, number, today=_today.today())
+        app.out.info(f"{number}: fetched from Zoho CRM")
     providers = {n: open_provider(config, n) for n in connected_providers(config)}
     mailer, sender = _mailer(config)
     seller = seller_from(config) if not no_email else None
     result = InvoiceSender(store, app.profile, providers, mailer=mailer, seller=seller,
                            sender=sender).send(invoice, mandate=mandate, provider=provider,
                                                email=not no_email, dry_run=dry_run, new_attempt=new_attempt)
+    if invoice.source == "zoho" and crm is not None and not dry_run:
+        from crmpay.services.zoho_invoices import STATUS_SENT, push_status
+
+        if push_status(store, crm, [number], STATUS_SENT):
+            app.out.warn(f"{number}: the Zoho invoice's Status could not be updated; sync will retry")
     if json_output:
         app.out.json(result.as_dict())
         return

@@ -40,7 +40,16 @@ def sync(
     app.home.ensure_profile_dir(app.profile)
     with exclusive(app.home.profile_dir(app.profile) / "sync.lock", "sync"):
         reports = sync_providers(app.store(), providers, full=full, dry_run=dry_run)
-    crm = "skipped (--no-crm)" if no_crm else "not pushed: the Zoho CRM push is not built yet"
+    crm = "skipped (--no-crm)" if no_crm else "not connected"
+    from crmpay.crm import open_crm, zoho_connected
+
+    if not no_crm and not dry_run and zoho_connected(app.config):
+        from crmpay.services.zoho_invoices import push_status
+
+        numbers = [n for r in reports for n in r.invoices_updated]
+        failed = push_status(app.store(), open_crm(app.config), numbers) if numbers else []
+        crm = (f"invoice statuses pushed ({len(numbers) - len(failed)} of {len(numbers)}); "
+               "customers, mandates and payments are not pushed yet")
     if json_output:
         app.out.json({"dry_run": dry_run, "crm": crm, "providers": [r.as_dict() for r in reports]})
     elif not quiet or any(r.error for r in reports):

@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -74,10 +76,11 @@ def exchange_grant_code(client_id: str, client_secret: str, code: str, *, dc: st
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
+    """The body as a dict; numbers with decimals become `Decimal` (money never a float)."""
     if response.status_code == 204 or not response.content:
         return {}
     try:
-        value = response.json()
+        value = json.loads(response.content, parse_float=Decimal)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

@@ -42,8 +42,8 @@ FIELDS = {
     "Tasks": ["Subject", "Due_Date", "Status", "Priority", "Owner", "Who_Id", "What_Id", "Description"],
     "Calls": ["Subject", "Call_Type", "Call_Start_Time", "Call_Duration", "Who_Id", "What_Id", "Caller_ID",
               "Dialled_Number", "Owner", "Description"],
-    "Invoices": ["Subject", "Invoiced_Items", "Account_Name", "Contact_Name", "Invoice_Date", "Due_Date",
-                 "Status", "Grand_Total", "Currency"],
+    "Invoices": ["Subject", "Invoice_Number", "Invoiced_Items", "Account_Name", "Contact_Name", "Invoice_Date",
+                 "Due_Date", "Status", "Grand_Total", "Currency"],
     "CRMPAY_Mandates": ["Name", "Provider", "Status", "Reference", "Contact", "Email"],
     "CRMPAY_Payments": ["Name", "Provider", "Status", "Amount", "Currency", "Charge_Date", "Mandate", "Email"],
 }

@@ -53,7 +53,11 @@ def create_invoice(
     due_date: date,
     customer_address: str | None = None,
     dry_run: bool = False,
+    number: str | None = None,
+    source: str = "local",
+    source_ref: str | None = None,
 ) -> Invoice:
+    """A new invoice; `number` keeps a number given elsewhere (a Zoho invoice's)."""
     problems = email_problems(customer_email)
     if problems:
         raise UsageError(problems[0])
@@ -67,19 +71,20 @@ def create_invoice(
         raise UsageError(f"due date {due_date} is before the issue date {issue_date}")
     invoice = Invoice("", currency, customer_email.strip(), customer_name, language,
                       issue_date, due_date, lines, customer_address=customer_address)
+    invoice.source = source
     if dry_run:
-        invoice.number = peek_number(store, prefix, issue_date.year)
+        invoice.number = number or peek_number(store, prefix, issue_date.year)
         return invoice
     sums = totals(lines, currency)
     with store.transaction():
-        invoice.number = next_number(store, prefix, issue_date.year)
+        invoice.number = number or next_number(store, prefix, issue_date.year)
         now = now_iso()
         cursor = store.db.execute(
-            "INSERT INTO invoices (number, source, customer_email, customer_name, language,"
+            "INSERT INTO invoices (number, source, source_ref, customer_email, customer_name, language,"
             " currency, issue_date, due_date, status, total_excl_minor, total_vat_minor,"
             " total_incl_minor, created_at, updated_at, customer_address)"
-            " VALUES (?, 'local', ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?)",
-            (invoice.number, invoice.customer_email, customer_name, language, currency,
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?)",
+            (invoice.number, source, source_ref, invoice.customer_email, customer_name, language, currency,
              issue_date.isoformat(), due_date.isoformat(), sums.excl_vat.minor,
              sums.vat.minor, sums.incl_vat.minor, now, now, customer_address),
         )
@@ -110,7 +115,7 @@ def load_invoice(store: Store, number: str) -> Invoice:
         customer_name=row["customer_name"], language=row["language"],
         issue_date=date.fromisoformat(row["issue_date"]),
         due_date=date.fromisoformat(row["due_date"]), lines=lines, status=row["status"],
-        source=row["source"],
+        source=row["source"], extra={"source_ref": row["source_ref"] or ""},
         paid_on=date.fromisoformat(row["paid_on"]) if row["paid_on"] else None,
         customer_address=row["customer_address"],
         amount_paid=Money.from_minor(paid, row["currency"]),
