@@ -75,7 +75,58 @@ def test_list_and_show_flag_the_36_month_rule(crmpay_env, tmp_path):
     assert missing.code == 2 and "no mandate 'RUM-9'" in missing.stderr
 
 
-def test_provider_import_not_built_yet_is_said_plainly(crmpay_env, tmp_path):
+def test_provider_import_needs_the_provider_connected(crmpay_env, tmp_path):
     result = crmpay_env.run("mandates", "import", str(_file(tmp_path, GOOD)), "--provider", "mollie")
-    assert result.code == 2
-    assert "not built yet" in result.stderr
+    assert result.code == 4 and "mollie is not connected" in result.stderr
+
+
+def _connect(env, sandbox):
+    creds = sandbox.credentials()
+    env.env.update({"CRMPAY_GOCARDLESS_ACCESS_TOKEN": creds["gocardless"]["access_token"],
+                    "CRMPAY_MOLLIE_API_KEY": creds["mollie"]["api_key"]})
+    for name in ("gocardless", "mollie"):
+        assert env.run("connect", name, "--environment", "local", "--base-url", sandbox.url).code == 0
+
+
+def test_mollie_import_creates_once_even_when_killed(crmpay_env, sandbox, tmp_path):
+    _connect(crmpay_env, sandbox)
+    path = _file(tmp_path, GOOD)
+    killed = crmpay_env.run("mandates", "import", str(path), "--provider", "mollie",
+                            env={"CRMPAY_TEST_KILL_AT": "after_create:mandate"})
+    assert killed.code == -9  # died right after Mollie created the first mandate
+    done = crmpay_env.run("mandates", "import", str(path), "--provider", "mollie", "--json")
+    assert done.code == 0, done.stderr
+    again = crmpay_env.run("mandates", "import", str(path), "--provider", "mollie", "--json")
+    assert again.json()["imported"] == 0 and again.json()["already_imported"] == 2
+    service = sandbox.services["mollie"]
+    mandates = list(service.objects["mandates"].values())
+    assert sorted(m["mandateReference"] for m in mandates) == ["RUM-1", "RUM-2"]  # one each, no duplicate
+    assert len(service.objects["customers"]) == 2
+    names = {m["details"]["consumerName"] for m in mandates}
+    assert "Société Générale" in names
+    listed = crmpay_env.run("mandates", "list", "--provider", "mollie", "--json").json()
+    assert sorted(m["reference"] for m in listed) == ["RUM-1", "RUM-2"]
+
+
+def test_gocardless_import_is_submitted_then_collected(crmpay_env, sandbox, tmp_path):
+    _connect(crmpay_env, sandbox)
+    path = _file(tmp_path, GOOD)
+    refused = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless")
+    assert refused.code == 2 and "creditor identifier" in refused.stderr
+    crmpay_env.run("config", "set", "creditor_id", "FR72ZZZ123456")
+    sent = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless", "--json")
+    assert sent.code == 0, sent.stderr
+    import_id = sent.json()["provider_import"]
+    service = sandbox.services["gocardless"]
+    assert service.objects["mandate_imports"][import_id]["status"] == "submitted"
+    entries = [e for e in service.objects["mandate_import_entries"].values()
+               if e["links"]["mandate_import"] == import_id]
+    assert sorted(e["record_identifier"] for e in entries) == ["RUM-1", "RUM-2"]
+    rerun = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless", "--json")
+    assert rerun.json()["provider_import"] == import_id and len(service.objects["mandate_imports"]) == 1
+    sandbox.advance(1)
+    collected = crmpay_env.run("mandates", "import", "--status", import_id, "--json")
+    assert collected.code == 0 and collected.json()["status"] == "processed"
+    assert sorted(c["record_identifier"] for c in collected.json()["collected"]) == ["RUM-1", "RUM-2"]
+    listed = crmpay_env.run("mandates", "list", "--provider", "gocardless", "--json").json()
+    assert sorted(m["reference"] for m in listed) == ["RUM-1", "RUM-2"]

@@ -13,8 +13,9 @@ command = typer.Typer(help="Import, list and show direct-debit mandates.", no_ar
 
 @command.command("import")
 def import_(
-    file: Path = typer.Argument(..., help="CSV file: name, email, iban, bic, mandate_reference, signature_date…"),
-    provider: str = typer.Option(..., "--provider", help="gocardless, mollie or none (store only)."),
+    file: Path = typer.Argument(None, help="CSV file: name, email, iban, bic, mandate_reference, signature_date…"),
+    provider: str = typer.Option("none", "--provider", help="gocardless, mollie or none (store only)."),
+    status: str = typer.Option(None, "--status", help="Collect the results of GoCardless mandate import IM…"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; change nothing."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the valid rows; exit 3 if any row was invalid."),
     errors_csv: Path = typer.Option(None, "--errors-csv", help="Write rejected rows with a reason column to this file."),
@@ -30,11 +31,34 @@ def import_(
     """
     from datetime import date
 
-    from crmpay.services.mandate_import import import_csv, raise_for
+    from crmpay.core.errors import UsageError
+    from crmpay.services.mandate_import import collect_import, import_csv, raise_for
 
     app = Application.current()
+    if status:
+        from crmpay.providers import open_provider
+
+        report = collect_import(app.store(), open_provider(app.config, "gocardless"), status)
+        if json_output:
+            app.out.json(report)
+        else:
+            app.out.table(("record", "mandate", "status"), [(c["record_identifier"], c["mandate"], c["status"])
+                                                           for c in report["collected"]],
+                          title=f"mandate import {status}: {report['status']}", empty="no mandates yet")
+            for record, problem in report["errors"].items():
+                app.out.warn(f"{record}: {problem}")
+        return
+    if file is None:
+        raise UsageError("give a CSV file, or --status IM… to collect a GoCardless import")
+    client = None
+    if provider in ("gocardless", "mollie") and not dry_run:
+        from crmpay.providers import open_provider
+
+        client = open_provider(app.config, provider)
+    settings = app.config.settings
     result = import_csv(app.store(), file, provider=provider, today=date.today(),
-                        dry_run=dry_run, skip_invalid=skip_invalid, errors_csv=errors_csv)
+                        dry_run=dry_run, skip_invalid=skip_invalid, errors_csv=errors_csv, client=client,
+                        profile=app.profile, creditor=(settings.creditor_id, settings.seller.name))
     if json_output:
         app.out.json(result.as_dict())
     else:
@@ -48,6 +72,11 @@ def import_(
         )
         if result.rejects_file:
             app.out.info(f"rejected rows written to {result.rejects_file}")
+        if result.provider_import:
+            app.out.info(f"GoCardless mandate import {result.provider_import} submitted; collect it with "
+                         f"`crmpay mandates import --status {result.provider_import}`")
+        for failure in result.failed:
+            app.out.warn(failure)
     raise_for(result, skip_invalid=skip_invalid)
 
 

@@ -310,6 +310,31 @@ class GoCardlessProvider:
                          lambda: self._client.billing_requests.get(billing_request_id)).attributes
         return (raw.get("links") or {}).get("mandate_request_mandate")
 
+    # -- mandate imports (bulk migration of existing mandates) ----------------------------------
+    def create_mandate_import(self, scheme: str, *, idempotency_key: str) -> dict[str, Any]:
+        return self._call("creating a mandate import", lambda: self._client.mandate_imports.create(
+            params={"scheme": scheme}, headers={"Idempotency-Key": idempotency_key})).attributes
+
+    def get_mandate_import(self, import_id: str) -> dict[str, Any]:
+        return self._call(f"mandate import {import_id}", lambda: self._client.mandate_imports.get(import_id)).attributes
+
+    def mandate_import_entries(self, import_id: str) -> list[dict[str, Any]]:
+        return list(self._pages(f"entries of {import_id}", self._client.mandate_import_entries,
+                                {"mandate_import": import_id}))
+
+    def add_mandate_import_entry(self, import_id: str, entry: dict[str, Any]) -> None:
+        params = {**entry, "links": {"mandate_import": import_id}}
+        self._call(f"adding {entry.get('record_identifier')} to {import_id}",
+                   lambda: self._client.mandate_import_entries.create(params=params), safe=False)
+
+    def submit_mandate_import(self, import_id: str) -> dict[str, Any]:
+        return self._call(f"submitting {import_id}", lambda: self._client.mandate_imports.submit(import_id),
+                          safe=False).attributes
+
+    def get_bank_account(self, account_id: str) -> BankAccount:
+        return bank_account_from(self._call(f"bank account {account_id}",
+                                            lambda: self._client.customer_bank_accounts.get(account_id)).attributes)
+
     def latest_event_id(self) -> str | None:
         """The newest event's id: where a first sync starts reading events from."""
         page = self._call("listing events", lambda: self._client.events.list(params={"limit": 1}))

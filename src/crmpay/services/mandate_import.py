@@ -4,8 +4,11 @@ All-or-nothing by default: every row is validated first and any invalid row stop
 import before anything is written. `skip_invalid` imports the valid rows instead.
 Re-importing a file skips the mandates already in the store (same reference and IBAN).
 
-Only the store-only route (`provider="none"`) is built here; creating the mandates at
-GoCardless (mandate imports) or Mollie comes with the provider layer.
+Routes: `none` keeps the mandates in the store only; `mollie` creates a customer (reused
+by email) and a directdebit mandate per row; `gocardless` sends one mandate import (its
+entries keyed by the mandate reference), whose results `collect_import` reads later.
+Every create is journaled with a key derived from the mandate reference, so a killed
+import resumes without duplicates.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from crmpay.core.errors import PartialFailure, UsageError
+from crmpay.core.validation import compact_iban
 from crmpay.csvfiles import write_rejects
 from crmpay.services import mandate_csv
 from crmpay.services.mandate_csv import MandateRow, Problem
@@ -32,6 +36,7 @@ class ImportResult:
     file: str
     provider: str
     dry_run: bool
+    provider_import: str | None = None  # GoCardless mandate import id
     rows: int = 0
     valid: int = 0
     invalid: int = 0
@@ -39,38 +44,47 @@ class ImportResult:
     already_imported: int = 0
     problems: list[Problem] = field(default_factory=list)
     rejects_file: str | None = None
+    failed: list[str] = field(default_factory=list)  # "REF: provider's message"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file, "provider": self.provider, "dry_run": self.dry_run,
             "rows": self.rows, "valid": self.valid, "invalid": self.invalid,
             "imported": self.imported, "already_imported": self.already_imported,
-            "rejects_file": self.rejects_file,
+            "rejects_file": self.rejects_file, "provider_import": self.provider_import,
+            "failed": self.failed,
             "problems": [{"line": p.line, "column": p.column, "message": p.message}
                          for p in self.problems],
         }
 
 
 def _stored_ibans(store: Store, references: list[str]) -> dict[str, tuple[str, str]]:
-    """casefolded reference -> (provider, IBAN) for those the store holds."""
+    """casefolded reference -> (provider, IBAN or its last digits) for those the store holds.
+
+    The store-only route keeps the IBAN, Mollie its `details.consumerAccount`; GoCardless
+    shows only the account number's ending.
+    """
     if not references:
         return {}
     marks = ",".join("?" * len(references))
     rows = store.db.execute(
-        f"SELECT reference, provider, raw FROM mandates WHERE reference COLLATE NOCASE IN ({marks})",
-        references,
-    )
-    return {r["reference"].casefold(): (r["provider"], json.loads(r["raw"]).get("iban", ""))
-            for r in rows}
+        "SELECT m.reference, m.provider, m.raw, b.account_number_ending FROM mandates m"
+        " LEFT JOIN bank_accounts b ON b.provider = m.provider AND b.provider_id = m.bank_account_id"
+        f" WHERE m.reference COLLATE NOCASE IN ({marks})", references)
+    found = {}
+    for r in rows:
+        raw = json.loads(r["raw"])
+        account = raw.get("iban") or (raw.get("details") or {}).get("consumerAccount") or r["account_number_ending"] or ""
+        found[r["reference"].casefold()] = (r["provider"], compact_iban(account))
+    return found
+
+
+def _same_account(stored: str, iban: str) -> bool:
+    return stored == iban or (0 < len(stored) < len(iban) and iban.endswith(stored))
 
 
 def _stored_iban(store: Store, reference: str) -> tuple[str, str] | None:
-    row = store.db.execute(
-        "SELECT provider, raw FROM mandates WHERE reference = ? COLLATE NOCASE", (reference,)
-    ).fetchone()
-    if row is None:
-        return None
-    return row["provider"], json.loads(row["raw"]).get("iban", "")
+    return _stored_ibans(store, [reference]).get(reference.casefold())
 
 
 def import_csv(
@@ -82,12 +96,15 @@ def import_csv(
     dry_run: bool = False,
     skip_invalid: bool = False,
     errors_csv: Path | None = None,
+    client: Any = None,
+    profile: str = "default",
+    creditor: tuple[str | None, str | None] = (None, None),
 ) -> ImportResult:
-    if provider != STORE_ONLY:
-        raise UsageError(
-            f"importing a CSV file into {provider} is not built yet",
-            hint="use --provider none to keep the mandates in the store",
-        )
+    if provider not in (STORE_ONLY, "mollie", "gocardless"):
+        raise UsageError(f"unknown provider {provider!r}", hint="choose gocardless, mollie or none")
+    if provider == "gocardless" and not creditor[0]:
+        raise UsageError("a SEPA mandate import names the original creditor identifier",
+                         hint="crmpay config set creditor_id FR72ZZZ123456")
     table = mandate_csv.open_table(path)
     already: set[int] = set()  # lines whose mandate the store holds already
 
@@ -98,7 +115,7 @@ def import_csv(
             hit = stored.get(row.reference.casefold())
             if hit is None:
                 continue
-            if hit[1] == row.iban:
+            if _same_account(hit[1], row.iban):
                 already.add(row.line)
             else:
                 found[row.line] = (f"{row.reference!r} is already in the store for another"
@@ -113,7 +130,11 @@ def import_csv(
         result.rejects_file = str(errors_csv)
     if report.invalid_lines and not skip_invalid:
         return result  # all or nothing: the caller exits 2
-    if not dry_run:
+    if not dry_run and provider == "mollie":
+        _import_mollie(store, client, profile, table, report, today, result)
+    elif not dry_run and provider == "gocardless":
+        _import_gocardless(store, client, profile, table, report, today, result, creditor)
+    elif not dry_run:
         with store.transaction():
             for row in mandate_csv.valid_rows(table, report, today=today):
                 if _stored_iban(store, row.reference) is not None:
@@ -127,6 +148,126 @@ def import_csv(
         result.already_imported = len(already - report.invalid_lines)
         result.imported = report.valid - result.already_imported
     return result
+
+
+def _import_mollie(store: Store, client: Any, profile: str, table: Any, report: Any, today: date,
+                   result: ImportResult) -> None:
+    from crmpay.core.errors import CrmpayError
+    from crmpay.core.models import NewCustomer, NewMandate
+    from crmpay.providers.mollie import bank_account_from
+    from crmpay.services import intents
+    from crmpay.store.records import upsert_bank_account, upsert_customer, upsert_mandate
+
+    for row in mandate_csv.valid_rows(table, report, today=today):
+        if _stored_iban(store, row.reference) is not None:
+            result.already_imported += 1
+            continue
+        ref = row.reference.casefold()
+        try:
+            known = store.db.execute("SELECT provider_id FROM customers WHERE provider = 'mollie' AND"
+                                     " email = ? COLLATE NOCASE", (row.email,)).fetchone()
+            if known:
+                customer_id = known[0]
+            else:
+                new = NewCustomer(row.email, row.name, company_name=row.company)
+                key = intents.intent_key("mandate-csv", profile, ref, "customer")
+                customer = intents.journaled(store, key, "customer", "mollie", row.reference, 1, {"email": row.email},
+                                             lambda k: client.create_customer(new, idempotency_key=k))
+                with store.transaction():
+                    intents.finish(store, key, "succeeded", customer.id)
+                    upsert_customer(store, customer)
+                customer_id = customer.id
+            new_mandate = NewMandate(customer_id, row.name, row.iban, reference=row.reference, bic=row.bic,
+                                     signature_date=row.signature_date)
+            key = intents.intent_key("mandate-csv", profile, ref, "mandate")
+            mandate = intents.journaled(store, key, "mandate", "mollie", row.reference, 1,
+                                        {"customer": customer_id, "reference": row.reference},
+                                        lambda k: client.create_mandate(new_mandate, idempotency_key=k))
+        except CrmpayError as exc:
+            result.failed.append(f"{row.reference}: {exc}")
+            continue
+        with store.transaction():
+            intents.finish(store, key, "succeeded", mandate.id)
+            upsert_mandate(store, mandate)
+            upsert_bank_account(store, bank_account_from(mandate))
+            store.audit("mollie", "create", "mandate", mandate.id, idempotency_key=key,
+                        detail={"reference": row.reference, "line": row.line})
+        result.imported += 1
+
+
+def _import_gocardless(store: Store, client: Any, profile: str, table: Any, report: Any, today: date,
+                       result: ImportResult, creditor: tuple[str | None, str | None]) -> None:
+    """One mandate import for the file's new rows: created, filled, submitted (resumable)."""
+    import hashlib
+
+    from crmpay.services import intents
+
+    rows = [r for r in mandate_csv.valid_rows(table, report, today=today)
+            if _stored_iban(store, r.reference) is None]
+    result.already_imported = report.valid - len(rows)
+    if not rows:
+        return
+    digest = hashlib.sha256("\x1f".join(sorted(r.reference.casefold() for r in rows)).encode()).hexdigest()
+    key = intents.intent_key("mandate-csv", profile, digest, "mandate_import")
+    done = intents.get(store, key)
+    if done is not None and done["status"] == "succeeded":
+        import_id = done["result_id"]
+    else:
+        created = intents.journaled(store, key, "mandate_import", "gocardless", f"import:{digest[:12]}", 1,
+                                    {"rows": len(rows)},
+                                    lambda k: client.create_mandate_import("sepa_core", idempotency_key=k))
+        import_id = created["id"]
+        with store.transaction():
+            intents.finish(store, key, "succeeded", import_id)
+            store.audit("gocardless", "create", "mandate_import", import_id, idempotency_key=key,
+                        detail={"rows": len(rows)})
+    result.provider_import = import_id
+    if client.get_mandate_import(import_id)["status"] == "created":
+        present = {e.get("record_identifier") for e in client.mandate_import_entries(import_id)}
+        for row in rows:
+            if row.reference in present:
+                continue
+            given, _, family = row.name.partition(" ")
+            client.add_mandate_import_entry(import_id, {
+                "record_identifier": row.reference,
+                "customer": {k: v for k, v in {
+                    "email": row.email, "given_name": given if not row.company else None,
+                    "family_name": (family or given) if not row.company else None, "company_name": row.company,
+                    "address_line1": row.address_line1, "city": row.city, "postal_code": row.postal_code,
+                    "country_code": row.country_code}.items() if v},
+                "bank_account": {"account_holder_name": row.name, "iban": row.iban},
+                "amendment": {"original_mandate_reference": row.reference,
+                              "original_creditor_id": creditor[0], "original_creditor_name": creditor[1] or ""},
+                "mandate": {"reference": row.reference},
+            })
+        client.submit_mandate_import(import_id)
+    result.imported = len(rows)
+
+
+def collect_import(store: Store, client: Any, import_id: str) -> dict[str, Any]:
+    """Read a GoCardless mandate import's results into the store."""
+    from crmpay.store.records import upsert_bank_account, upsert_customer, upsert_mandate
+
+    status = client.get_mandate_import(import_id)["status"]
+    entries = client.mandate_import_entries(import_id)
+    collected, errors = [], {}
+    for entry in entries:
+        links = entry.get("links") or {}
+        if entry.get("processing_errors"):
+            errors[entry.get("record_identifier")] = entry["processing_errors"]
+        if not links.get("mandate"):
+            continue
+        mandate = client.get_mandate(links["mandate"])
+        customer = client.get_customer(links["customer"])
+        account = client.get_bank_account(links["customer_bank_account"])
+        with store.transaction():
+            upsert_customer(store, customer)
+            upsert_bank_account(store, account)
+            upsert_mandate(store, mandate)
+        collected.append({"record_identifier": entry.get("record_identifier"), "mandate": mandate.id,
+                          "status": mandate.status})
+    return {"import": import_id, "status": status, "entries": len(entries), "collected": collected,
+            "errors": errors}
 
 
 def _insert(store: Store, row: MandateRow) -> None:
@@ -215,7 +356,11 @@ def list_mandates(
 
 
 def raise_for(result: ImportResult, *, skip_invalid: bool) -> None:
-    """Exit codes: any invalid row -> 2 (nothing imported) or 3 (with --skip-invalid)."""
+    """Exit codes: any invalid row -> 2 (nothing imported) or 3 (with --skip-invalid);
+    rows the provider refused -> 3."""
+    if result.failed and not result.invalid:
+        raise PartialFailure(f"{len(result.failed)} mandate(s) refused by {result.provider}: "
+                             + "; ".join(result.failed[:5]))
     if not result.invalid:
         return
     would = "would be " if result.dry_run else ""

@@ -9,10 +9,6 @@ call created instead of creating a second one.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import signal
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -20,6 +16,8 @@ from typing import Any
 from crmpay.core.errors import NotConnected, OperationFailed, TemporaryError, UsageError
 from crmpay.core.invoice import Invoice
 from crmpay.core.models import NewCustomer, NewPayment, NewSetupLink, Payment, SetupLink
+from crmpay.services import intents
+from crmpay.services.intents import checkpoint
 from crmpay.store import Store
 from crmpay.store.migrations import now_iso
 from crmpay.store.records import insert_setup_link, upsert_customer, upsert_payment
@@ -28,15 +26,8 @@ LIVE_PAYMENT_STATES = ("pending", "submitted", "paid")
 DESCRIPTION_LIMIT = 140
 
 
-def checkpoint(name: str) -> None:
-    """Test-only: `CRMPAY_TEST_KILL_AT=name` kills the process here, as a crash would."""
-    if os.environ.get("CRMPAY_TEST_KILL_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def intent_key(profile: str, number: str, attempt: int, step: str) -> str:
-    digest = hashlib.sha256(f"{profile}\x1f{number}\x1f{attempt}\x1f{step}".encode()).hexdigest()
-    return f"crmpay-{digest[:40]}"
+    return intents.intent_key(profile, number, attempt, step)
 
 
 @dataclass
@@ -70,33 +61,18 @@ class InvoiceSender:
 
     # -- intents --------------------------------------------------------------------------------
     def _intent(self, key: str) -> Any:
-        return self.store.db.execute("SELECT * FROM intents WHERE key = ?", (key,)).fetchone()
+        return intents.get(self.store, key)
 
     def _begin(self, key: str, kind: str, provider: str, number: str, attempt: int,
                request: dict[str, Any]) -> None:
-        with self.store.transaction():
-            self.store.db.execute(
-                "INSERT OR IGNORE INTO intents (key, kind, provider, subject, attempt, status, request,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                (key, kind, provider, number, attempt, json.dumps(request, default=str), now_iso(), now_iso()))
+        intents.begin(self.store, key, kind, provider, number, attempt, request)
 
     def _finish(self, key: str, status: str, result_id: str | None = None, error: str | None = None) -> None:
-        self.store.db.execute("UPDATE intents SET status = ?, result_id = ?, error = ?, updated_at = ?"
-                              " WHERE key = ?", (status, result_id, error, now_iso(), key))
+        intents.finish(self.store, key, status, result_id, error)
 
     def _call(self, key: str, kind: str, provider: str, number: str, attempt: int,
               request: dict[str, Any], create) -> Any:
-        """Journal first, then the provider call with the journal's key, then the result."""
-        self._begin(key, kind, provider, number, attempt, request)
-        checkpoint(f"after_intent:{kind}")
-        try:
-            result = create(key)
-        except OperationFailed as exc:
-            with self.store.transaction():
-                self._finish(key, "failed", error=str(exc))
-            raise
-        checkpoint(f"after_create:{kind}")
-        return result
+        return intents.journaled(self.store, key, kind, provider, number, attempt, request, create)
 
     def attempts(self, number: str) -> list[Any]:
         return self.store.db.execute(
