@@ -23,6 +23,10 @@ def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env)
     assert "can no longer be cancelled" in invoices["late_cancel_refused"]
     assert invoices["emails"] == 3
     assert {c["email"] for c in summary["crm_contacts"]} >= {"camille.martin@example.fr", "yamada@example.jp"}
+    csv_step = summary["mandate_csv"]
+    assert csv_step["rows"] == 3 and csv_step["imported"] == 2
+    assert any(p.startswith("line 4: iban:") for p in csv_step["problems"])
+    assert any(p.startswith("line 4: signature_date:") for p in csv_step["problems"])
 
 
 def test_demo_keeps_its_files_with_home(crmpay_env, tmp_path):

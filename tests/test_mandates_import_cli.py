@@ -98,12 +98,13 @@ def test_mollie_import_creates_once_even_when_killed(crmpay_env, sandbox, tmp_pa
     assert done.code == 0, done.stderr
     again = crmpay_env.run("mandates", "import", str(path), "--provider", "mollie", "--json")
     assert again.json()["imported"] == 0 and again.json()["already_imported"] == 2
-    service = sandbox.services["mollie"]
-    mandates = list(service.objects["mandates"].values())
-    assert sorted(m["mandateReference"] for m in mandates) == ["RUM-1", "RUM-2"]  # one each, no duplicate
-    assert len(service.objects["customers"]) == 2
-    names = {m["details"]["consumerName"] for m in mandates}
-    assert "Société Générale" in names
+    from crmpay.providers.mollie import MollieProvider
+
+    mollie = MollieProvider(sandbox.credentials()["mollie"]["api_key"], environment="local", base_url=sandbox.url)
+    mandates = list(mollie.iter_mandates())  # read back through Mollie's own API
+    assert sorted(m.reference for m in mandates) == ["RUM-1", "RUM-2"]  # one each, no duplicate
+    assert len(list(mollie.iter_customers())) == 2
+    assert "Société Générale" in {m.raw["details"]["consumerName"] for m in mandates}
     listed = crmpay_env.run("mandates", "list", "--provider", "mollie", "--json").json()
     assert sorted(m["reference"] for m in listed) == ["RUM-1", "RUM-2"]
 
@@ -117,16 +118,59 @@ def test_gocardless_import_is_submitted_then_collected(crmpay_env, sandbox, tmp_
     sent = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless", "--json")
     assert sent.code == 0, sent.stderr
     import_id = sent.json()["provider_import"]
-    service = sandbox.services["gocardless"]
-    assert service.objects["mandate_imports"][import_id]["status"] == "submitted"
-    entries = [e for e in service.objects["mandate_import_entries"].values()
-               if e["links"]["mandate_import"] == import_id]
-    assert sorted(e["record_identifier"] for e in entries) == ["RUM-1", "RUM-2"]
+    import gocardless_pro
+
+    sdk = gocardless_pro.Client(access_token=sandbox.credentials()["gocardless"]["access_token"], base_url=sandbox.url)
+    assert sdk.mandate_imports.get(import_id).status == "submitted"
+    entries = sdk.mandate_import_entries.list(params={"mandate_import": import_id}).records
+    assert sorted(e.record_identifier for e in entries) == ["RUM-1", "RUM-2"]
+    assert {e.attributes.get("record_identifier") for e in entries} == {"RUM-1", "RUM-2"}
     rerun = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless", "--json")
-    assert rerun.json()["provider_import"] == import_id and len(service.objects["mandate_imports"]) == 1
+    assert rerun.json()["provider_import"] == import_id
+    assert len(sandbox.services["gocardless"].objects["mandate_imports"]) == 1  # no second import
     sandbox.advance(1)
     collected = crmpay_env.run("mandates", "import", "--status", import_id, "--json")
     assert collected.code == 0 and collected.json()["status"] == "processed"
     assert sorted(c["record_identifier"] for c in collected.json()["collected"]) == ["RUM-1", "RUM-2"]
     listed = crmpay_env.run("mandates", "list", "--provider", "gocardless", "--json").json()
     assert sorted(m["reference"] for m in listed) == ["RUM-1", "RUM-2"]
+
+
+def test_import_from_gocardless_links_contacts_by_email(crmpay_env, sandbox, tmp_path):
+    import httpx
+
+    from crmpay.core.models import NewCustomer, NewMandate
+    from crmpay.providers._retry import RetryPolicy
+    from crmpay.providers.gocardless import GoCardlessProvider
+
+    _connect(crmpay_env, sandbox)
+    creds = sandbox.credentials()["zoho"]
+    crmpay_env.env.update({"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]})
+    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
+    assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
+                          "--grant-code", code).code == 0
+    gc = GoCardlessProvider(sandbox.credentials()["gocardless"]["access_token"], environment="local",
+                            base_url=sandbox.url, retry_policy=RetryPolicy(attempts=3, base_delay=0.001))
+    mandates = {}
+    for i, email in enumerate(["Ann@Example.fr", "twins@example.fr", "nobody@example.fr"]):
+        customer = gc.create_customer(NewCustomer(email, f"Client {i}"), idempotency_key=f"c{i}")
+        mandates[email] = gc.create_mandate(NewMandate(customer.id, f"Client {i}", "FR1420041010050500013M02606"),
+                                            idempotency_key=f"m{i}").id
+    ids = httpx.post(f"{sandbox.url}/__sandbox/zoho/records/Contacts", json={"data": [
+        {"Last_Name": "Ann", "Email": "ann@example.fr"}, {"Last_Name": "Twin A", "Email": "twins@example.fr"},
+        {"Last_Name": "Twin B", "Email": "twins@example.fr"}]}).json()["ids"]
+    first = crmpay_env.run("mandates", "import", "--from", "gocardless", "--json")
+    assert first.code == 3
+    report = first.json()
+    assert report["linked"] == [{"mandate": mandates["Ann@Example.fr"], "contact": ids[0]}]
+    assert report["ambiguous"] == [{"mandate": mandates["twins@example.fr"], "email": "twins@example.fr",
+                                    "contacts": ids[1:]}]
+    assert [n["mandate"] for n in report["no_contact"]] == [mandates["nobody@example.fr"]]
+    records = sandbox.services["zoho"].records["Contacts"]
+    assert records[ids[0]]["CRMPAY_Active_Mandate"] is True and "CRMPAY_Active_Mandate" not in records[ids[1]]
+    settled = crmpay_env.run("mandates", "import", "--from", "gocardless", "--create-contacts", "--json",
+                             "--link", f"{mandates['twins@example.fr']}={ids[2]}")
+    assert settled.code == 0, settled.stderr
+    assert [c["email"] for c in settled.json()["created_contacts"]] == ["nobody@example.fr"]
+    assert records[ids[2]]["CRMPAY_Active_Mandate"] is True
+    assert len(crmpay_env.run("mandates", "list", "--provider", "gocardless", "--json").json()) == 3

@@ -16,6 +16,10 @@ def import_(
     file: Path = typer.Argument(None, help="CSV file: name, email, iban, bic, mandate_reference, signature_date…"),
     provider: str = typer.Option("none", "--provider", help="gocardless, mollie or none (store only)."),
     status: str = typer.Option(None, "--status", help="Collect the results of GoCardless mandate import IM…"),
+    from_provider: str = typer.Option(None, "--from", help="Import a provider's existing mandates and link them to CRM contacts."),
+    all_statuses: bool = typer.Option(False, "--all-statuses", help="With --from: not only usable mandates."),
+    create_contacts: bool = typer.Option(False, "--create-contacts", help="With --from: create a contact when none matches."),
+    link: list[str] = typer.Option(None, "--link", help="With --from: MANDATE=CONTACT_ID settles an ambiguous email."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; change nothing."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the valid rows; exit 3 if any row was invalid."),
     errors_csv: Path = typer.Option(None, "--errors-csv", help="Write rejected rows with a reason column to this file."),
@@ -35,6 +39,35 @@ def import_(
     from crmpay.services.mandate_import import collect_import, import_csv, raise_for
 
     app = Application.current()
+    if from_provider:
+        from crmpay.core.errors import PartialFailure
+        from crmpay.crm import open_crm
+        from crmpay.providers import open_provider
+        from crmpay.services.mandate_link import import_and_link
+
+        pairs = dict(item.split("=", 1) for item in (link or []) if "=" in item)
+        if link and len(pairs) != len(link):
+            raise UsageError("--link takes MANDATE=CONTACT_ID")
+        mapping = app.config.settings.crm
+        report = import_and_link(app.store(), open_provider(app.config, from_provider), open_crm(app.config),
+                                 contacts_module=mapping.contacts_module, mandate_field=mapping.contact_mandate_field,
+                                 all_statuses=all_statuses, dry_run=dry_run, create_contacts=create_contacts,
+                                 links=pairs)
+        if json_output:
+            app.out.json(report.as_dict())
+        else:
+            app.out.table(("mandates", "linked", "contacts created", "ambiguous", "no contact"),
+                          [(report.mandates, len(report.linked), len(report.created_contacts),
+                            len(report.ambiguous), len(report.no_contact))], title=f"mandates from {from_provider}")
+            for item in report.ambiguous:
+                app.out.warn(f"{item['mandate']}: {item['email']} is the email of contacts {', '.join(item['contacts'])}; "
+                             f"choose with --link {item['mandate']}=CONTACT_ID")
+            for item in report.no_contact:
+                app.out.warn(f"{item['mandate']}: no CRM contact has the email {item['email'] or '(none)'}; "
+                             "use --create-contacts or --link")
+        if report.unlinked:
+            raise PartialFailure(f"{report.unlinked} mandate(s) left unlinked")
+        return
     if status:
         from crmpay.providers import open_provider
 

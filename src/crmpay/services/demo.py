@@ -68,6 +68,7 @@ def run_tour(root: Path, out: Renderer) -> dict[str, Any]:
         summary["lifecycles"] = lifecycles
         summary["invoices"] = _invoice_tour(home, config, sandbox, out)
         summary["crm_contacts"] = _crm_tour(home, sandbox, out)
+        summary["mandate_csv"] = _csv_tour(home, config, out)
     out.success("demo finished: every step above ran against the local sandbox over HTTP")
     return summary
 
@@ -215,3 +216,31 @@ def _crm_tour(home: Home, sandbox: Any, out: Renderer) -> list[dict[str, Any]]:
               title=f"Zoho CRM contacts ({sum(r.ok for r in results)} upserted by email)")
     crm.close()
     return contacts
+
+
+ACCOUNTANT_CSV = (
+    "Nom;E-mail;IBAN;BIC;RUM;Date de signature\r\n"
+    "Société Générale Services;compta@sgs.example;FR14 2004 1010 0505 0001 3M02 606;;RUM-2024-001;15/03/2024\r\n"
+    "Boulangerie Dupont;contact@dupont.example;DE89 3704 0044 0532 0130 00;COBADEFFXXX;RUM-2024-002;02/04/2024\r\n"
+    "Café de la Gare;cafe@gare.example;FR14 2004 1010 0505 0001 3M02 605;;RUM-2024-003;31/02/2024\r\n"
+)
+
+
+def _csv_tour(home: Home, config: Config, out: Renderer) -> dict[str, Any]:
+    """An accountant's file into Mollie: every row checked first, the bad one reported."""
+    from datetime import date
+
+    from crmpay.providers import open_provider
+    from crmpay.services.mandate_import import import_csv
+    from crmpay.store import Store
+
+    path = home.data_dir / "mandats-comptable.csv"
+    path.write_bytes(ACCOUNTANT_CSV.encode("cp1252"))  # as a French spreadsheet saves it
+    with Store.open(home.database(config.profile)) as store:
+        result = import_csv(store, path, provider="mollie", today=date.today(), skip_invalid=True,
+                            client=open_provider(config, "mollie"), profile=config.profile)
+    for problem in result.problems:
+        out.info(f"  {path.name}: {problem}")
+    out.success(f"mandate CSV (Windows-1252, ';'): {result.rows} rows, {result.imported} mandates created at "
+                f"Mollie, {result.invalid} row rejected")
+    return {"rows": result.rows, "imported": result.imported, "problems": [str(p) for p in result.problems]}
