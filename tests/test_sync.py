@@ -209,3 +209,37 @@ def test_invoice_becomes_paid_then_unpaid_on_chargeback(crmpay_env, sandbox):
 def test_sync_without_a_provider_exits_4(crmpay_env):
     result = crmpay_env.run("sync")
     assert result.code == 4 and "no payment provider is connected" in result.stderr
+
+
+def test_crm_push_sends_only_what_changed_and_retries_failures(crmpay_env, sandbox):
+    _connect(crmpay_env, sandbox)
+    creds = sandbox.credentials()["zoho"]
+    crmpay_env.env.update({"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]})
+    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
+    assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
+                          "--grant-code", code).code == 0
+    _seed(sandbox, customers=3, payments_each=2)
+    first = crmpay_env.run("sync", "--json")
+    assert first.code == 0, first.stderr
+    records = sandbox.services["zoho"].records
+    assert len(records["Contacts"]) == 3  # the same 3 emails at both providers: one contact each
+    assert len(records["CRMPAY_Mandates"]) == 6 and len(records["CRMPAY_Payments"]) == 12
+    amounts = sorted(r["Amount"] for r in records["CRMPAY_Payments"].values())
+    assert amounts[0] == "10.50" and all(isinstance(a, str) for a in amounts)  # exact decimals, never floats
+    httpx.delete(f"{sandbox.url}/__sandbox/stats")
+    quiet = crmpay_env.run("sync", "--json")
+    writes = {k: v for k, v in httpx.get(f"{sandbox.url}/__sandbox/stats").json()["requests"].items()
+              if k.startswith(("POST /crm", "PUT /crm")) and not k.endswith("/coql")}  # COQL reads
+    assert writes == {} and "pushed 0 record(s)" in quiet.json()["crm"]
+    sandbox.advance(6)  # statuses move: only those payments and mandates are pushed again
+    moved = crmpay_env.run("sync", "--json").json()
+    pushed = sum(c["pushed"] for p in moved["providers"] for c in p["resources"].values())
+    assert 0 < pushed < 18
+    crmpay_env.run("config", "set", "crm.payments_module", "Tasks")  # a module that refuses these records
+    sandbox.advance(6)
+    broken = crmpay_env.run("sync", "--json")
+    assert broken.code == 3 and broken.json()["crm_failures"]
+    assert "MANDATORY_NOT_FOUND" in broken.json()["crm_failures"][0]
+    crmpay_env.run("config", "set", "crm.payments_module", "CRMPAY_Payments")
+    fixed = crmpay_env.run("sync", "--json")
+    assert fixed.code == 0 and fixed.json()["crm_failures"] == []

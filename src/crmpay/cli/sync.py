@@ -40,34 +40,52 @@ def sync(
     app.home.ensure_profile_dir(app.profile)
     with exclusive(app.home.profile_dir(app.profile) / "sync.lock", "sync"):
         reports = sync_providers(app.store(), providers, full=full, dry_run=dry_run)
-    crm = "skipped (--no-crm)" if no_crm else "not connected"
-    from crmpay.crm import open_crm, zoho_connected
+        crm = "skipped (--no-crm)" if no_crm else "not connected"
+        push_failures: list[str] = []
+        from crmpay.crm import open_crm, zoho_connected
 
-    if not no_crm and not dry_run and zoho_connected(app.config):
-        from crmpay.services.zoho_invoices import push_status
+        if not no_crm and zoho_connected(app.config):
+            from crmpay.services.crm_push import push
+            from crmpay.services.crm_setup import check_mapping
+            from crmpay.services.zoho_invoices import push_status
 
-        numbers = [n for r in reports for n in r.invoices_updated]
-        failed = push_status(app.store(), open_crm(app.config), numbers) if numbers else []
-        crm = (f"invoice statuses pushed ({len(numbers) - len(failed)} of {len(numbers)}); "
-               "customers, mandates and payments are not pushed yet")
+            client = open_crm(app.config)
+            checked = check_mapping(app.config, client)
+            if not checked["ok"]:
+                raise UsageError("the CRM mapping is incomplete: " + "; ".join(checked["missing"]),
+                                 hint="see `crmpay crm check`")
+            pushed = push(app.store(), client, app.config.settings.crm, dry_run=dry_run)
+            for report in reports:
+                for resource, counts in report.counts.items():
+                    counts.pushed = pushed.pushed.get((report.provider, resource), 0)
+                    counts.failed = pushed.failed.get((report.provider, resource), 0)
+            push_failures = pushed.failures
+            numbers = [n for r in reports for n in r.invoices_updated]
+            failed = push_status(app.store(), client, numbers) if numbers and not dry_run else []
+            crm = (f"pushed {sum(pushed.pushed.values())} record(s), {len(push_failures)} failed; "
+                   f"invoice statuses pushed ({len(numbers) - len(failed)} of {len(numbers)})")
     if json_output:
-        app.out.json({"dry_run": dry_run, "crm": crm, "providers": [r.as_dict() for r in reports]})
-    elif not quiet or any(r.error for r in reports):
+        app.out.json({"dry_run": dry_run, "crm": crm, "crm_failures": push_failures,
+                      "providers": [r.as_dict() for r in reports]})
+    elif not quiet or any(r.error for r in reports) or push_failures:
         rows = []
         for report in reports:
             if report.error:
-                rows.append((report.provider, "-", "error", "", "", "", report.error))
+                rows.append((report.provider, "-", "error", "", "", "", "", "", report.error))
                 continue
             for resource, c in report.counts.items():
-                rows.append((report.provider, report.mode, resource, c.fetched, c.new, c.updated, ""))
-        app.out.table(("provider", "mode", "resource", "fetched", "new", "updated", "error"), rows,
+                rows.append((report.provider, report.mode, resource, c.fetched, c.new, c.updated,
+                             c.pushed, c.failed, ""))
+        app.out.table(("provider", "mode", "resource", "fetched", "new", "updated", "pushed", "failed", "error"), rows,
                       title="sync (dry run: nothing kept)" if dry_run else "sync")
         updated = [n for r in reports for n in r.invoices_updated]
         if updated:
             app.out.info(f"invoices updated: {', '.join(updated)}")
+        for failure in push_failures[:20]:
+            app.out.warn(failure)
         if not quiet:
             app.out.info(f"crm: {crm}")
-    codes = [r.exit_code for r in reports if r.exit_code]
+    codes = [r.exit_code for r in reports if r.exit_code] + ([int(ExitCode.PARTIAL)] if push_failures else [])
     if codes:
         raise typer.Exit(max(codes) if ExitCode.TEMPORARY not in codes else int(ExitCode.TEMPORARY))
 
