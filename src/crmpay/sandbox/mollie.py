@@ -40,6 +40,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
+from crmpay.core.errors import UsageError
 from crmpay.core.money import exponent
 from crmpay.core.validation import bic_problems, compact_iban, email_problems, iban_problems
 from crmpay.sandbox._http import HttpError, Request, Response, Router
@@ -69,14 +70,17 @@ NOUN = {"customers": "customer", "mandates": "mandate", "payments": "payment",
         "payment-links": "payment link", "refunds": "refund"}
 DOC_PAGE = {"customers": "customers-api", "mandates": "mandates-api", "payments": "payments-api",
             "payment-links": "payment-links-api", "refunds": "refunds-api"}
-LOCALES = frozenset(
-    "en_US en_GB nl_NL nl_BE fr_FR fr_BE de_DE de_AT de_CH es_ES ca_ES pt_PT it_IT nb_NO "
-    "sv_SE fi_FI da_DK is_IS hu_HU pl_PL lv_LV lt_LT".split())
-METHODS = frozenset(
-    "applepay bancomatpay bancontact banktransfer belfius billie blik creditcard directdebit eps "
-    "giftcard ideal kbc mybank paypal paysafecard przelewy24 riverty satispay trustly twint".split())
+LOCALES = frozenset([
+    "en_US", "en_GB", "nl_NL", "nl_BE", "fr_FR", "fr_BE", "de_DE", "de_AT", "de_CH", "es_ES", "ca_ES",
+    "pt_PT", "it_IT", "nb_NO", "sv_SE", "fi_FI", "da_DK", "is_IS", "hu_HU", "pl_PL", "lv_LV", "lt_LT",
+])
+METHODS = frozenset([
+    "applepay", "bancomatpay", "bancontact", "banktransfer", "belfius", "billie", "blik", "creditcard",
+    "directdebit", "eps", "giftcard", "ideal", "kbc", "mybank", "paypal", "paysafecard", "przelewy24",
+    "riverty", "satispay", "trustly", "twint",
+])
 FORCEABLE = ("paid", "failed", "expired", "canceled", "charged_back")
-_UNREACHABLE = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|::1|\[::1\])$", re.I)
+_UNREACHABLE = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|::1|\[::1\])$", re.IGNORECASE)
 
 
 class MollieService(Tables):
@@ -229,7 +233,7 @@ class MollieService(Tables):
             raise self._unprocessable("The currency is missing", f"{field}.currency")
         try:
             decimals = exponent(currency)
-        except Exception:
+        except UsageError:
             raise self._unprocessable(f"The currency '{currency}' is not supported", f"{field}.currency") from None
         text = value.get("value")
         pattern = r"\d+" if decimals == 0 else rf"\d+\.\d{{{decimals}}}"
@@ -497,6 +501,9 @@ class MollieService(Tables):
         self._get("customers", cid)
         return self._list(request, "payments", f"customers/{cid}/payments", self._children("payments", cid))
 
+    def _create_payment(self, request: Request, body: dict[str, Any]) -> Response:
+        return self._ok(201, self.add_payment(body))
+
     def _valid_mandate(self, customer_id: str, mandate_id: str | None) -> dict[str, Any]:
         if mandate_id:
             mandate = self.objects["mandates"].get(mandate_id)
@@ -595,9 +602,8 @@ class MollieService(Tables):
         payment[stamp] = self._now()
         payment["_links"]["checkout"] = None
         if status == "paid":
-            zero = "0" if exponent(payment["amount"]["currency"]) == 0 else "0." + "0" * exponent(
-                payment["amount"]["currency"])
-            payment["amountRefunded"] = {"value": zero, "currency": payment["amount"]["currency"]}
+            currency = payment["amount"]["currency"]
+            payment["amountRefunded"] = {"value": _major(0, exponent(currency)), "currency": currency}
             payment["amountRemaining"] = dict(payment["amount"])
         self.live.pop(payment["id"], None)
 
@@ -643,11 +649,10 @@ class MollieService(Tables):
                        '<label>IBAN <input name="consumerAccount"></label>')
 
     def checkout_page(self, request: Request) -> Response:
-        with self.sandbox.lock:
-            payment = self._payable(request.params["id"])
-            amount = payment["amount"]
-            fields = self._ACCOUNT_FIELDS if payment["sequenceType"] == "first" else ""
-            return self._form(f"Pay {amount['value']} {amount['currency']}", payment["description"], fields)
+        payment = self._payable(request.params["id"])
+        amount = payment["amount"]
+        fields = self._ACCOUNT_FIELDS if payment["sequenceType"] == "first" else ""
+        return self._form(f"Pay {amount['value']} {amount['currency']}", payment["description"], fields)
 
     def _checked(self, form: dict[str, str]) -> Response | None:
         account = form.get("consumerAccount")
@@ -656,43 +661,34 @@ class MollieService(Tables):
         return None
 
     def checkout(self, request: Request) -> Response:
-        with self.sandbox.lock:
-            payment = self._payable(request.params["id"])
-            form = request.form()
-            if form.get("action") == "cancel":
-                self._finish(payment, "canceled")
-                return Response.html(200, "<h1>Payment cancelled</h1>")
-            refused = self._checked(form)
-            if refused:
-                return refused
-            self._pay(payment, form)
-            return Response.html(200, "<h1>Payment received</h1><p>You can close this page.</p>")
+        payment = self._payable(request.params["id"])
+        form = request.form()
+        if form.get("action") == "cancel":
+            self._finish(payment, "canceled")
+            return Response.html(200, "<h1>Payment cancelled</h1>")
+        refused = self._checked(form)
+        if refused:
+            return refused
+        self._pay(payment, form)
+        return Response.html(200, "<h1>Payment received</h1><p>You can close this page.</p>")
 
     def force_status(self, request: Request) -> Response:
-        with self.sandbox.lock:
-            payment = self.objects["payments"].get(request.params["id"])
-            if payment is None:
-                return Response.json_body(404, {"error": f"unknown payment {request.params['id']}"})
-            wanted = (request.json() or {}).get("status")
-            if wanted not in FORCEABLE:
-                return Response.json_body(400, {"error": f"status must be one of {', '.join(FORCEABLE)}"})
-            if wanted == "charged_back":
-                if payment["status"] != "paid":
-                    self._forced_paid(payment)
-                payment["amountChargedBack"] = dict(payment["amount"])
-            elif wanted == "paid" and payment["status"] == "open":
-                self._pay(payment, {})
-            elif wanted == "paid":
-                self._forced_paid(payment)
+        payment = self.objects["payments"].get(request.params["id"])
+        if payment is None:
+            return Response.json_body(404, {"error": f"unknown payment {request.params['id']}"})
+        wanted = (request.json() or {}).get("status")
+        if wanted not in FORCEABLE:
+            return Response.json_body(400, {"error": f"status must be one of {', '.join(FORCEABLE)}"})
+        if wanted in ("paid", "charged_back") and payment["status"] != "paid":
+            if payment["status"] == "open":
+                self._pay(payment, {})  # as if the customer paid: a first payment leaves a mandate
             else:
-                self._finish(payment, wanted)
-            return Response.json_body(200, payment)
-
-    def _forced_paid(self, payment: dict[str, Any]) -> None:
-        if payment["status"] == "open":
-            self._pay(payment, {})
-        else:
-            self._finish(payment, "paid")
+                self._finish(payment, "paid")
+        if wanted == "charged_back":
+            payment["amountChargedBack"] = dict(payment["amount"])
+        elif wanted != "paid":
+            self._finish(payment, wanted)
+        return Response.json_body(200, payment)
 
     # -- payment links --------------------------------------------------------------------------------
     def create_payment_link(self, request: Request) -> Response:
@@ -710,7 +706,7 @@ class MollieService(Tables):
         expires = body.get("expiresAt")
         if expires is not None:
             try:
-                datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
+                datetime.fromisoformat(str(expires))
             except ValueError:
                 raise self._unprocessable("The expiry date is invalid", "expiresAt") from None
         ident = self.sandbox.ids.next("pl_")
@@ -743,34 +739,32 @@ class MollieService(Tables):
         return link
 
     def link_page(self, request: Request) -> Response:
-        with self.sandbox.lock:
-            link = self._link_open(request.params["id"])
-            amount = link["amount"]
-            fields = "" if amount else '<label>Amount <input name="amount"></label>'
-            if link["sequenceType"] == "first":
-                fields += self._ACCOUNT_FIELDS
-            title = f"Pay {amount['value']} {amount['currency']}" if amount else "Pay"
-            return self._form(title, link["description"], fields)
+        link = self._link_open(request.params["id"])
+        amount = link["amount"]
+        fields = "" if amount else '<label>Amount <input name="amount"></label>'
+        if link["sequenceType"] == "first":
+            fields += self._ACCOUNT_FIELDS
+        title = f"Pay {amount['value']} {amount['currency']}" if amount else "Pay"
+        return self._form(title, link["description"], fields)
 
     def pay_link(self, request: Request) -> Response:
-        with self.sandbox.lock:
-            link = self._link_open(request.params["id"])
-            form = request.form()
-            refused = self._checked(form)
-            if refused:
-                return refused
-            amount = link["amount"] or {"currency": "EUR", "value": form.get("amount", "")}
-            try:
-                payment = self.add_payment({
-                    "amount": amount, "description": link["description"], "sequenceType": link["sequenceType"],
-                    "customerId": link["customerId"],
-                    "redirectUrl": link["redirectUrl"] or f"{self.sandbox.url}/__sandbox/mollie/thanks"})
-            except HttpError as exc:
-                return Response.html(422, f"<h1>{html.escape(json.loads(exc.response.body)['detail'])}</h1>")
-            self._index("payments", link["id"], payment["id"])
-            self._pay(payment, form)
-            link["paidAt"] = link["updatedAt"] = self._now()
-            return Response.html(200, "<h1>Payment received</h1><p>You can close this page.</p>")
+        link = self._link_open(request.params["id"])
+        form = request.form()
+        refused = self._checked(form)
+        if refused:
+            return refused
+        amount = link["amount"] or {"currency": "EUR", "value": form.get("amount", "")}
+        try:
+            payment = self.add_payment({
+                "amount": amount, "description": link["description"], "sequenceType": link["sequenceType"],
+                "customerId": link["customerId"],
+                "redirectUrl": link["redirectUrl"] or f"{self.sandbox.url}/__sandbox/mollie/thanks"})
+        except HttpError as exc:
+            return Response.html(422, f"<h1>{html.escape(json.loads(exc.response.body)['detail'])}</h1>")
+        self._index("payments", link["id"], payment["id"])
+        self._pay(payment, form)
+        link["paidAt"] = link["updatedAt"] = self._now()
+        return Response.html(200, "<h1>Payment received</h1><p>You can close this page.</p>")
 
     # -- refunds --------------------------------------------------------------------------------------
     def create_refund(self, request: Request) -> Response:
@@ -855,7 +849,7 @@ class MollieService(Tables):
 
     def _dates_of(self, payment: dict[str, Any]) -> dict[str, Any]:
         """Lifecycle dates of a payment seeded straight into the tables."""
-        created = datetime.fromisoformat(payment["createdAt"].replace("Z", "+00:00"))
+        created = datetime.fromisoformat(payment["createdAt"])
         sent = add_working_days(created.date(), SENT_AFTER)
         dates = {"sent": sent, "paid": add_working_days(sent, PAID_AFTER), "expires": created + EXPIRES_AFTER}
         self.private[payment["id"]] = dates

@@ -1,0 +1,135 @@
+"""`crmpay sync` against the sandbox's GoCardless, in one run.
+
+    python bench/sync.py [--customers 20000] [--payments 100000]
+
+Seeds the simulator (customers, one bank account and mandate each, payments spread over
+the mandates), then prints:
+- requests of the first sync / the minimum (sum of ceil(n / 500) per resource);
+- requests of a second sync with nothing changed (target <= 3);
+- wall time of the first sync (no CRM) / a bare loop fetching the same pages with the
+  same SDK and discarding them (target <= 1.5);
+- peak RSS of a first sync with N payments / with N/4 payments (target <= 1.3).
+Targets: request ratio <= 1.05. Mollie is left out: it lists mandates only per customer,
+so a first sync costs one request per customer whatever crmpay does (docs/sync.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import gocardless_pro
+import httpx
+
+from crmpay.sandbox import Sandbox
+
+IBANS = ["FR1420041010050500013M02606", "DE89370400440532013000", "BE68539007547034", "NL91ABNA0417164300"]
+
+
+def seed(sandbox: Sandbox, customers: int, payments: int) -> None:
+    gc = sandbox.services["gocardless"]
+    charge = date.today() + timedelta(days=40)
+    with sandbox.lock:
+        mandates = []
+        for i in range(customers):
+            customer = gc._new_customer({"email": f"c{i}@example.fr", "family_name": f"Client {i}"})
+            account = {"id": gc._new_id("customer_bank_accounts"), "created_at": customer["created_at"],
+                       "account_holder_name": f"Client {i}", "account_number_ending": "0606",
+                       "account_type": None, "bank_account_token": None, "bank_name": "SANDBOX BANK",
+                       "country_code": "FR", "currency": "EUR", "enabled": True,
+                       "links": {"customer": customer["id"]}, "metadata": {},
+                       "payer_name_verification_result": None, "trusted_recipient": False}
+            gc.private[account["id"]] = {"iban": IBANS[i % 4], "customer": customer["id"]}
+            gc._store("customer_bank_accounts", account)
+            mandates.append(gc._new_mandate(account, "sepa_core", None, None, "api"))
+        for j in range(payments):
+            gc._new_payment(mandates[j % len(mandates)], 1000 + j, "EUR", charge, {})
+
+
+def requests(sandbox: Sandbox) -> int:
+    return sum(n for route, n in httpx.get(f"{sandbox.url}/__sandbox/stats").json()["requests"].items()
+               if not route.split(" ")[1].startswith(("/v2", "/crm", "/oauth")))
+
+
+def crmpay(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one crmpay process."""
+    wrapper = ("import resource, subprocess, sys, time\n"
+               "t = time.perf_counter()\n"
+               "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+               "t = time.perf_counter() - t\n"
+               "assert p.returncode == 0, p.stderr[-800:]\n"
+               "print(t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "crmpay", *args],
+                         capture_output=True, text=True, env=env, check=True).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+def bare_loop(sandbox: Sandbox) -> float:
+    client = gocardless_pro.Client(access_token=sandbox.credentials()["gocardless"]["access_token"],
+                                   base_url=sandbox.url)
+    start = time.perf_counter()
+    for service in (client.customers, client.customer_bank_accounts, client.mandates, client.payments):
+        cursor = None
+        while True:
+            page = service.list(params={"limit": 500, **({"after": cursor} if cursor else {})})
+            cursor = page.after
+            if not cursor:
+                break
+    return time.perf_counter() - start
+
+
+def first_sync(customers: int, payments: int, home: Path) -> dict[str, float]:
+    with Sandbox() as sandbox:
+        seed(sandbox, customers, payments)
+        env = {**os.environ, "CRMPAY_HOME": str(home), "NO_COLOR": "1",
+               "CRMPAY_GOCARDLESS_ACCESS_TOKEN": sandbox.credentials()["gocardless"]["access_token"],
+               "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+        subprocess.run([sys.executable, "-m", "crmpay", "connect", "gocardless", "--environment", "local",
+                        "--base-url", sandbox.url], env=env, check=True, capture_output=True)
+        httpx.delete(f"{sandbox.url}/__sandbox/stats")
+        wall, rss = crmpay(["sync", "--no-crm", "--quiet"], env)
+        first = requests(sandbox)
+        httpx.delete(f"{sandbox.url}/__sandbox/stats")
+        crmpay(["sync", "--no-crm", "--quiet"], env)
+        again = requests(sandbox)
+        bare = min(bare_loop(sandbox) for _ in range(2))
+    minimum = 3 * math.ceil(customers / 500) + math.ceil(payments / 500)
+    return {"wall": wall, "rss": rss, "first": first, "again": again, "bare": bare, "minimum": minimum}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--payments", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        big = first_sync(args.customers, args.payments, Path(tmp) / "big")
+        small = first_sync(args.customers // 4, args.payments // 4, Path(tmp) / "small")
+    checks = [
+        ("first-sync requests / minimum", big["first"] / big["minimum"], 1.05,
+         f"{big['first']} requests, minimum {big['minimum']}"),
+        ("no-change sync requests", big["again"], 3, "GoCardless: events + customers + bank accounts"),
+        ("first-sync wall / bare SDK loop", big["wall"] / big["bare"], 1.5,
+         f"{big['wall']:.1f} s vs {big['bare']:.1f} s (sync includes process start and SQLite writes)"),
+        ("peak RSS N / N/4", big["rss"] / small["rss"], 1.3,
+         f"{big['rss'] / 1024:.0f} MiB vs {small['rss'] / 1024:.0f} MiB"),
+    ]
+    print(f"GoCardless: {args.customers} customers, bank accounts and mandates; {args.payments} payments")
+    ok = True
+    for name, value, target, detail in checks:
+        passed = value <= target
+        ok &= passed
+        print(f"{name:32} {value:8.3f}  (target <= {target})  {'ok' if passed else 'MISSED'}  {detail}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
