@@ -62,6 +62,7 @@ class GoCardlessSettings(_ServiceSection):
 
 class MollieSettings(_ServiceSection):
     environment: Literal["live", "local"] = "live"
+    redirect_url: str | None = None  # where Mollie sends a customer after a first payment
 
 
 ZohoDC = Literal["us", "eu", "in", "au", "jp", "cn", "ca", "sa"]

@@ -43,6 +43,7 @@ def build_provider(
             environment=settings.environment,
             base_url=settings.base_url,
             retry_policy=retry_policy,
+            redirect_url=getattr(settings, "redirect_url", None),
         )
     raise UsageError(f"unknown provider {name!r}", hint=f"choose one of {', '.join(PROVIDERS)}")
 

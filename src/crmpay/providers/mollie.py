@@ -2,13 +2,25 @@
 
 The SDK retries only connection errors on https, never a 429 or a 5xx: calls go through
 `with_retries`. Reads are safe to repeat; creates and cancels carry our idempotency key,
-and Mollie replays the first answer for a repeated key. Mollie has no events API and no
-bank-account resource: bank accounts are read from the mandates' `details`.
+and Mollie replays the first answer for a repeated key (a `202 Accepted` body, the answer
+while the first request is still being processed, is retried like a 5xx).
+
+Mollie has no events API (`iter_events` is an empty iterator: sync lists newest first and
+refreshes what is not final) and no bank-account resource: `iter_bank_accounts` yields one
+account per mandate, read from its `details`, with the mandate's id and only the last four
+characters of the IBAN.
+
+A setup link is a `first` payment: paying it on Mollie's checkout creates the mandate.
+Mollie has no first payment without an amount, so a link asked for without one is a first
+payment of the currency's smallest amount (one minor unit, EUR 0.01); a payment link with
+`sequenceType: first` would also do, but its mandate can only be found through the
+payments the link made, where a first payment carries `mandateId` itself.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,11 +58,35 @@ MANDATE_STATES = {"valid": MandateState.ACTIVE, "pending": MandateState.PENDING,
 
 
 def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value[:10]) if value else None
+    try:
+        return date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def money_from(amount: dict[str, Any]) -> Money:
+    """`{"currency": "EUR", "value": "10.00"}` as exact Money, never through a float."""
+    return Money(Decimal(amount["value"]), amount["currency"])
+
+
+def _amount(money: Money) -> dict[str, str]:
+    return {"currency": money.currency, "value": money.decimal_string()}
+
+
+_LOCALES = {"fr": "fr_FR", "en": "en_US", "nl": "nl_NL", "de": "de_DE", "es": "es_ES", "it": "it_IT",
+            "pt": "pt_PT", "ca": "ca_ES", "nb": "nb_NO", "sv": "sv_SE", "fi": "fi_FI", "da": "da_DK",
+            "is": "is_IS", "hu": "hu_HU", "pl": "pl_PL", "lv": "lv_LV", "lt": "lt_LT"}
+
+
+def _locale(language: str) -> str:
+    return _LOCALES.get(language.lower()[:2], "en_US")
 
 
 def _last_segment(link: dict[str, Any] | None) -> str | None:
@@ -83,8 +119,7 @@ def bank_account_from(mandate: Mandate) -> BankAccount:
 
 def payment_from(raw: dict[str, Any]) -> Payment:
     status = raw["status"]
-    amount = raw["amount"]
-    money = Money(Decimal(amount["value"]), amount["currency"])
+    money = money_from(raw["amount"])
     charged_back = raw.get("amountChargedBack")
     if charged_back and Decimal(charged_back.get("value") or "0") > 0:
         state = PaymentState.CHARGED_BACK
@@ -99,19 +134,45 @@ def payment_from(raw: dict[str, Any]) -> Payment:
     else:  # expired, failed
         state = PaymentState.FAILED
     metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    details = raw.get("details") if isinstance(raw.get("details"), dict) else {}
     return Payment(NAME, raw["id"], money, status, state, bool(raw.get("isCancelable")),
-                   raw.get("mandateId"), raw.get("customerId"), None, raw.get("description"), None,
-                   {str(k): str(v) for k, v in metadata.items()}, _when(raw.get("createdAt")), dict(raw))
+                   raw.get("mandateId"), raw.get("customerId"), _day(details.get("dueDate")),
+                   raw.get("description"), None, {str(k): str(v) for k, v in metadata.items()},
+                   _when(raw.get("createdAt")), dict(raw))
+
+
+class _Accepted(Exception):
+    """Mollie accepted a replayed request whose first attempt is still being processed."""
+
+
+_HTTP_STATUS = re.compile(r"status code: (\d{3})")
 
 
 def _status(exc: BaseException) -> int:
+    if isinstance(exc, mollie_errors.ResponseHandlingError):  # an answer that was not Mollie's JSON
+        found = _HTTP_STATUS.search(str(exc))
+        return int(found.group(1)) if found else 0
     return int(getattr(exc, "status", 0) or 0)
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (mollie_errors.RequestError, mollie_errors.ResponseHandlingError)):
+    if isinstance(exc, _Accepted):
         return True
+    if isinstance(exc, mollie_errors.RequestSetupError):  # a bad id or key: no retry mends it
+        return False
+    if isinstance(exc, mollie_errors.RequestError):  # connection refused, reset, timed out
+        return True
+    if isinstance(exc, mollie_errors.ResponseHandlingError):
+        status = _status(exc)
+        return status == 0 or status == 429 or status >= 500
     return isinstance(exc, mollie_errors.ResponseError) and (_status(exc) == 429 or _status(exc) >= 500)
+
+
+def _done(result: Any) -> Any:
+    """A create's answer; `202 Accepted` (first request still running) is retried."""
+    if isinstance(result, dict) and "id" not in result and result.get("status") == 202:
+        raise _Accepted(result.get("detail") or "accepted, not yet processed")
+    return result
 
 
 class MollieProvider:
@@ -135,6 +196,7 @@ class MollieProvider:
         elif environment != "live":
             raise UsageError(f"mollie: unknown environment {environment!r}")
         self._redirect_url = redirect_url
+        self._mode = "test" if api_key.startswith("test_") else "live"
         self._customer_of_mandate: dict[str, str] = {}
         self._policy = retry_policy or RetryPolicy()
         self._rng = random.Random()
@@ -146,15 +208,28 @@ class MollieProvider:
         except mollie_errors.UnauthorizedError:
             raise AuthError("Mollie rejected the API key",
                             hint="run `crmpay connect mollie` with a valid key") from None
-        except (mollie_errors.RequestError, mollie_errors.ResponseHandlingError) as exc:
+        except mollie_errors.RequestSetupError as exc:
+            raise UsageError(f"cannot ask Mollie for {what}: {exc}") from None
+        except _Accepted:
+            raise TemporaryError(f"Mollie is still processing {what}; run the command again later") from None
+        except mollie_errors.RequestError as exc:
             raise TemporaryError(f"cannot reach Mollie for {what}: {type(exc).__name__}") from None
+        except mollie_errors.ResponseHandlingError as exc:
+            status = _status(exc)
+            if status in (401, 403):
+                raise AuthError(f"Mollie refused {what} (HTTP {status})") from None
+            if 400 <= status < 500 and status != 429:
+                raise OperationFailed(f"Mollie refused {what} (HTTP {status}): the answer was not "
+                                      "a Mollie error body") from None
+            raise TemporaryError(f"Mollie gave no usable answer for {what}"
+                                 + (f" (HTTP {status})" if status else "")) from None
         except mollie_errors.ResponseError as exc:
             status = _status(exc)
             if status == 403:
                 raise AuthError(f"Mollie refused {what}: {exc}") from None
             if status == 429 or status >= 500:
                 raise TemporaryError(f"Mollie is unavailable for {what}: {exc}") from None
-            field = f" ({exc.field})" if getattr(exc, "field", None) else ""
+            field = f" (field {exc.field})" if getattr(exc, "field", None) else ""
             raise OperationFailed(f"Mollie refused {what}: {exc}{field}") from None
 
     def _pages(self, what: str, first: Callable[[], Any]) -> Iterator[dict[str, Any]]:
@@ -164,16 +239,19 @@ class MollieProvider:
                 yield dict(item)
             if not page.has_next():
                 return
-            current = page
-            page = self._call(what, lambda: current.get_next())
+            page = self._call(what, page.get_next)
 
     def _mandates_of(self, customer_id: str) -> CustomerMandates:
         return CustomerMandates(self._client, MollieCustomer({"id": customer_id}, self._client))
 
     # -- PaymentProvider ---------------------------------------------------------------------------
     def check_credentials(self) -> AccountCheck:
+        """One customer listed with the key: cheap, and refused with 401 for a wrong key."""
         page = self._call("the API key check", lambda: self._client.customers.list(limit=1))
-        return AccountCheck(None, "Mollie", [] if page is not None else ["unexpected answer"])
+        warnings = [] if "_embedded" in page else ["Mollie answered the check in an unexpected shape"]
+        if self._mode == "test":
+            warnings.append("this is a test-mode key: no real money moves")
+        return AccountCheck(None, f"Mollie ({self._mode} mode)", warnings)
 
     def iter_customers(self) -> Iterator[Customer]:
         return (customer_from(raw) for raw in
@@ -219,11 +297,11 @@ class MollieProvider:
     def create_customer(self, new: NewCustomer, *, idempotency_key: str) -> Customer:
         data: dict[str, Any] = {"name": new.name, "email": new.email}
         if new.language:
-            data["locale"] = {"fr": "fr_FR", "en": "en_US", "nl": "nl_NL", "de": "de_DE"}.get(new.language, "en_US")
+            data["locale"] = _locale(new.language)
         if new.metadata:
             data["metadata"] = new.metadata
         raw = self._call("creating a customer",
-                         lambda: self._client.customers.create(data, idempotency_key=idempotency_key))
+                         lambda: _done(self._client.customers.create(data, idempotency_key=idempotency_key)))
         return customer_from(dict(raw))
 
     def create_mandate(self, new: NewMandate, *, idempotency_key: str) -> Mandate:
@@ -236,7 +314,8 @@ class MollieProvider:
         if new.reference:
             data["mandateReference"] = new.reference
         resource = self._mandates_of(new.customer_id)
-        raw = self._call("creating a mandate", lambda: resource.create(data, idempotency_key=idempotency_key))
+        raw = self._call("creating a mandate",
+                         lambda: _done(resource.create(data, idempotency_key=idempotency_key)))
         self._customer_of_mandate[raw["id"]] = new.customer_id
         return mandate_from(dict(raw), new.customer_id)
 
@@ -244,32 +323,36 @@ class MollieProvider:
         if not new.customer_id:
             raise UsageError("a Mollie recurring payment needs the mandate's customer id")
         data: dict[str, Any] = {
-            "amount": {"currency": new.amount.currency, "value": new.amount.decimal_string()},
-            "description": new.description[:255], "sequenceType": "recurring",
+            "amount": _amount(new.amount), "description": new.description[:255], "sequenceType": "recurring",
             "customerId": new.customer_id, "mandateId": new.mandate_id,
         }
         if new.metadata:
             data["metadata"] = new.metadata
         raw = self._call("creating a payment",
-                         lambda: self._client.payments.create(data, idempotency_key=idempotency_key))
+                         lambda: _done(self._client.payments.create(data, idempotency_key=idempotency_key)))
         return payment_from(dict(raw))
 
     def create_setup_link(self, new: NewSetupLink, *, idempotency_key: str) -> SetupLink:
-        """A `first` payment for the amount: paying it creates the mandate."""
-        if new.amount is None:
-            raise UsageError("a Mollie mandate-setup link is a first payment: it needs an amount")
-        if not self._redirect_url:
-            raise UsageError("a Mollie first payment needs a redirect URL",
-                             hint="crmpay config set mollie.redirect_url https://your-site/thanks")
+        """A `first` payment: paying it on the checkout page creates the mandate.
+
+        Without an amount, the first payment is for the currency's smallest amount (one minor
+        unit): Mollie has no first payment of nothing for SEPA mandates.
+        """
+        redirect = new.redirect_url or self._redirect_url
+        if not redirect:
+            raise UsageError("a Mollie first payment needs a redirect URL: the page the customer "
+                             "returns to after paying", hint="give the provider a redirect_url")
+        amount = new.amount if new.amount is not None else Money.from_minor(1, new.currency)
         data: dict[str, Any] = {
-            "amount": {"currency": new.amount.currency, "value": new.amount.decimal_string()},
-            "description": new.description[:255], "sequenceType": "first",
-            "customerId": new.customer_id, "redirectUrl": new.redirect_url or self._redirect_url,
+            "amount": _amount(amount), "description": new.description[:255], "sequenceType": "first",
+            "customerId": new.customer_id, "redirectUrl": redirect,
         }
+        if new.language:
+            data["locale"] = _locale(new.language)
         if new.metadata:
             data["metadata"] = new.metadata
         raw = dict(self._call("creating a first payment",
-                              lambda: self._client.payments.create(data, idempotency_key=idempotency_key)))
+                              lambda: _done(self._client.payments.create(data, idempotency_key=idempotency_key))))
         return SetupLink(NAME, raw["id"], raw["_links"]["checkout"]["href"], _when(raw.get("expiresAt")),
                          new.customer_id, raw)
 
@@ -280,10 +363,10 @@ class MollieProvider:
         current = self.get_payment(payment_id)
         if not current.cancellable:
             raise OperationFailed(f"payment {payment_id} is {current.status}; it can no longer be cancelled")
-        raw = self._call(f"cancelling payment {payment_id}",
-                         lambda: self._client.payments.delete(payment_id, idempotency_key=f"cancel:{payment_id}"))
+        raw = self._call(f"cancelling payment {payment_id}", lambda: _done(
+            self._client.payments.delete(payment_id, idempotency_key=f"cancel:{payment_id}")))
         return payment_from(dict(raw))
 
     def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:
-        """Mollie has no events API: sync lists newest first and refreshes open objects."""
+        """Always empty: Mollie has no events API; sync lists newest first and refreshes open objects."""
         return iter(())
