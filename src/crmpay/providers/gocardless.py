@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import gocardless_pro
@@ -58,7 +58,7 @@ PAYMENT_STATES = {
 
 
 def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return datetime.fromisoformat(value) if value else None
 
 
 def _day(value: str | None) -> date | None:
@@ -162,6 +162,8 @@ class GoCardlessProvider:
             raise OperationFailed(f"GoCardless refused {what}: {_message(exc)}") from None
         except gc_errors.ApiError as exc:
             raise OperationFailed(f"GoCardless refused {what}: {_message(exc)}") from None
+        except gc_errors.GoCardlessProError as exc:  # refused by the SDK before sending
+            raise OperationFailed(f"GoCardless: {what}: {exc}") from None
 
     def _pages(self, what: str, service: Any, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every record of a listing, newest first, following `after` at the largest page size."""
@@ -170,7 +172,7 @@ class GoCardlessProvider:
             query = {**(params or {}), "limit": PAGE}
             if cursor:
                 query["after"] = cursor
-            page = self._call(what, lambda: service.list(params=query))
+            page = self._call(what, lambda query=query: service.list(params=query))
             for record in page.records:
                 yield record.attributes
             cursor = page.after
@@ -204,7 +206,11 @@ class GoCardlessProvider:
             yield mandate
 
     def iter_payments(self, *, created_after: datetime | None = None) -> Iterator[Payment]:
-        params = {"created_at[gt]": created_after.isoformat()} if created_after else None
+        params = None
+        if created_after:
+            stamp = (created_after.replace(tzinfo=UTC) if created_after.tzinfo is None  # naive: UTC
+                     else created_after.astimezone(UTC))
+            params = {"created_at[gt]": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond:06d}Z"}
         for raw in self._pages("listing payments", self._client.payments, params):
             yield payment_from(raw, self._customer_of_mandate.get((raw.get("links") or {}).get("mandate")))
 
@@ -296,9 +302,9 @@ class GoCardlessProvider:
                 return self._client.billing_request_flows.create(
                     params=flow_params, headers={"Idempotency-Key": f"{idempotency_key}:flow"}).attributes
             except gc_errors.IdempotentCreationConflictError:
-                # flows cannot be fetched back; a second link to the same request is harmless
-                return self._client.billing_request_flows.create(
-                    params=flow_params, headers={"Idempotency-Key": f"{idempotency_key}:flow:again"}).attributes
+                # The API cannot read a flow back, and the SDK does not try: a second flow for
+                # the same billing request is harmless (both links fulfil the one request).
+                return self._client.billing_request_flows.create(params=flow_params).attributes
 
         raw = self._call("creating a billing request flow", flow)
         return SetupLink(NAME, br["id"], raw["authorisation_url"], _when(raw.get("expires_at")),
@@ -359,7 +365,7 @@ class GoCardlessProvider:
             cursor = oldest["id"]
         while True:
             params = {"limit": PAGE, "before": cursor}
-            page = self._call("listing events", lambda: self._client.events.list(params=params))
+            page = self._call("listing events", lambda params=params: self._client.events.list(params=params))
             if not page.records:
                 return
             for record in reversed(page.records):  # oldest of this page first
