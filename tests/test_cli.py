@@ -58,10 +58,11 @@ def test_unknown_option_is_a_usage_error(crmpay_env):
     assert "No such option" in result.stderr
 
 
-def test_command_not_built_yet_says_so_in_one_line(crmpay_env):
+def test_a_usage_error_is_one_line_naming_the_fix(crmpay_env):
     result = crmpay_env.run("calls", "import", "x.csv")
     assert result.code == 2
-    assert result.stderr.strip() == "error: `crmpay calls` is not built yet"
+    assert result.stderr.strip() == ("error: --format is required with a file; "
+                                     "choose one of asterisk, sipsim-csv, sipsim-json")
     assert "Traceback" not in result.stderr
 
 

@@ -103,6 +103,7 @@ class CrmMapping(_Section):
     mandates_module: str = "CRMPAY_Mandates"
     payments_module: str = "CRMPAY_Payments"
     contact_mandate_field: str = "CRMPAY_Active_Mandate"
+    call_id_field: str = "CRMPAY_Call_Id"  # unique field on Calls, Tasks, Deals: the call's identity
 
 
 SERVICES = ("gocardless", "mollie", "zoho", "sipsim", "smtp")

@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "invoice": ("crmpay.cli.invoice", "Create, render and list invoices."),
     "payment": ("crmpay.cli.payment", "Record manual payments."),
     "payments": ("crmpay.cli.payments", "List and show payments in the store."),
-    "calls": ("", "Turn call records into CRM records."),
+    "calls": ("crmpay.cli.calls", "Import call records (SipSim, Asterisk) into the CRM, by rules."),
     "crm": ("crmpay.cli.crm", "Check the profile's CRM mapping and scopes."),
     "sandbox": ("crmpay.cli.sandbox", "Run the built-in sandbox of every service."),
     "demo": ("crmpay.cli.demo", "Tour crmpay against the built-in sandbox, no account needed."),
@@ -55,8 +55,6 @@ class LazyGroup(TyperGroup):
         module, help_text = COMMANDS[name]
         if self._listing:
             return TyperCommand(name, help=help_text, short_help=help_text)
-        if not module:
-            return _not_built(name, help_text)
         import importlib
 
         target = importlib.import_module(module).command
@@ -87,20 +85,6 @@ class LazyGroup(TyperGroup):
                 hint="run again with --verbose for the traceback",
             )
             ctx.exit(1)
-
-
-def _not_built(name: str, help_text: str) -> TyperCommand:
-    def callback(**_: Any) -> None:
-        from crmpay.core.errors import NotImplementedYet
-
-        raise NotImplementedYet(f"`crmpay {name}` is not built yet")
-
-    return TyperCommand(
-        name,
-        callback=callback,
-        help=f"{help_text} (not built yet)",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    )
 
 
 def _verbose(ctx: typer.Context) -> bool:

@@ -74,7 +74,3 @@ class TemporaryError(CrmpayError):
     """Network failure, rate limit or a held lock: try again later."""
 
     exit_code = ExitCode.TEMPORARY
-
-
-class NotImplementedYet(UsageError):
-    """A command that exists in the interface but is not built yet."""

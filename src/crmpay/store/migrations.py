@@ -268,5 +268,19 @@ def m003_invoice_numbers_and_manual_payments(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m004_call_imports(db: sqlite3.Connection) -> None:
+    """Calls imports: where a call came from, why it failed, the CRM records it made."""
+    run_script(
+        db,
+        """
+        ALTER TABLE calls ADD COLUMN line_number INTEGER;
+        ALTER TABLE calls ADD COLUMN error TEXT;
+        ALTER TABLE calls ADD COLUMN crm_records TEXT;
+        CREATE INDEX calls_status ON calls (status);
+        """,
+    )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -50,7 +50,7 @@ class CallRules(BaseModel):
     task_due_days: int = 1
     task_priority: Literal["Highest", "High", "Normal", "Low", "Lowest"] = "High"
     create_call_records: bool = True
-    call_duration_format: Literal["seconds", "mm:ss", "minutes"] = "mm:ss"
+    call_duration_format: Literal["mm:ss", "hh:mm", "hh:mm:ss", "seconds", "minutes"] = "mm:ss"
     csv_columns: dict[str, str] = {}
     lines: list[Line] = []
 
