@@ -27,6 +27,9 @@ def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env)
     assert csv_step["rows"] == 3 and csv_step["imported"] == 2
     assert any(p.startswith("line 4: iban:") for p in csv_step["problems"])
     assert any(p.startswith("line 4: signature_date:") for p in csv_step["problems"])
+    calls = summary["calls"]
+    assert calls["calls_read"] == 4 and calls["ignored"] == 1 and calls["imported"] == 3
+    assert calls["created"] == {"accounts": 0, "leads": 0, "contacts": 2, "deals": 0, "tasks": 1, "calls": 3}
 
 
 def test_demo_keeps_its_files_with_home(crmpay_env, tmp_path):

@@ -69,6 +69,7 @@ def run_tour(root: Path, out: Renderer) -> dict[str, Any]:
         summary["invoices"] = _invoice_tour(home, config, sandbox, out)
         summary["crm_contacts"] = _crm_tour(home, sandbox, out)
         summary["mandate_csv"] = _csv_tour(home, config, out)
+        summary["calls"] = _calls_tour(home, sandbox, out)
     out.success("demo finished: every step above ran against the local sandbox over HTTP")
     return summary
 
@@ -244,3 +245,56 @@ def _csv_tour(home: Home, config: Config, out: Renderer) -> dict[str, Any]:
     out.success(f"mandate CSV (Windows-1252, ';'): {result.rows} rows, {result.imported} mandates created at "
                 f"Mollie, {result.invalid} row rejected")
     return {"rows": result.rows, "imported": result.imported, "problems": [str(p) for p in result.problems]}
+
+
+DEMO_CDR = "\n".join(",".join(cells) for cells in (
+    # accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata,
+    # start, answer, end, duration, billsec, disposition, amaflags, uniqueid
+    ('""', '"0612345678"', '"0142685300"', '"from-trunk"', '"""Camille"" <0612345678>"', '"SIP/trunk-01"',
+     '"SIP/101-01"', '"Dial"', '"SIP/101"', '"2026-11-20 09:12:03"', '"2026-11-20 09:12:09"',
+     '"2026-11-20 09:16:41"', "278", "272", '"ANSWERED"', '"DOCUMENTATION"', '"1763626323.1"'),
+    ('""', '"0612345678"', '"0142685300"', '"from-trunk"', '"""Camille"" <0612345678>"', '"SIP/trunk-02"',
+     '"SIP/101-02"', '"Dial"', '"SIP/101"', '"2026-11-20 14:02:00"', '""', '"2026-11-20 14:02:30"', "30", "0",
+     '"NO ANSWER"', '"DOCUMENTATION"', '"1763643720.2"'),
+    ('""', '"0142685300"', '"0478123456"', '"from-internal"', '"""Sales"" <101>"', '"SIP/101-03"',
+     '"SIP/trunk-03"', '"Dial"', '"SIP/trunk/0478123456"', '"2026-11-20 15:30:00"', '"2026-11-20 15:30:12"',
+     '"2026-11-20 15:41:02"', "662", "650", '"ANSWERED"', '"DOCUMENTATION"', '"1763649000.3"'),
+    ('""', '"101"', '"102"', '"from-internal"', '"""Sales"" <101>"', '"SIP/101-04"', '"SIP/102-04"', '"Dial"',
+     '"SIP/102"', '"2026-11-20 16:00:00"', '"2026-11-20 16:00:03"', '"2026-11-20 16:01:00"', "60", "57",
+     '"ANSWERED"', '"DOCUMENTATION"', '"1763650800.4"'),
+)) + "\n"
+
+
+def _calls_tour(home: Home, sandbox: Any, out: Renderer) -> dict[str, Any]:
+    """A small Asterisk Master.csv into Zoho CRM: contacts, a missed-call task, call records."""
+    import httpx
+
+    from crmpay.crm import open_crm
+    from crmpay.services.calls_import import crm_context, import_calls
+    from crmpay.store import Store
+    from crmpay.telephony.rules import CallRules
+    from crmpay.telephony.sources import read_calls
+
+    httpx.post(f"{sandbox.url}/__sandbox/zoho/users", json={"email": "sales@demo.example", "name": "Sam Sales"})
+    rules = CallRules.model_validate({
+        "default_region": "FR", "timezone": "Europe/Paris", "create_contact": True, "missed_call_task": True,
+        "lines": [{"number": "01 42 68 53 00", "manager": "sales@demo.example"}]})
+    path = home.data_dir / "Master.csv"
+    path.write_text(DEMO_CDR, encoding="utf-8")
+    parsed = read_calls(path, "asterisk", region=rules.default_region, tz=rules.timezone,
+                        lines=set(rules.line_numbers()))
+    config = Config.load(home, "demo", environ={})
+    crm = open_crm(config)
+    id_field = config.settings.crm.call_id_field
+    users = crm_context(crm, rules, id_field, "demo rules")
+    with Store.open(home.database("demo")) as store:
+        report = import_calls(store, crm, rules, parsed.calls, parsed.problems, users=users, id_field=id_field)
+    zoho = sandbox.services["zoho"].records
+    made = [("Contacts", r["Last_Name"], r.get("Phone")) for r in zoho["Contacts"].values() if r.get("Phone")]
+    made += [("Tasks", r["Subject"], r["Due_Date"]) for r in zoho["Tasks"].values()]
+    made += [("Calls", r["Subject"], f"{r['Call_Type']} {r['Call_Start_Time']} {r['Call_Duration']}")
+             for r in zoho["Calls"].values()]
+    out.table(("module", "record", "detail"), made,
+              title=f"Calls import ({path.name}): {report.read} calls, {report.ignored} ignored (internal)")
+    crm.close()
+    return report.as_dict()
