@@ -1,4 +1,4 @@
-"""`crmpay connect gocardless|mollie|smtp`: check credentials, then keep them."""
+"""`crmpay connect gocardless|mollie|smtp|zoho|sipsim`: check credentials, then keep them."""
 
 from __future__ import annotations
 
@@ -140,3 +140,31 @@ def zoho(
         app.out.json(result)
     else:
         app.out.success(f"zoho connected for profile {app.profile} ({dc}, {result['users']} active users)")
+
+
+@command.command("sipsim")
+def sipsim(
+    environment: str = typer.Option("live", help="live or local (local needs --base-url)."),
+    base_url: str = typer.Option(None, "--base-url", help="API address, for --environment local."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Connect SipSim's API v2 with an API client (OAuth client credentials).
+
+    The client id and secret come from CRMPAY_SIPSIM_CLIENT_ID / CRMPAY_SIPSIM_CLIENT_SECRET
+    or hidden prompts. They are checked (a token, then the phones list) before they are kept.
+
+    Example: crmpay connect sipsim && crmpay calls import --from sipsim --since 2026-11-01
+    """
+    from crmpay.secrets import env_var
+    from crmpay.services.connections import connect_sipsim
+
+    app = Application.current()
+    client_id = _read_secret("Client id", env_var("sipsim", "client_id"), False)
+    client_secret = _read_secret("Client secret", env_var("sipsim", "client_secret"), False)
+    result = connect_sipsim(app.config, client_id=client_id, client_secret=client_secret,
+                            environment=environment, base_url=base_url)
+    if json_output:
+        app.out.json(result)
+        return
+    app.out.success(f"sipsim connected for profile {app.profile} ({result['active_phones']} active phone(s): "
+                    f"{', '.join(result['numbers']) or 'none'})")

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
 def build_services(sandbox: Sandbox) -> list[Service]:
     from crmpay.sandbox.gocardless import GoCardlessService
     from crmpay.sandbox.mollie import MollieService
+    from crmpay.sandbox.sipsim import SipsimService
     from crmpay.sandbox.smtp import SmtpSink
     from crmpay.sandbox.zoho import ZohoService
 
-    return [GoCardlessService(sandbox), MollieService(sandbox), ZohoService(sandbox), SmtpSink(sandbox)]
+    return [GoCardlessService(sandbox), MollieService(sandbox), ZohoService(sandbox), SipsimService(sandbox),
+            SmtpSink(sandbox)]

@@ -130,3 +130,26 @@ def connect_smtp(
     if password is not None:
         secrets.set_secret(config.profile, "smtp", "password", password)
     config.update_section("smtp", settings.model_dump(mode="json", exclude_none=True))
+
+
+def connect_sipsim(config: Config, *, client_id: str, client_secret: str, environment: str,
+                   base_url: str | None) -> dict[str, Any]:
+    """Mint a token and list the active phones; only then keep the credentials."""
+    from crmpay.config import SipsimSettings
+    from crmpay.telephony.sipsim_api import SipsimClient
+
+    try:
+        settings = SipsimSettings(environment=environment, base_url=base_url)
+    except ValueError as exc:
+        raise UsageError(f"sipsim: {_first_error(exc)}") from None
+    client = SipsimClient(client_id, client_secret, base_url=settings.base_url)
+    try:
+        phones = client.phones()
+    finally:
+        client.close()
+    secrets.set_secret(config.profile, "sipsim", "client_id", client_id)
+    secrets.set_secret(config.profile, "sipsim", "client_secret", client_secret)
+    config.update_section("sipsim", settings.model_dump(mode="json", exclude_none=True))
+    return {"service": "sipsim", "profile": config.profile, "connected": True, "environment": environment,
+            "active_phones": len(phones),
+            "numbers": sorted(str(p.get("number")) for p in phones if p.get("number"))}
