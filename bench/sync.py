@@ -59,6 +59,9 @@ def requests(sandbox: Sandbox) -> int:
                if not route.split(" ")[1].startswith(("/v2", "/crm", "/oauth")))
 
 
+_RUNS: list[int] = []
+
+
 def crmpay(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall time and peak RSS (KiB) of one crmpay process."""
     wrapper = ("import resource, subprocess, sys, time\n"
@@ -67,7 +70,10 @@ def crmpay(args: list[str], env: dict[str, str]) -> tuple[float, int]:
                "t = time.perf_counter() - t\n"
                "assert p.returncode == 0, p.stderr[-800:]\n"
                "print(t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
-    out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "crmpay", *args],
+    runs = _RUNS.append(1) or len(_RUNS)
+    profile = (["-m", "cProfile", "-o", f"{os.environ['BENCH_PROFILE']}.{runs}"]
+               if os.environ.get("BENCH_PROFILE") else [])  # one profile file per crmpay run
+    out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, *profile, "-m", "crmpay", *args],
                          capture_output=True, text=True, env=env, check=True).stdout.split()
     return float(out[0]), int(out[1])
 

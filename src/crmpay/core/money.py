@@ -7,6 +7,7 @@ constructors refuse one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from crmpay.core.errors import UsageError
@@ -21,6 +22,7 @@ _EXPONENTS: dict[str, int] = {
 }
 
 
+@lru_cache(maxsize=256)
 def exponent(currency: str) -> int:
     """The number of decimals of `currency` (ISO 4217)."""
     code = currency.upper()
@@ -64,7 +66,11 @@ class Money:
     def from_minor(cls, minor: int, currency: str) -> Money:
         if not isinstance(minor, int) or isinstance(minor, bool):
             raise TypeError("minor units must be an int")
-        return cls(Decimal(minor).scaleb(-exponent(currency)), currency)
+        # exact by construction: no need for the quantize check of __post_init__ (a sync makes 100,000)
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", Decimal(minor).scaleb(-exponent(currency)))
+        object.__setattr__(money, "currency", currency.upper())
+        return money
 
     @property
     def minor(self) -> int:

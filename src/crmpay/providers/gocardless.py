@@ -34,6 +34,7 @@ from crmpay.core.models import (
     SetupLink,
 )
 from crmpay.core.money import Money
+from crmpay.providers import _paging
 from crmpay.providers._retry import RetryPolicy, with_retries
 
 T = TypeVar("T")
@@ -165,19 +166,25 @@ class GoCardlessProvider:
         except gc_errors.GoCardlessProError as exc:  # refused by the SDK before sending
             raise OperationFailed(f"GoCardless: {what}: {exc}") from None
 
-    def _pages(self, what: str, service: Any, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Every record of a listing, newest first, following `after` at the largest page size."""
+    def _page_list(self, what: str, service: Any, params: dict[str, Any] | None) -> Iterator[list[Any]]:
         cursor = None
         while True:
             query = {**(params or {}), "limit": PAGE}
             if cursor:
                 query["after"] = cursor
             page = self._call(what, lambda query=query: service.list(params=query))
-            for record in page.records:
-                yield record.attributes
+            yield page.records
             cursor = page.after
             if not cursor:
                 return
+
+    def _pages(self, what: str, service: Any, params: dict[str, Any] | None = None, *,
+               read_ahead: bool = False) -> Iterator[dict[str, Any]]:
+        """Every record of a listing, newest first, following `after` at the largest page size."""
+        pages = self._page_list(what, service, params)
+        for records in (_paging.read_ahead(pages) if read_ahead else pages):
+            for record in records:
+                yield record.attributes
 
     # -- PaymentProvider ---------------------------------------------------------------------------
     def check_credentials(self) -> AccountCheck:
@@ -192,26 +199,27 @@ class GoCardlessProvider:
                             f"(verification_status: {status}); payouts wait until it is")
         return AccountCheck(creditor["id"], creditor.get("name"), warnings)
 
-    def iter_customers(self) -> Iterator[Customer]:
-        return (customer_from(raw) for raw in self._pages("listing customers", self._client.customers))
+    def iter_customers(self, *, read_ahead: bool = False) -> Iterator[Customer]:
+        return (customer_from(raw) for raw in self._pages("listing customers", self._client.customers,
+                                                          read_ahead=read_ahead))
 
-    def iter_bank_accounts(self) -> Iterator[BankAccount]:
+    def iter_bank_accounts(self, *, read_ahead: bool = False) -> Iterator[BankAccount]:
         return (bank_account_from(raw) for raw in
-                self._pages("listing bank accounts", self._client.customer_bank_accounts))
+                self._pages("listing bank accounts", self._client.customer_bank_accounts, read_ahead=read_ahead))
 
-    def iter_mandates(self) -> Iterator[Mandate]:
-        for raw in self._pages("listing mandates", self._client.mandates):
+    def iter_mandates(self, *, read_ahead: bool = False) -> Iterator[Mandate]:
+        for raw in self._pages("listing mandates", self._client.mandates, read_ahead=read_ahead):
             mandate = mandate_from(raw)
             self._customer_of_mandate[mandate.id] = mandate.customer_id
             yield mandate
 
-    def iter_payments(self, *, created_after: datetime | None = None) -> Iterator[Payment]:
+    def iter_payments(self, *, created_after: datetime | None = None, read_ahead: bool = False) -> Iterator[Payment]:
         params = None
         if created_after:
             stamp = (created_after.replace(tzinfo=UTC) if created_after.tzinfo is None  # naive: UTC
                      else created_after.astimezone(UTC))
             params = {"created_at[gt]": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond:06d}Z"}
-        for raw in self._pages("listing payments", self._client.payments, params):
+        for raw in self._pages("listing payments", self._client.payments, params, read_ahead=read_ahead):
             yield payment_from(raw, self._customer_of_mandate.get((raw.get("links") or {}).get("mandate")))
 
     def get_customer(self, customer_id: str) -> Customer:

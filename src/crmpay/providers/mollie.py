@@ -48,6 +48,7 @@ from crmpay.core.models import (
     SetupLink,
 )
 from crmpay.core.money import Money
+from crmpay.providers import _paging
 from crmpay.providers._retry import RetryPolicy, with_retries
 
 T = TypeVar("T")
@@ -232,14 +233,19 @@ class MollieProvider:
             field = f" (field {exc.field})" if getattr(exc, "field", None) else ""
             raise OperationFailed(f"Mollie refused {what}: {exc}{field}") from None
 
-    def _pages(self, what: str, first: Callable[[], Any]) -> Iterator[dict[str, Any]]:
+    def _page_list(self, what: str, first: Callable[[], Any]) -> Iterator[Any]:
         page = self._call(what, first)
         while True:
-            for item in page:
-                yield dict(item)
+            yield page
             if not page.has_next():
                 return
             page = self._call(what, page.get_next)
+
+    def _pages(self, what: str, first: Callable[[], Any], *, read_ahead: bool = False) -> Iterator[dict[str, Any]]:
+        pages = self._page_list(what, first)
+        for page in (_paging.read_ahead(pages) if read_ahead else pages):
+            for item in page:
+                yield dict(item)
 
     def _mandates_of(self, customer_id: str) -> CustomerMandates:
         return CustomerMandates(self._client, MollieCustomer({"id": customer_id}, self._client))
@@ -253,12 +259,13 @@ class MollieProvider:
             warnings.append("this is a test-mode key: no real money moves")
         return AccountCheck(None, f"Mollie ({self._mode} mode)", warnings)
 
-    def iter_customers(self) -> Iterator[Customer]:
+    def iter_customers(self, *, read_ahead: bool = False) -> Iterator[Customer]:
         return (customer_from(raw) for raw in
-                self._pages("listing customers", lambda: self._client.customers.list(limit=PAGE)))
+                self._pages("listing customers", lambda: self._client.customers.list(limit=PAGE),
+                            read_ahead=read_ahead))
 
-    def iter_mandates(self) -> Iterator[Mandate]:
-        for customer in self.iter_customers():
+    def iter_mandates(self, *, read_ahead: bool = False) -> Iterator[Mandate]:
+        for customer in self.iter_customers(read_ahead=read_ahead):
             yield from self.iter_customer_mandates(customer.id)
 
     def iter_customer_mandates(self, customer_id: str) -> Iterator[Mandate]:
@@ -268,11 +275,12 @@ class MollieProvider:
             self._customer_of_mandate[raw["id"]] = customer_id
             yield mandate_from(raw, customer_id)
 
-    def iter_bank_accounts(self) -> Iterator[BankAccount]:
-        return (bank_account_from(mandate) for mandate in self.iter_mandates())
+    def iter_bank_accounts(self, *, read_ahead: bool = False) -> Iterator[BankAccount]:
+        return (bank_account_from(mandate) for mandate in self.iter_mandates(read_ahead=read_ahead))
 
-    def iter_payments(self, *, created_after: datetime | None = None) -> Iterator[Payment]:
-        for raw in self._pages("listing payments", lambda: self._client.payments.list(limit=PAGE)):
+    def iter_payments(self, *, created_after: datetime | None = None, read_ahead: bool = False) -> Iterator[Payment]:
+        for raw in self._pages("listing payments", lambda: self._client.payments.list(limit=PAGE),
+                               read_ahead=read_ahead):
             payment = payment_from(raw)
             if created_after and payment.created_at and payment.created_at <= created_after:
                 return  # newest first: everything after this is older

@@ -14,19 +14,13 @@ from datetime import date
 from itertools import islice
 from typing import Any, TypeVar
 
-from crmpay.core.models import BankAccount, Customer, Mandate, Payment, PaymentState
+from crmpay.core.models import Customer, Payment, PaymentState
 from crmpay.store import Store
 from crmpay.store.migrations import now_iso
-from crmpay.store.records import (
-    Change,
-    upsert_bank_account,
-    upsert_customer,
-    upsert_mandate,
-    upsert_payment,
-)
+from crmpay.store.records import KINDS, Change, upsert_batch
 
 T = TypeVar("T")
-BATCH = 500
+BATCH = 500  # objects per transaction: one page of the largest size
 RESOURCES = ("customers", "bank_accounts", "mandates", "payments")
 MOLLIE_OPEN = ("open", "pending", "authorized")
 
@@ -82,12 +76,6 @@ def _set_cursor(store: Store, provider: str, resource: str, cursor: str) -> None
         " updated_at = excluded.updated_at", (provider, resource, cursor, now_iso()))
 
 
-UPSERT: dict[type, tuple[str, Callable[[Store, Any], Change]]] = {
-    Customer: ("customers", upsert_customer), BankAccount: ("bank_accounts", upsert_bank_account),
-    Mandate: ("mandates", upsert_mandate), Payment: ("payments", upsert_payment),
-}
-
-
 class _Writer:
     """Upserts in batches, each batch one transaction (rolled back on a dry run)."""
 
@@ -97,20 +85,19 @@ class _Writer:
     def write(self, objects: Iterable[Any], *, then: Callable[[], None] | None = None) -> None:
         for chunk in _chunks(objects):
             with self.store.transaction(rollback=self.dry_run):
-                for obj in chunk:
-                    self.one(obj)
+                self.many(chunk)
         if then is not None:
             with self.store.transaction(rollback=self.dry_run):
                 then()
 
-    def one(self, obj: Any) -> None:
-        kind, upsert = UPSERT[type(obj)]
-        change = upsert(self.store, obj)
-        self.report.counts[kind].add(change)
-        if isinstance(obj, Payment) and change is not Change.UNCHANGED:
-            number = _invoice_hook(self.store, obj)
-            if number:
-                self.report.invoices_updated.append(number)
+    def many(self, objects: list[Any]) -> None:
+        """Upsert inside the caller's transaction; count, and move invoices paid or unpaid."""
+        for obj, change in zip(objects, upsert_batch(self.store, objects), strict=True):
+            self.report.counts[KINDS[type(obj)][0]].add(change)
+            if isinstance(obj, Payment) and change is not Change.UNCHANGED:
+                number = _invoice_hook(self.store, obj)
+                if number:
+                    self.report.invoices_updated.append(number)
 
 
 def _invoice_hook(store: Store, payment: Payment) -> str | None:
@@ -155,10 +142,10 @@ def _sync_gocardless(store: Store, provider: Any, full: bool, dry_run: bool) -> 
         report = ProviderReport("gocardless", "full")
         writer = _Writer(store, report, dry_run)
         latest = provider.latest_event_id()  # taken first: what changes while we list is replayed
-        writer.write(provider.iter_customers())
-        writer.write(provider.iter_bank_accounts())
-        writer.write(provider.iter_mandates())
-        writer.write(provider.iter_payments(),
+        writer.write(provider.iter_customers(read_ahead=True))
+        writer.write(provider.iter_bank_accounts(read_ahead=True))
+        writer.write(provider.iter_mandates(read_ahead=True))
+        writer.write(provider.iter_payments(read_ahead=True),
                      then=lambda: _set_cursor(store, "gocardless", "events", latest or ""))
         return report
     report = ProviderReport("gocardless", "incremental")
@@ -171,8 +158,7 @@ def _sync_gocardless(store: Store, provider: Any, full: bool, dry_run: bool) -> 
         objects = [provider.get_mandate(i) for i in changed["mandates"]]
         objects += [provider.get_payment(i) for i in changed["payments"]]
         with store.transaction(rollback=dry_run):
-            for obj in objects:
-                writer.one(obj)
+            writer.many(objects)
             store.db.executemany(
                 "INSERT OR IGNORE INTO processed_events (provider, event_id, processed_at) VALUES (?, ?, ?)",
                 [("gocardless", e.id, now_iso()) for e in chunk])
@@ -189,7 +175,7 @@ def _sync_mollie(store: Store, provider: Any, full: bool, dry_run: bool) -> Prov
     first = full or get_cursor(store, "mollie", "complete") is None
     report = ProviderReport("mollie", "full" if first else "incremental")
     writer = _Writer(store, report, dry_run)
-    customers = provider.iter_customers() if first else _until_known(
+    customers = provider.iter_customers(read_ahead=True) if first else _until_known(
         store, "customers", "mollie", provider.iter_customers())
     new_customers: list[str] = []
 
@@ -200,7 +186,7 @@ def _sync_mollie(store: Store, provider: Any, full: bool, dry_run: bool) -> Prov
 
     writer.write(remember(customers))
     writer.write(_mandates_and_accounts(provider, new_customers))
-    payments = provider.iter_payments() if first else _until_known(
+    payments = provider.iter_payments(read_ahead=True) if first else _until_known(
         store, "payments", "mollie", provider.iter_payments())
     writer.write(payments)
     if not first:
