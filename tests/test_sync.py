@@ -57,10 +57,41 @@ def _store(env):
     return sqlite3.connect(env.home / "profiles" / "default" / "crmpay.sqlite3")
 
 
+def _canonical(raw: str) -> str:
+    return json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"))
+
+
 def _dump(env) -> dict[str, list]:
     with _store(env) as db:
-        return {t: db.execute(f"SELECT provider, provider_id, raw FROM {t} ORDER BY provider, provider_id").fetchall()
-                for t in TABLES}
+        return {t: [(p, i, _canonical(raw)) for p, i, raw in db.execute(
+            f"SELECT provider, provider_id, raw FROM {t} ORDER BY provider, provider_id")] for t in TABLES}
+
+
+CRM_MODULES = ("Contacts", "CRMPAY_Mandates", "CRMPAY_Payments")
+VOLATILE = ("id", "Created_Time", "Modified_Time", "Owner")
+
+
+def _connect_zoho(env, sandbox):
+    creds = sandbox.credentials()["zoho"]
+    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
+    result = env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url, "--grant-code", code,
+                     env={"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"],
+                          "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]})
+    assert result.code == 0, result.stderr
+
+
+def _crm_dump(sandbox) -> dict[str, list[str]]:
+    """The sandbox CRM's records without what differs between two equal pushes (ids, times)."""
+    records = sandbox.services["zoho"].records
+    return {m: sorted(json.dumps({k: v for k, v in r.items() if k not in VOLATILE}, sort_keys=True, default=str)
+                      for r in records[m].values()) for m in CRM_MODULES}
+
+
+def _clear_crm(sandbox) -> None:
+    zoho = sandbox.services["zoho"]
+    for module in CRM_MODULES:
+        zoho.records[module].clear()
+    zoho._indexes.clear()
 
 
 def _truth(sandbox) -> dict[str, set]:
@@ -71,9 +102,9 @@ def _truth(sandbox) -> dict[str, set]:
         for table, items in (("customers", provider.iter_customers()), ("mandates", list(provider.iter_mandates())),
                              ("payments", provider.iter_payments())):
             for item in items:
-                truth[table].add((provider.name, item.id, json.dumps(item.raw, sort_keys=True, separators=(",", ":"), default=str)))
+                truth[table].add((provider.name, item.id, _canonical(json.dumps(item.raw, default=str))))
         for item in provider.iter_bank_accounts():
-            truth["bank_accounts"].add((provider.name, item.id, json.dumps(item.raw, sort_keys=True, separators=(",", ":"), default=str)))
+            truth["bank_accounts"].add((provider.name, item.id, _canonical(json.dumps(item.raw, default=str))))
     return truth
 
 
@@ -140,7 +171,10 @@ def test_two_syncs_started_together_one_exits_5(crmpay_env, sandbox):
 
 
 def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(crmpay_env, sandbox, tmp_path):
+    """Store and CRM: 20 runs killed at random moments (provider reads, store writes, CRM
+    pushes), then one clean run, equal one uninterrupted run into an empty store and CRM."""
     _connect(crmpay_env, sandbox)
+    _connect_zoho(crmpay_env, sandbox)
     _seed(sandbox, customers=8, payments_each=4)
     sandbox.set_faults(Faults(delay_ms=4))
     rng = random.Random(20)
@@ -150,31 +184,40 @@ def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(c
                 sandbox.advance(3)  # changes in the middle of the crash loop
             proc = subprocess.Popen([sys.executable, "-m", "crmpay", "sync", "--quiet"], env=crmpay_env.env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.3, 1.5))
+            time.sleep(rng.uniform(0.3, 2.0))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
     finally:
         sandbox.set_faults(Faults())
-    assert crmpay_env.run("sync").code == 0
+    final = crmpay_env.run("sync")
+    assert final.code == 0, final.stderr
     with _store(crmpay_env) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    killed_crm = _crm_dump(sandbox)
+    assert [len(killed_crm[m]) for m in CRM_MODULES] == [8, 16, 64]  # one contact per email at both providers
+
+    _clear_crm(sandbox)
     clean_home = tmp_path / "clean"
     clean = type(crmpay_env)(clean_home, crmpay_env.keyring_dir, {**crmpay_env.env, "CRMPAY_HOME": str(clean_home)})
     _connect(clean, sandbox)
-    assert clean.run("sync").code == 0  # one uninterrupted run, in a home of its own
-    killed = _dump(crmpay_env)
-    uninterrupted = _dump(clean)
-    assert _as_sets(killed) == _as_sets(uninterrupted) == _truth(sandbox)
+    _connect_zoho(clean, sandbox)
+    assert clean.run("sync").code == 0  # one uninterrupted run, in a home and a CRM of its own
+    assert _as_sets(_dump(crmpay_env)) == _as_sets(_dump(clean)) == _truth(sandbox)
+    assert killed_crm == _crm_dump(sandbox)
 
 
-def test_faults_give_the_same_store_as_a_fault_free_run(crmpay_env, sandbox, tmp_path):
+def test_faults_give_the_same_store_and_crm_as_a_fault_free_run(crmpay_env, sandbox, tmp_path):
     _connect(crmpay_env, sandbox)
+    _connect_zoho(crmpay_env, sandbox)
     _seed(sandbox, customers=5, payments_each=3)
     assert crmpay_env.run("sync").code == 0
-    reference = _as_sets(_dump(crmpay_env))
+    reference, reference_crm = _as_sets(_dump(crmpay_env)), _crm_dump(sandbox)
+    assert [len(reference_crm[m]) for m in CRM_MODULES] == [5, 10, 30]
+    _clear_crm(sandbox)
     faulty_home = tmp_path / "faulty"
     env = type(crmpay_env)(faulty_home, crmpay_env.keyring_dir, {**crmpay_env.env, "CRMPAY_HOME": str(faulty_home)})
     _connect(env, sandbox)
+    _connect_zoho(env, sandbox)
     sandbox.set_faults(Faults(error_rate=0.04, rate_limit_rate=0.03, drop_rate=0.03, seed=3))
     try:
         result = env.run("sync", timeout=300)
@@ -182,6 +225,7 @@ def test_faults_give_the_same_store_as_a_fault_free_run(crmpay_env, sandbox, tmp
         sandbox.set_faults(Faults())
     assert result.code == 0, result.stderr
     assert _as_sets(_dump(env)) == reference
+    assert _crm_dump(sandbox) == reference_crm
 
 
 def test_invoice_becomes_paid_then_unpaid_on_chargeback(crmpay_env, sandbox):
@@ -243,3 +287,33 @@ def test_crm_push_sends_only_what_changed_and_retries_failures(crmpay_env, sandb
     crmpay_env.run("config", "set", "crm.payments_module", "CRMPAY_Payments")
     fixed = crmpay_env.run("sync", "--json")
     assert fixed.code == 0 and fixed.json()["crm_failures"] == []
+
+
+def test_progress_shows_on_a_terminal_only(crmpay_env, sandbox):
+    import os
+    import pty
+
+    _connect(crmpay_env, sandbox)
+    _seed(sandbox, customers=3, payments_each=2)
+    piped = crmpay_env.run("sync")
+    assert piped.code == 0 and "fetched" not in piped.stderr and "\x1b[" not in piped.stderr
+    assert crmpay_env.run("sync", "--full", "--json").stderr == ""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "crmpay", "sync", "--full"], env={**crmpay_env.env, "TERM": "xterm"},
+                            stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=60)
+    os.close(leader)
+    assert proc.returncode == 0
+    text = seen.decode(errors="replace")
+    assert "gocardless payments" in text and "fetched" in text  # the live count, drawn on the terminal
+    assert "payments" in out.decode()  # the summary table still goes to stdout

@@ -76,11 +76,15 @@ def _set_cursor(store: Store, provider: str, resource: str, cursor: str) -> None
         " updated_at = excluded.updated_at", (provider, resource, cursor, now_iso()))
 
 
+Progress = Callable[[str, str, int], None]  # (provider, resource, fetched so far)
+
+
 class _Writer:
     """Upserts in batches, each batch one transaction (rolled back on a dry run)."""
 
-    def __init__(self, store: Store, report: ProviderReport, dry_run: bool) -> None:
-        self.store, self.report, self.dry_run = store, report, dry_run
+    def __init__(self, store: Store, report: ProviderReport, dry_run: bool,
+                 progress: Progress | None = None) -> None:
+        self.store, self.report, self.dry_run, self.progress = store, report, dry_run, progress
 
     def write(self, objects: Iterable[Any], *, then: Callable[[], None] | None = None) -> None:
         for chunk in _chunks(objects):
@@ -98,6 +102,9 @@ class _Writer:
                 number = _invoice_hook(self.store, obj)
                 if number:
                     self.report.invoices_updated.append(number)
+        if self.progress is not None:
+            for kind in {KINDS[type(obj)][0] for obj in objects}:
+                self.progress(self.report.provider, kind, self.report.counts[kind].fetched)
 
 
 def _invoice_hook(store: Store, payment: Payment) -> str | None:
@@ -136,11 +143,12 @@ def _until_known(store: Store, table: str, provider: str, items: Iterable[T]) ->
 
 
 # -- GoCardless: events ---------------------------------------------------------------------------
-def _sync_gocardless(store: Store, provider: Any, full: bool, dry_run: bool) -> ProviderReport:
+def _sync_gocardless(store: Store, provider: Any, full: bool, dry_run: bool,
+                     progress: Progress | None = None) -> ProviderReport:
     cursor = get_cursor(store, "gocardless", "events")
     if full or cursor is None:
         report = ProviderReport("gocardless", "full")
-        writer = _Writer(store, report, dry_run)
+        writer = _Writer(store, report, dry_run, progress)
         latest = provider.latest_event_id()  # taken first: what changes while we list is replayed
         writer.write(provider.iter_customers(read_ahead=True))
         writer.write(provider.iter_bank_accounts(read_ahead=True))
@@ -149,7 +157,7 @@ def _sync_gocardless(store: Store, provider: Any, full: bool, dry_run: bool) -> 
                      then=lambda: _set_cursor(store, "gocardless", "events", latest or ""))
         return report
     report = ProviderReport("gocardless", "incremental")
-    writer = _Writer(store, report, dry_run)
+    writer = _Writer(store, report, dry_run, progress)
     for chunk in _chunks(provider.iter_events(after=cursor or None)):
         changed: dict[str, list[str]] = {"payments": [], "mandates": []}
         for event in chunk:
@@ -171,10 +179,11 @@ def _sync_gocardless(store: Store, provider: Any, full: bool, dry_run: bool) -> 
 
 
 # -- Mollie: newest first, then refresh what is not final -----------------------------------------------
-def _sync_mollie(store: Store, provider: Any, full: bool, dry_run: bool) -> ProviderReport:
+def _sync_mollie(store: Store, provider: Any, full: bool, dry_run: bool,
+                 progress: Progress | None = None) -> ProviderReport:
     first = full or get_cursor(store, "mollie", "complete") is None
     report = ProviderReport("mollie", "full" if first else "incremental")
-    writer = _Writer(store, report, dry_run)
+    writer = _Writer(store, report, dry_run, progress)
     customers = provider.iter_customers(read_ahead=True) if first else _until_known(
         store, "customers", "mollie", provider.iter_customers())
     new_customers: list[str] = []
@@ -231,14 +240,14 @@ STRATEGIES = {"gocardless": _sync_gocardless, "mollie": _sync_mollie}
 
 
 def sync_providers(store: Store, providers: dict[str, Any], *, full: bool = False,
-                   dry_run: bool = False) -> list[ProviderReport]:
+                   dry_run: bool = False, progress: Progress | None = None) -> list[ProviderReport]:
     """Sync each provider; a provider that fails is reported and the others still run."""
     from crmpay.core.errors import CrmpayError
 
     reports = []
     for name, provider in providers.items():
         try:
-            reports.append(STRATEGIES[name](store, provider, full, dry_run))
+            reports.append(STRATEGIES[name](store, provider, full, dry_run, progress))
         except CrmpayError as exc:
             reports.append(ProviderReport(name, "failed", error=str(exc), exit_code=int(exc.exit_code)))
     return reports
