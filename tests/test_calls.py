@@ -437,3 +437,18 @@ def test_duration_formats():
     assert [duration_text(s, "hh:mm") for s in (0, 20, 3725)] == ["00:00", "00:01", "01:03"]
     assert [duration_text(s, "hh:mm:ss") for s in (0, 59, 3725)] == ["00:00:00", "00:00:59", "01:02:05"]
     assert [duration_text(s, "seconds") for s in (7, 125)] == ["7", "125"]
+
+
+def test_calls_on_an_unmapped_line_go_to_the_default_owner_and_switches_turn_records_off(
+        crmpay_env, sandbox, zoho, tmp_path):
+    rules = _rules(tmp_path / "rules.toml", BASE_RULES.replace("missed_call_task = true", "missed_call_task = false")
+                   .replace("create_call_records = true", "create_call_records = false"))
+    calls = _write(tmp_path / "Master.csv", [
+        _cdr("0612345678", "04 72 10 20 30", "2026-11-20 10:00:00", answered=False, uniqueid="17.1")])
+    result = _import(crmpay_env, calls, rules)
+    assert result.code == 0, result.stderr
+    assert result.json()["imported"] == 1 and result.json()["created"]["calls"] == 0
+    (contact,) = _records(sandbox, "Contacts")
+    assert _owner(contact) == zoho[BOSS]  # 04 72 10 20 30 is no configured line: the default owner
+    assert _records(sandbox, "Tasks") == [] and _records(sandbox, "Calls") == []
+    assert crmpay_env.run("calls", "list", "--json").json()[0]["crm_records"] == {"Contacts": contact["id"]}
