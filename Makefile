@@ -30,6 +30,7 @@ docs: $(VENV)/.installed
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/calls.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
