@@ -22,6 +22,9 @@ def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env)
     assert list(invoices["statuses"].values()) == ["paid", "awaiting_mandate", "paid", "unpaid"]
     assert "can no longer be cancelled" in invoices["late_cancel_refused"]
     assert invoices["emails"] == 3
+    sync = {r["provider"]: r for r in invoices["sync"]}
+    assert sync["gocardless"]["mode"] == "incremental" and sync["gocardless"]["events"] > 0
+    assert sync["gocardless"]["resources"]["payments"]["updated"] >= 1 and sync["mollie"]["mode"] == "incremental"
     assert {c["email"] for c in summary["crm_contacts"]} >= {"camille.martin@example.fr", "yamada@example.jp"}
     csv_step = summary["mandate_csv"]
     assert csv_step["rows"] == 3 and csv_step["imported"] == 2

@@ -172,6 +172,10 @@ def _invoice_tour(home: Home, config: Config, sandbox: Any, out: Renderer) -> di
         for _ in range(12):
             sandbox.advance(1)
         reports = sync_providers(store, providers)
+        out.table(("provider", "mode", "resource", "fetched", "new", "updated"),
+                  [(r.provider, r.mode, resource, c.fetched, c.new, c.updated)
+                   for r in reports for resource, c in r.counts.items()],
+                  title="crmpay sync after 12 days (GoCardless from events, Mollie newest first)")
         try:
             cancel_payment(store, providers, by_mandate.payment_id)
             refused = "accepted?!"
@@ -185,7 +189,8 @@ def _invoice_tour(home: Home, config: Config, sandbox: Any, out: Renderer) -> di
         out.info(f"emails sent to the sandbox's SMTP sink: {len(mail)} "
                  f"({', '.join(m['subject'] for m in mail)})")
         results = {"statuses": {n: st for n, st, _ in rows}, "late_cancel_refused": refused,
-                   "emails": len(mail), "invoices_paid_by_sync": [n for r in reports for n in r.invoices_updated]}
+                   "emails": len(mail), "invoices_paid_by_sync": [n for r in reports for n in r.invoices_updated],
+                   "sync": [r.as_dict() for r in reports]}
     return results
 
 
