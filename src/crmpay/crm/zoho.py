@@ -20,10 +20,11 @@ from typing import Any
 
 import httpx
 
+from crmpay._httpretry import send_with_retries
 from crmpay.core.errors import AuthError, OperationFailed, TemporaryError, UsageError
 from crmpay.crm._tokens import CachedToken, TokenCache, now
 from crmpay.crm.base import RecordResult
-from crmpay.providers._retry import RetryPolicy, with_retries
+from crmpay.providers._retry import RetryPolicy
 
 API_VERSION = "v8"
 BATCH = 100
@@ -38,12 +39,6 @@ DATA_CENTRES = {  # dc -> (accounts host, API host)
     "sa": ("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
 }
 SCOPE_CODES = {"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION", "AUTHENTICATION_FAILURE"}
-
-
-class _Retryable(Exception):
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
 
 
 def accounts_url(dc: str, override: str | None = None) -> str:
@@ -138,22 +133,11 @@ class ZohoCRM:
         while True:
             token = self._access()
             url = f"{token.api_domain}/crm/{API_VERSION}/{path}"
-
-            def once() -> httpx.Response:
-                response = self._http.request(method, url, params=params, json=json,
-                                              headers={"Authorization": f"Zoho-oauthtoken {token.access_token}"})
-                if response.status_code == 429 or response.status_code >= 500:
-                    raise _Retryable(response)
-                return response
-
-            try:
-                response = with_retries(once, is_transient=lambda e: isinstance(e, (_Retryable, httpx.TransportError)),
-                                        safe=safe, policy=self._policy, rng=self._rng)
-            except _Retryable as exc:
-                raise TemporaryError(f"Zoho CRM is unavailable ({exc.response.status_code}"
-                                     f" {_json(exc.response).get('code', '')}) for {method} {path}") from None
-            except httpx.TransportError as exc:
-                raise TemporaryError(f"cannot reach Zoho CRM for {method} {path}: {type(exc).__name__}") from None
+            response = send_with_retries(
+                lambda: self._http.request(method, url, params=params, json=json,
+                                           headers={"Authorization": f"Zoho-oauthtoken {token.access_token}"}),
+                service="Zoho CRM", what=f"{method} {path}", safe=safe, policy=self._policy, rng=self._rng,
+                code_of=lambda r: str(_json(r).get("code", "")))
             body = _json(response)
             code = body.get("code")
             if response.status_code == 401 and code == "INVALID_TOKEN" and not refreshed:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from crmpay.core.errors import AuthError, OperationFailed, TemporaryError
-from crmpay.providers._retry import RetryPolicy, with_retries
+from crmpay._httpretry import send_with_retries
+from crmpay.core.errors import AuthError, OperationFailed
+from crmpay.providers._retry import RetryPolicy
 from crmpay.telephony.calls import Call
 from crmpay.telephony.sources import LineProblem, Parsed, _Sides
 
@@ -26,12 +27,6 @@ if TYPE_CHECKING:
 LIVE_URL = "https://app.sipsim.com"
 SCOPE = "account.read calls.read phones.read"
 PAGE = 1000  # the largest page the calls listing allows
-
-
-class _Retryable(Exception):
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
 
 
 def _message(response: httpx.Response) -> str:
@@ -59,20 +54,9 @@ class SipsimClient:
         self._token: str | None = None
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        def once() -> httpx.Response:
-            response = self._http.request(method, f"{self._base}{path}", **kwargs)
-            if response.status_code == 429 or response.status_code >= 500:
-                raise _Retryable(response)
-            return response
-
-        try:
-            return with_retries(once, is_transient=lambda e: isinstance(e, (_Retryable, httpx.TransportError)),
-                                safe=True, policy=self._policy, rng=self._rng)
-        except _Retryable as exc:
-            raise TemporaryError(f"SipSim is unavailable ({exc.response.status_code}) for {method} {path}",
-                                 hint="try again later") from None
-        except httpx.TransportError as exc:
-            raise TemporaryError(f"cannot reach SipSim for {method} {path}: {type(exc).__name__}") from None
+        return send_with_retries(lambda: self._http.request(method, f"{self._base}{path}", **kwargs),
+                                 service="SipSim", what=f"{method} {path}", safe=True, policy=self._policy,
+                                 rng=self._rng)
 
     def _access(self) -> str:
         if self._token is None:
