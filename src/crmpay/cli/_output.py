@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -101,6 +102,31 @@ class Output:
 
     def warn(self, message: str) -> None:
         self._console(stderr=True).print(f"[yellow]warning:[/yellow] {_escape(message)}")
+
+    @contextmanager
+    def progress(self, *, enabled: bool = True, unit: str = "done"
+                 ) -> Iterator[Callable[[str, int, int | None], None] | None]:
+        """A live count per label on a terminal's stderr, cleared at the end; None elsewhere.
+
+        The caller gets `update(label, completed, total=None)`, or None when stderr is not
+        a terminal (cron, pipes, tests) or `enabled` is false.
+        """
+        if not enabled or not sys.stderr.isatty():
+            yield None
+            return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        tasks: dict[str, Any] = {}
+        columns = (SpinnerColumn(), TextColumn("{task.description}"),
+                   TextColumn("{task.completed}{task.fields[of]} " + unit), TimeElapsedColumn())
+        with Progress(*columns, console=self._console(stderr=True), transient=True) as bar:
+
+            def update(label: str, completed: int, total: int | None = None) -> None:
+                if label not in tasks:
+                    tasks[label] = bar.add_task(label, total=total, of=f"/{total}" if total else "")
+                bar.update(tasks[label], completed=completed)
+
+            yield update
 
     @property
     def interactive(self) -> bool:

@@ -48,8 +48,8 @@ def import_(
     id_field = app.config.settings.crm.call_id_field
     users = crm_context(crm, rules, id_field, where)
     app.home.ensure_profile_dir(app.profile)
-    progress = None if json_output or dry_run else _progress_printer(app)
-    with exclusive(app.home.profile_dir(app.profile) / "calls.lock", "calls import"):
+    with (exclusive(app.home.profile_dir(app.profile) / "calls.lock", "calls import"),
+          app.out.progress(enabled=not (json_output or dry_run), unit="written") as progress):
         report = import_calls(app.store(), crm, rules, parsed.calls, parsed.problems, users=users,
                               id_field=id_field, dry_run=dry_run, progress=progress)
     if json_output:
@@ -75,21 +75,6 @@ def import_(
                       title="calls import (dry run)" if dry_run else "calls import")
     if report.failures or report.problems:
         raise typer.Exit(int(ExitCode.PARTIAL))
-
-
-def _progress_printer(app: Application):
-    """A line per module on a terminal; nothing otherwise (cron, pipes, tests)."""
-    import sys
-
-    if not sys.stderr.isatty():
-        return None
-
-    def show(module: str, written: int, total: int) -> None:
-        end = "\n" if written >= total else "\r"
-        sys.stderr.write(f"  {module}: {written}/{total}{end}")
-        sys.stderr.flush()
-
-    return show
 
 
 @command.command("list")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
 import typer
 
 from crmpay.cli._app import Application
@@ -42,7 +39,8 @@ def sync(
     providers = {name: open_provider(app.config, name) for name in names}
     app.home.ensure_profile_dir(app.profile)
     with exclusive(app.home.profile_dir(app.profile) / "sync.lock", "sync"):
-        with _progress(enabled=not (json_output or quiet)) as progress:
+        with app.out.progress(enabled=not (json_output or quiet), unit="fetched") as update:
+            progress = (lambda provider, resource, n: update(f"{provider} {resource}", n)) if update else None
             reports = sync_providers(app.store(), providers, full=full, dry_run=dry_run, progress=progress)
         crm = "skipped (--no-crm)" if no_crm else "not connected"
         push_failures: list[str] = []
@@ -92,30 +90,6 @@ def sync(
     codes = [r.exit_code for r in reports if r.exit_code] + ([int(ExitCode.PARTIAL)] if push_failures else [])
     if codes:
         raise typer.Exit(max(codes) if ExitCode.TEMPORARY not in codes else int(ExitCode.TEMPORARY))
-
-
-@contextmanager
-def _progress(*, enabled: bool) -> Iterator[Callable[[str, str, int], None] | None]:
-    """A live count per provider and resource on a terminal's stderr; nothing elsewhere."""
-    import sys
-
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    tasks: dict[tuple[str, str], int] = {}
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} fetched"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-
-        def update(provider: str, resource: str, fetched: int) -> None:
-            key = (provider, resource)
-            if key not in tasks:
-                tasks[key] = bar.add_task(f"{provider} {resource}", total=None)
-            bar.update(tasks[key], completed=fetched)
-
-        yield update
 
 
 command = sync

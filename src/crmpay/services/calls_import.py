@@ -81,23 +81,19 @@ def _keyed_modules(rules: CallRules) -> list[str]:
 def import_calls(store: Store, crm: Any, rules: CallRules, calls: list[Call], problems: list[LineProblem],
                  *, users: dict[str, str], id_field: str, dry_run: bool = False,
                  progress: Progress | None = None) -> ImportReport:
-    from crmpay.telephony.matching import load_index, phone_fields
+    from crmpay.telephony.matching import PhoneIndex, load_index, phone_fields
 
     report = ImportReport(read=len(calls) + len(problems), dry_run=dry_run,
                           problems=[str(p) for p in problems])
-    if not calls:
-        raise UsageError("no valid call in the input" + (f": {report.problems[0]}" if problems else ""),
-                         hint="check --format and the file's columns")
     done = _done(store, [c.identity for c in calls])
     pending = {c.customer for c in calls if c.identity not in done and c.customer}
-    index = load_index(crm, pending, rules.default_region, phone_fields(crm)) if pending else None
+    index = (load_index(crm, pending, rules.default_region, phone_fields(crm)) if pending
+             else PhoneIndex(rules.default_region))
     deals = None
     if rules.deal_policy in ("if_no_deals", "if_no_open_deals_last_year") and pending:
         deals = DealBook().load(crm.iter_records("Deals", ["Account_Name", "Contact_Name", "Stage",
                                                            "Created_Time"]))
-    from crmpay.telephony.matching import PhoneIndex
-
-    planner = Planner(rules, users, index or PhoneIndex(rules.default_region), deals, id_field)
+    planner = Planner(rules, users, index, deals, id_field)
     plan = planner.plan(calls, done)
     for step in plan.steps:
         report.ignored += step.outcome == "ignored"
@@ -275,15 +271,12 @@ def read_source(config: Any, rules: CallRules, *, file: Any, fmt: str | None, fr
 
 
 def _when(text: str, tz: str) -> Any:
-    from datetime import datetime
-
-    from crmpay.telephony.sources import zone
+    from crmpay.telephony.sources import local_time, zone
 
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return local_time(text, zone(tz))
     except ValueError:
         raise UsageError(f"not a date-time: {text!r}", hint="use ISO 8601, e.g. 2026-11-01T08:00:00+01:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=zone(tz))
 
 
 def list_calls(store: Store, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:

@@ -33,11 +33,8 @@ class Match:
     name: str = ""
 
 
-def _e164(text: str, region: str) -> str | None:
-    return to_e164(text, region)
-
-
-def _ref_id(value: Any) -> str | None:
+def ref_id(value: Any) -> str | None:
+    """The id of a lookup field (`{"id": …, "name": …}`) or of a plain id."""
     if isinstance(value, dict):
         return str(value["id"]) if value.get("id") else None
     return str(value) if value else None
@@ -52,15 +49,15 @@ class PhoneIndex:
         self._best: dict[tuple[str, str], Match] = {}
 
     def add(self, module: str, record: dict[str, Any]) -> None:
-        numbers = {_e164(str(record[f]), self.region) for f in self.phone_fields[module] if record.get(f)}
+        numbers = {to_e164(str(record[f]), self.region) for f in self.phone_fields[module] if record.get(f)}
         numbers.discard(None)
         if not numbers:
             return
         name_field = "Account_Name" if module == "Accounts" else "Last_Name"
         name = record.get(name_field)
-        match = Match(module, str(record["id"]), _ref_id(record.get("Owner")),
+        match = Match(module, str(record["id"]), ref_id(record.get("Owner")),
                       str(record.get("Modified_Time") or ""),
-                      _ref_id(record.get("Account_Name")) if module == "Contacts" else None,
+                      ref_id(record.get("Account_Name")) if module == "Contacts" else None,
                       str(name.get("name", "") if isinstance(name, dict) else name or ""))
         for number in numbers:
             current = self._best.get((number, module))
@@ -99,7 +96,7 @@ def load_index(crm: Any, numbers: Iterable[str], region: str,
         columns = ["Owner", "Modified_Time", *EXTRA_FIELDS[module], *index.phone_fields[module]]
         if len(wanted) <= SEARCH_UP_TO:
             for number in wanted:
-                for record in crm.find_by_phone(module, number, normalise=lambda t: _e164(t, region),
+                for record in crm.find_by_phone(module, number, normalise=lambda t: to_e164(t, region),
                                                 fields=index.phone_fields[module]):
                     index.add(module, record)
         else:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crmpay.telephony.calls import Call
-from crmpay.telephony.matching import Match, PhoneIndex
+from crmpay.telephony.matching import Match, PhoneIndex, ref_id
 from crmpay.telephony.rules import CallRules
 
 ORDER = ("Accounts", "Leads", "Contacts", "Deals", "Tasks", "Calls")
@@ -87,7 +87,7 @@ class DealBook:
             created = _parse_time(deal.get("Created_Time"))
             if created is None:
                 continue
-            anchors = [_ref(deal.get("Account_Name")), _ref(deal.get("Contact_Name"))]
+            anchors = [ref_id(deal.get("Account_Name")), ref_id(deal.get("Contact_Name"))]
             self.add(anchors, created, str(deal.get("Stage") or ""))
         return self
 
@@ -101,12 +101,6 @@ class DealBook:
             year_ago = at - timedelta(days=365)
             return not any(is_open and created > year_ago for created, is_open in deals)
         return False
-
-
-def _ref(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return str(value["id"]) if value.get("id") else None
-    return str(value) if value else None
 
 
 def _parse_time(text: Any) -> datetime | None:

@@ -89,7 +89,7 @@ def read_calls(path: Path, fmt: str, *, region: str, tz: str, lines: set[str],
     return _sipsim_csv(path, zone(tz), sides, csv_columns or {})
 
 
-def _local(text: str, tz: ZoneInfo) -> datetime:
+def local_time(text: str, tz: ZoneInfo) -> datetime:
     """ISO 8601 with an offset as is; without one, in the source's time zone."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=tz)
@@ -139,7 +139,7 @@ def _sipsim_json(path: Path, tz: ZoneInfo, sides: _Sides) -> Parsed:
                 continue  # start/answer events: the *_end event carries the whole call
             direction = "inbound" if kind.startswith("incoming") else "outbound"
             try:
-                ended = _local(str(event["time"]), tz)
+                ended = local_time(str(event["time"]), tz)
                 duration = int(event.get("duration") or 0)
                 pbx_id = str(event["pbx_id"])
             except (KeyError, ValueError, TypeError) as exc:
@@ -168,7 +168,7 @@ def _sipsim_csv(path: Path, tz: ZoneInfo, sides: _Sides, mapping: dict[str, str]
     for row in table.rows():
         v = row.values
         try:
-            started = _local(v["start_time"], tz)
+            started = local_time(v["start_time"], tz)
             duration = int(float(v.get("duration") or 0))
         except ValueError as exc:
             out.problems.append(LineProblem(row.line, f"unreadable start_time or duration: {exc}"))
