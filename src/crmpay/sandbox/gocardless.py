@@ -1228,11 +1228,10 @@ class GoCardlessService(Tables):
         if not wanted:
             raise self._validation("mandate_import", "is required")
         status = request.arg("status")
-        match = None
-        if status == "successfully_processed":
-            match = lambda e: bool(e["links"]["mandate"])
-        elif status == "unsuccessfully_processed":
-            match = lambda e: bool(e["processing_errors"])
+        match = {
+            "successfully_processed": lambda e: bool(e["links"]["mandate"]),
+            "unsuccessfully_processed": lambda e: bool(e["processing_errors"]),
+        }.get(status)
         return self._list("mandate_import_entries", request, match, index=("mandate_import", wanted))
 
     def submit_import(self, request: Request) -> Response:

@@ -244,7 +244,7 @@ def load_rules(config: Any, rules_file: Any = None) -> tuple[CallRules, str]:
 def read_source(config: Any, rules: CallRules, *, file: Any, fmt: str | None, from_service: str | None,
                 since: str | None, until: str | None, tz: str | None) -> Any:
     """Calls from a file (`--format`) or from SipSim's API (`--from sipsim --since`)."""
-    from crmpay.telephony.sources import FORMATS, read_calls, zone
+    from crmpay.telephony.sources import FORMATS, read_calls
 
     lines = set(rules.line_numbers())
     if from_service is not None:
