@@ -102,3 +102,29 @@ def file_keyring(crmpay_env: CrmpayEnv, monkeypatch: pytest.MonkeyPatch):
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+def _listing_readers() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every live `crmpay.providers._background` child
+    on this machine, read from /proc (Linux)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if "crmpay.providers._background" in cmdline and state != "Z":
+            found[int(entry.name)] = (int(ppid), cmdline)
+    return found
+
+
+@pytest.fixture
+def listing_readers():
+    """Call it for the listing-reader processes alive now (see `_listing_readers`)."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc")
+    return _listing_readers

@@ -170,9 +170,11 @@ def test_two_syncs_started_together_one_exits_5(crmpay_env, sandbox):
     assert "another sync is running (pid " in loser
 
 
-def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(crmpay_env, sandbox, tmp_path):
+def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(crmpay_env, sandbox, tmp_path,
+                                                                               listing_readers):
     """Store and CRM: 20 runs killed at random moments (provider reads, store writes, CRM
-    pushes), then one clean run, equal one uninterrupted run into an empty store and CRM."""
+    pushes), then one clean run, equal one uninterrupted run into an empty store and CRM.
+    No listing reader outlives its killed sync."""
     _connect(crmpay_env, sandbox)
     _connect_zoho(crmpay_env, sandbox)
     _seed(sandbox, customers=8, payments_each=4)
@@ -189,6 +191,10 @@ def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(c
             proc.wait()
     finally:
         sandbox.set_faults(Faults())
+    deadline = time.monotonic() + 10
+    while listing_readers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert listing_readers() == {}
     final = crmpay_env.run("sync")
     assert final.code == 0, final.stderr
     with _store(crmpay_env) as db:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -40,6 +41,12 @@ from crmpay.providers._retry import RetryPolicy, with_retries
 T = TypeVar("T")
 NAME = "gocardless"
 PAGE = 500
+LISTINGS = {  # name: (what an error calls it, the SDK's service)
+    "customers": ("listing customers", "customers"),
+    "bank_accounts": ("listing bank accounts", "customer_bank_accounts"),
+    "mandates": ("listing mandates", "mandates"),
+    "payments": ("listing payments", "payments"),
+}
 
 MANDATE_STATES = {
     "pending_customer_approval": MandateState.PENDING, "pending_submission": MandateState.PENDING,
@@ -139,6 +146,14 @@ class GoCardlessProvider:
         self._policy = retry_policy or RetryPolicy()
         self._rng = random.Random()
         self._customer_of_mandate: dict[str, str | None] = {}
+        self._spec = {"access_token": access_token, "environment": environment, "base_url": base_url,
+                      "timeout": timeout, "retry_policy": asdict(self._policy)}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> GoCardlessProvider:
+        """The same provider in another process (`_background`): settings, token and retries."""
+        return cls(spec["access_token"], environment=spec["environment"], base_url=spec["base_url"],
+                   timeout=spec["timeout"], retry_policy=RetryPolicy(**spec["retry_policy"]))
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T], *, safe: bool = True) -> T:
@@ -186,6 +201,42 @@ class GoCardlessProvider:
             for record in records:
                 yield record.attributes
 
+    def _listing(self, name: str, params: dict[str, Any] | None = None, *,
+                 read_ahead: bool = False) -> Iterator[dict[str, Any]]:
+        what, service = LISTINGS[name]
+        return self._pages(what, getattr(self._client, service), params, read_ahead=read_ahead)
+
+    def raw_pages(self, listing: str, params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The raw records of one of LISTINGS, a page at a time."""
+        what, service = LISTINGS[listing]
+        for records in self._page_list(what, getattr(self._client, service), params):
+            yield [record.attributes for record in records]
+
+    def iter_all(self) -> Iterator[Customer | BankAccount | Mandate | Payment]:
+        """Every customer, bank account, mandate and payment, in that order: what a full sync
+        reads. The pages are read by a child process (`_background`) while this one maps and
+        stores them; in this process, a page ahead, when no child can run."""
+        from crmpay.providers import _background
+
+        names = ("customers", "bank_accounts", "mandates", "payments")
+        pages = _background.read_listings(NAME, self._spec, [(name, None) for name in names])
+        if pages is None:
+            pages = _paging.read_ahead((index, records) for index, name in enumerate(names)
+                                       for records in self.raw_pages(name))
+        mappers = (customer_from, bank_account_from, self._mandate, self._payment)
+        for index, records in pages:
+            mapper = mappers[index]
+            for raw in records:
+                yield mapper(raw)
+
+    def _mandate(self, raw: dict[str, Any]) -> Mandate:
+        mandate = mandate_from(raw)
+        self._customer_of_mandate[mandate.id] = mandate.customer_id
+        return mandate
+
+    def _payment(self, raw: dict[str, Any]) -> Payment:
+        return payment_from(raw, self._customer_of_mandate.get((raw.get("links") or {}).get("mandate")))
+
     # -- PaymentProvider ---------------------------------------------------------------------------
     def check_credentials(self) -> AccountCheck:
         page = self._call("the creditor check", lambda: self._client.creditors.list(params={"limit": 1}))
@@ -200,18 +251,13 @@ class GoCardlessProvider:
         return AccountCheck(creditor["id"], creditor.get("name"), warnings)
 
     def iter_customers(self, *, read_ahead: bool = False) -> Iterator[Customer]:
-        return (customer_from(raw) for raw in self._pages("listing customers", self._client.customers,
-                                                          read_ahead=read_ahead))
+        return map(customer_from, self._listing("customers", read_ahead=read_ahead))
 
     def iter_bank_accounts(self, *, read_ahead: bool = False) -> Iterator[BankAccount]:
-        return (bank_account_from(raw) for raw in
-                self._pages("listing bank accounts", self._client.customer_bank_accounts, read_ahead=read_ahead))
+        return map(bank_account_from, self._listing("bank_accounts", read_ahead=read_ahead))
 
     def iter_mandates(self, *, read_ahead: bool = False) -> Iterator[Mandate]:
-        for raw in self._pages("listing mandates", self._client.mandates, read_ahead=read_ahead):
-            mandate = mandate_from(raw)
-            self._customer_of_mandate[mandate.id] = mandate.customer_id
-            yield mandate
+        return map(self._mandate, self._listing("mandates", read_ahead=read_ahead))
 
     def iter_payments(self, *, created_after: datetime | None = None, read_ahead: bool = False) -> Iterator[Payment]:
         params = None
@@ -219,8 +265,7 @@ class GoCardlessProvider:
             stamp = (created_after.replace(tzinfo=UTC) if created_after.tzinfo is None  # naive: UTC
                      else created_after.astimezone(UTC))
             params = {"created_at[gt]": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond:06d}Z"}
-        for raw in self._pages("listing payments", self._client.payments, params, read_ahead=read_ahead):
-            yield payment_from(raw, self._customer_of_mandate.get((raw.get("links") or {}).get("mandate")))
+        return map(self._payment, self._listing("payments", params, read_ahead=read_ahead))
 
     def get_customer(self, customer_id: str) -> Customer:
         return customer_from(self._call(f"customer {customer_id}",

@@ -8,6 +8,7 @@ consistent; the next run reads again what the killed one had not committed.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,12 +34,12 @@ class Counts:
     pushed: int = 0
     failed: int = 0
 
-    def add(self, change: Change) -> None:
-        self.fetched += 1
+    def add(self, change: Change, n: int = 1) -> None:
+        self.fetched += n
         if change is Change.NEW:
-            self.new += 1
+            self.new += n
         elif change is Change.UPDATED:
-            self.updated += 1
+            self.updated += n
 
 
 @dataclass
@@ -96,14 +97,17 @@ class _Writer:
 
     def many(self, objects: list[Any]) -> None:
         """Upsert inside the caller's transaction; count, and move invoices paid or unpaid."""
-        for obj, change in zip(objects, upsert_batch(self.store, objects), strict=True):
-            self.report.counts[KINDS[type(obj)][0]].add(change)
+        changes = upsert_batch(self.store, objects)
+        tally = Counter(zip(map(type, objects), changes, strict=True))
+        for (model, change), n in tally.items():
+            self.report.counts[KINDS[model].name].add(change, n)
+        for obj, change in zip(objects, changes, strict=True):
             if isinstance(obj, Payment) and change is not Change.UNCHANGED:
                 number = _invoice_hook(self.store, obj)
                 if number:
                     self.report.invoices_updated.append(number)
         if self.progress is not None:
-            for kind in {KINDS[type(obj)][0] for obj in objects}:
+            for kind in {KINDS[model].name for model, _ in tally}:
                 self.progress(self.report.provider, kind, self.report.counts[kind].fetched)
 
 
@@ -150,10 +154,7 @@ def _sync_gocardless(store: Store, provider: Any, full: bool, dry_run: bool,
         report = ProviderReport("gocardless", "full")
         writer = _Writer(store, report, dry_run, progress)
         latest = provider.latest_event_id()  # taken first: what changes while we list is replayed
-        writer.write(provider.iter_customers(read_ahead=True))
-        writer.write(provider.iter_bank_accounts(read_ahead=True))
-        writer.write(provider.iter_mandates(read_ahead=True))
-        writer.write(provider.iter_payments(read_ahead=True),
+        writer.write(provider.iter_all(),  # customers, bank accounts, mandates, then payments
                      then=lambda: _set_cursor(store, "gocardless", "events", latest or ""))
         return report
     report = ProviderReport("gocardless", "incremental")

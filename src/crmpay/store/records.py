@@ -6,7 +6,9 @@ JSON), so a sync can count what it did and push only what changed.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -34,86 +36,103 @@ def _raw(obj: Any) -> str:
     return orjson.dumps(obj.raw, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
-def _customer_columns(c: Customer) -> dict[str, Any]:
-    return {"email": c.email, "name": c.name, "company_name": c.company_name, "language": c.language,
-            "created_at": _iso(c.created_at)}
+def _customer_columns(c: Customer) -> tuple[Any, ...]:
+    return c.email, c.name, c.company_name, c.language, _iso(c.created_at)
 
 
-def _bank_account_columns(b: BankAccount) -> dict[str, Any]:
-    return {"customer_id": b.customer_id, "holder_name": b.holder_name,
-            "account_number_ending": b.account_number_ending, "bank_name": b.bank_name,
-            "country_code": b.country_code, "currency": b.currency, "enabled": int(b.enabled),
-            "created_at": _iso(b.created_at)}
+def _bank_account_columns(b: BankAccount) -> tuple[Any, ...]:
+    return (b.customer_id, b.holder_name, b.account_number_ending, b.bank_name, b.country_code,
+            b.currency, int(b.enabled), _iso(b.created_at))
 
 
-def _mandate_columns(m: Mandate) -> dict[str, Any]:
-    return {"customer_id": m.customer_id, "bank_account_id": m.bank_account_id, "status": m.status,
-            "state": m.state.value, "scheme": m.scheme, "reference": m.reference,
-            "currency": m.currency, "next_possible_charge_date": _iso(m.next_possible_charge_date),
-            "signature_date": _iso(m.signature_date), "created_at": _iso(m.created_at)}
+def _mandate_columns(m: Mandate) -> tuple[Any, ...]:
+    return (m.customer_id, m.bank_account_id, m.status, m.state.value, m.scheme, m.reference,
+            m.currency, _iso(m.next_possible_charge_date), _iso(m.signature_date), _iso(m.created_at))
 
 
-def _payment_columns(p: Payment) -> dict[str, Any]:
-    return {"mandate_id": p.mandate_id, "customer_id": p.customer_id,
-            "amount_minor": p.amount.minor, "currency": p.amount.currency, "status": p.status,
-            "state": p.state.value, "charge_date": _iso(p.charge_date), "description": p.description,
-            "reference": p.reference, "invoice_number": p.metadata.get("invoice"),
-            "created_at": _iso(p.created_at)}
+def _payment_columns(p: Payment) -> tuple[Any, ...]:
+    return (p.mandate_id, p.customer_id, p.amount.minor, p.amount.currency, p.status, p.state.value,
+            _iso(p.charge_date), p.description, p.reference, p.metadata.get("invoice"),
+            _iso(p.created_at))
 
 
-KINDS: dict[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {
-    Customer: ("customers", _customer_columns), BankAccount: ("bank_accounts", _bank_account_columns),
-    Mandate: ("mandates", _mandate_columns), Payment: ("payments", _payment_columns),
+@dataclass(frozen=True)
+class Kind:
+    """Where one model lives in the store: its table, and the columns beside the raw JSON."""
+
+    name: str  # the table, and the resource a sync reports
+    columns: tuple[str, ...]
+    values: Callable[[Any], tuple[Any, ...]]  # the model's values for `columns`, in order
+
+    def upsert(self, store: Store, rows: list[tuple[Any, ...]]) -> None:
+        """Insert the rows, or update those whose raw JSON changed: one statement per 500 rows
+        (one step for SQLite, where `executemany` would run one per row)."""
+        width = len(self.columns) + 4  # provider, provider_id, ..., raw, synced_at
+        size = max(1, min(500, store.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+        for start in range(0, len(rows), size):
+            chunk = rows[start:start + size]
+            store.db.execute(_upsert_sql(self.name, self.columns, len(chunk)),
+                             [value for row in chunk for value in row])
+
+
+@lru_cache(maxsize=64)
+def _upsert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+    names = ("provider", "provider_id", *columns, "raw", "synced_at")
+    row = f"({', '.join('?' * len(names))})"
+    updates = ", ".join(f"{n} = excluded.{n}" for n in names[2:])
+    return (f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row] * rows)}"
+            f" ON CONFLICT (provider, provider_id) DO UPDATE SET {updates} WHERE {table}.raw IS NOT excluded.raw")
+
+
+KINDS: dict[type, Kind] = {
+    Customer: Kind("customers", ("email", "name", "company_name", "language", "created_at"),
+                   _customer_columns),
+    BankAccount: Kind("bank_accounts", ("customer_id", "holder_name", "account_number_ending",
+                                        "bank_name", "country_code", "currency", "enabled", "created_at"),
+                      _bank_account_columns),
+    Mandate: Kind("mandates", ("customer_id", "bank_account_id", "status", "state", "scheme", "reference",
+                               "currency", "next_possible_charge_date", "signature_date", "created_at"),
+                  _mandate_columns),
+    Payment: Kind("payments", ("mandate_id", "customer_id", "amount_minor", "currency", "status", "state",
+                               "charge_date", "description", "reference", "invoice_number", "created_at"),
+                  _payment_columns),
 }
 
 
-@lru_cache(maxsize=None)
-def _upsert_sql(table: str, names: tuple[str, ...]) -> str:
-    """One statement that inserts, or updates a row whose raw JSON changed."""
-    columns = ("provider", "provider_id", *names)
-    updates = ", ".join(f"{n} = excluded.{n}" for n in names)
-    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-            f" ON CONFLICT (provider, provider_id) DO UPDATE SET {updates} WHERE {table}.raw IS NOT excluded.raw")
+def _known(store: Store, table: str, provider: str, ids: list[str]) -> dict[str, str]:
+    """provider_id -> raw JSON of the rows the store already holds, 900 ids a query."""
+    known: dict[str, str] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        known.update(store.db.execute(
+            f"SELECT provider_id, raw FROM {table} WHERE provider = ? AND provider_id IN"
+            f" ({', '.join('?' * len(chunk))})", (provider, *chunk)).fetchall())
+    return known
 
 
 def upsert_batch(store: Store, objects: list[Any]) -> list[Change]:
     """Upsert provider objects of any kinds; each one's Change, in the order given.
 
-    One SELECT per kind reads what the store holds, one `executemany` writes what is new
-    or changed: a page of 500 payments costs two statements, not a thousand.
+    One SELECT per kind reads what the store holds, one INSERT writes what is new or
+    changed: a page of 500 payments costs two statements, not a thousand.
     """
     changes: list[Change] = [Change.UNCHANGED] * len(objects)
     synced_at = now_iso()
-    by_kind: dict[type, list[int]] = {}
+    groups: dict[tuple[type, str], dict[str, int]] = {}  # an object listed twice: its last version wins
     for index, obj in enumerate(objects):
-        by_kind.setdefault(type(obj), []).append(index)
-    for kind, indexes in by_kind.items():
-        table, columns = KINDS[kind]
-        latest: dict[tuple[str, str], int] = {}  # an object listed twice: its last version wins
-        for index in indexes:
-            latest[(objects[index].provider, objects[index].id)] = index
-        known: dict[tuple[str, str], str] = {}
-        for provider in {p for p, _ in latest}:
-            ids = [i for p, i in latest if p == provider]
-            for start in range(0, len(ids), 900):
-                chunk = ids[start:start + 900]
-                known.update(((provider, row[0]), row[1]) for row in store.db.execute(
-                    f"SELECT provider_id, raw FROM {table} WHERE provider = ? AND provider_id IN"
-                    f" ({', '.join('?' * len(chunk))})", (provider, *chunk)))
+        groups.setdefault((type(obj), obj.provider), {})[obj.id] = index
+    for (model, provider), latest in groups.items():
+        kind = KINDS[model]
+        known = _known(store, kind.name, provider, list(latest))
         rows: list[tuple[Any, ...]] = []
-        names: tuple[str, ...] = ()
-        for key, index in latest.items():
+        for ident, index in latest.items():
             obj = objects[index]
             raw = _raw(obj)
-            before = known.get(key)
-            if before == raw:
-                continue
-            values = columns(obj)
-            names = (*values, "raw", "synced_at")
-            rows.append((obj.provider, obj.id, *values.values(), raw, synced_at))
-            changes[index] = Change.NEW if before is None else Change.UPDATED
-        if rows:
-            store.db.executemany(_upsert_sql(table, names), rows)
+            before = known.get(ident)
+            if before != raw:
+                rows.append((provider, ident, *kind.values(obj), raw, synced_at))
+                changes[index] = Change.NEW if before is None else Change.UPDATED
+        kind.upsert(store, rows)
     return changes
 
 
