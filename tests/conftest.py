@@ -128,3 +128,28 @@ def listing_readers():
     if not Path("/proc/self/stat").exists():
         pytest.skip("needs /proc")
     return _listing_readers
+
+
+SEED_IBANS = ["FR1420041010050500013M02606", "DE89370400440532013000", "BE68539007547034", "NL91ABNA0417164300"]
+
+
+def _seed_accounts(provider: Any, customers: int = 6, payments_each: int = 3) -> None:
+    """Through `provider`: customers c0@…, each with a SEPA mandate and payments of
+    10.50, 11.50, … EUR; every create carries a key, so seeding twice changes nothing."""
+    from decimal import Decimal
+
+    from crmpay.core.models import NewCustomer, NewMandate, NewPayment
+    from crmpay.core.money import Money
+
+    for i in range(customers):
+        c = provider.create_customer(NewCustomer(f"c{i}@example.fr", f"Client {i}"), idempotency_key=f"c{i}")
+        m = provider.create_mandate(NewMandate(c.id, f"Client {i}", SEED_IBANS[i % 4]), idempotency_key=f"m{i}")
+        for j in range(payments_each):
+            provider.create_payment(NewPayment(m.id, Money(Decimal(f"{10 + j}.50"), "EUR"), f"INV-{i}-{j}",
+                                               customer_id=c.id), idempotency_key=f"p{i}-{j}")
+
+
+@pytest.fixture
+def seed_accounts():
+    """Call it with a provider to create customers, mandates and payments there."""
+    return _seed_accounts

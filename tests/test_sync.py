@@ -41,15 +41,10 @@ def _providers(sandbox):
             MollieProvider(creds["mollie"]["api_key"], environment="local", base_url=sandbox.url, retry_policy=FAST))
 
 
-def _seed(sandbox, customers=6, payments_each=3):
+def _seed(sandbox, seed_accounts, customers=6, payments_each=3):
     gc, mollie = _providers(sandbox)
     for provider in (gc, mollie):
-        for i in range(customers):
-            c = provider.create_customer(NewCustomer(f"c{i}@example.fr", f"Client {i}"), idempotency_key=f"c{i}")
-            m = provider.create_mandate(NewMandate(c.id, f"Client {i}", IBANS[i % 4]), idempotency_key=f"m{i}")
-            for j in range(payments_each):
-                provider.create_payment(NewPayment(m.id, Money(Decimal(f"{10 + j}.50"), "EUR"), f"INV-{i}-{j}",
-                                                   customer_id=c.id), idempotency_key=f"p{i}-{j}")
+        seed_accounts(provider, customers, payments_each)
     return gc, mollie
 
 
@@ -112,9 +107,9 @@ def _as_sets(dump):
     return {t: set(rows) for t, rows in dump.items()}
 
 
-def test_initial_then_incremental_sync_matches_the_providers(crmpay_env, sandbox):
+def test_initial_then_incremental_sync_matches_the_providers(seed_accounts, crmpay_env, sandbox):
     _connect(crmpay_env, sandbox)
-    gc, mollie = _seed(sandbox)
+    gc, mollie = _seed(sandbox, seed_accounts)
     first = crmpay_env.run("sync", "--json")
     assert first.code == 0, first.stderr
     modes = {p["provider"]: p["mode"] for p in first.json()["providers"]}
@@ -139,9 +134,9 @@ def test_initial_then_incremental_sync_matches_the_providers(crmpay_env, sandbox
         assert db.execute("SELECT status FROM payments WHERE provider_id = ?", (failed.id,)).fetchone()[0] == "failed"
 
 
-def test_a_sync_with_no_change_is_cheap(crmpay_env, sandbox):
+def test_a_sync_with_no_change_is_cheap(seed_accounts, crmpay_env, sandbox):
     _connect(crmpay_env, sandbox)
-    _seed(sandbox, customers=3, payments_each=1)
+    _seed(sandbox, seed_accounts, customers=3, payments_each=1)
     sandbox.advance(10)  # everything final, nothing left to refresh
     assert crmpay_env.run("sync").code == 0
     httpx.delete(f"{sandbox.url}/__sandbox/stats")
@@ -154,9 +149,9 @@ def test_a_sync_with_no_change_is_cheap(crmpay_env, sandbox):
     assert all(c["new"] == c["updated"] == 0 for p in again.json()["providers"] for c in p["resources"].values())
 
 
-def test_two_syncs_started_together_one_exits_5(crmpay_env, sandbox):
+def test_two_syncs_started_together_one_exits_5(seed_accounts, crmpay_env, sandbox):
     _connect(crmpay_env, sandbox)
-    _seed(sandbox, customers=2, payments_each=1)
+    _seed(sandbox, seed_accounts, customers=2, payments_each=1)
     sandbox.set_faults(Faults(delay_ms=150))  # long enough that the two runs overlap
     try:
         procs = [subprocess.Popen([sys.executable, "-m", "crmpay", "sync"], env=crmpay_env.env,
@@ -171,13 +166,13 @@ def test_two_syncs_started_together_one_exits_5(crmpay_env, sandbox):
 
 
 def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(crmpay_env, sandbox, tmp_path,
-                                                                               listing_readers):
+                                                                               seed_accounts, listing_readers):
     """Store and CRM: 20 runs killed at random moments (provider reads, store writes, CRM
     pushes), then one clean run, equal one uninterrupted run into an empty store and CRM.
     No listing reader outlives its killed sync."""
     _connect(crmpay_env, sandbox)
     _connect_zoho(crmpay_env, sandbox)
-    _seed(sandbox, customers=8, payments_each=4)
+    _seed(sandbox, seed_accounts, customers=8, payments_each=4)
     sandbox.set_faults(Faults(delay_ms=4))
     rng = random.Random(20)
     try:
@@ -212,10 +207,10 @@ def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(c
     assert killed_crm == _crm_dump(sandbox)
 
 
-def test_faults_give_the_same_store_and_crm_as_a_fault_free_run(crmpay_env, sandbox, tmp_path):
+def test_faults_give_the_same_store_and_crm_as_a_fault_free_run(seed_accounts, crmpay_env, sandbox, tmp_path):
     _connect(crmpay_env, sandbox)
     _connect_zoho(crmpay_env, sandbox)
-    _seed(sandbox, customers=5, payments_each=3)
+    _seed(sandbox, seed_accounts, customers=5, payments_each=3)
     assert crmpay_env.run("sync").code == 0
     reference, reference_crm = _as_sets(_dump(crmpay_env)), _crm_dump(sandbox)
     assert [len(reference_crm[m]) for m in CRM_MODULES] == [5, 10, 30]
@@ -261,14 +256,14 @@ def test_sync_without_a_provider_exits_4(crmpay_env):
     assert result.code == 4 and "no payment provider is connected" in result.stderr
 
 
-def test_crm_push_sends_only_what_changed_and_retries_failures(crmpay_env, sandbox):
+def test_crm_push_sends_only_what_changed_and_retries_failures(seed_accounts, crmpay_env, sandbox):
     _connect(crmpay_env, sandbox)
     creds = sandbox.credentials()["zoho"]
     crmpay_env.env.update({"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]})
     code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
     assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
                           "--grant-code", code).code == 0
-    _seed(sandbox, customers=3, payments_each=2)
+    _seed(sandbox, seed_accounts, customers=3, payments_each=2)
     first = crmpay_env.run("sync", "--json")
     assert first.code == 0, first.stderr
     records = sandbox.services["zoho"].records
@@ -295,12 +290,12 @@ def test_crm_push_sends_only_what_changed_and_retries_failures(crmpay_env, sandb
     assert fixed.code == 0 and fixed.json()["crm_failures"] == []
 
 
-def test_progress_shows_on_a_terminal_only(crmpay_env, sandbox):
+def test_progress_shows_on_a_terminal_only(seed_accounts, crmpay_env, sandbox):
     import os
     import pty
 
     _connect(crmpay_env, sandbox)
-    _seed(sandbox, customers=3, payments_each=2)
+    _seed(sandbox, seed_accounts, customers=3, payments_each=2)
     piped = crmpay_env.run("sync")
     assert piped.code == 0 and "fetched" not in piped.stderr and "\x1b[" not in piped.stderr
     assert crmpay_env.run("sync", "--full", "--json").stderr == ""

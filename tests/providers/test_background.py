@@ -11,35 +11,23 @@ import os
 import subprocess
 import sys
 import time
-from decimal import Decimal
 
 import orjson
 import pytest
 
 from crmpay.core.errors import AuthError, TemporaryError
-from crmpay.core.models import BankAccount, Customer, Mandate, NewCustomer, NewMandate, NewPayment, Payment
-from crmpay.core.money import Money
+from crmpay.core.models import BankAccount, Customer, Mandate, Payment
 from crmpay.providers import _background
 from crmpay.providers import gocardless as gcp
 from crmpay.providers._retry import RetryPolicy
 from crmpay.sandbox import Faults
 
 FAST = RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01)
-IBANS = ["FR1420041010050500013M02606", "DE89370400440532013000", "BE68539007547034"]
 
 
 def _provider(sandbox, token: str | None = None) -> gcp.GoCardlessProvider:
     token = token or sandbox.credentials()["gocardless"]["access_token"]
     return gcp.GoCardlessProvider(token, environment="local", base_url=sandbox.url, retry_policy=FAST)
-
-
-def _seed(provider: gcp.GoCardlessProvider, customers: int = 3, payments_each: int = 2) -> None:
-    for i in range(customers):
-        c = provider.create_customer(NewCustomer(f"c{i}@example.fr", f"Client {i}"), idempotency_key=f"c{i}")
-        m = provider.create_mandate(NewMandate(c.id, f"Client {i}", IBANS[i % 3]), idempotency_key=f"m{i}")
-        for j in range(payments_each):
-            provider.create_payment(NewPayment(m.id, Money(Decimal(f"{10 + j}.50"), "EUR"), f"INV-{i}-{j}",
-                                               customer_id=c.id), idempotency_key=f"p{i}-{j}")
 
 
 def _children(listing_readers) -> dict[int, str]:
@@ -51,9 +39,9 @@ def _signature(objects) -> list[tuple]:
     return [(type(o).__name__, o.id, o.raw, getattr(o, "customer_id", None)) for o in objects]
 
 
-def test_the_child_reads_what_the_process_itself_would(sandbox, monkeypatch):
+def test_the_child_reads_what_the_process_itself_would(seed_accounts, sandbox, monkeypatch):
     provider = _provider(sandbox)
-    _seed(provider)
+    seed_accounts(provider, 3, 2)
     started = []
     real = _background.read_listings
 
@@ -86,9 +74,9 @@ def test_a_provider_error_in_the_child_comes_back_as_the_same_error(sandbox, lis
     assert _children(listing_readers) == {}
 
 
-def test_the_secret_stays_off_the_command_line_and_an_early_stop_ends_the_child(sandbox, listing_readers):
+def test_the_secret_stays_off_the_command_line_and_an_early_stop_ends_the_child(seed_accounts, sandbox, listing_readers):
     provider = _provider(sandbox)
-    _seed(provider, customers=2, payments_each=1)
+    seed_accounts(provider, customers=2, payments_each=1)
     token = sandbox.credentials()["gocardless"]["access_token"]
     sandbox.set_faults(Faults(delay_ms=300))  # the child is still reading when we stop
     objects = provider.iter_all()
@@ -102,10 +90,12 @@ def test_the_secret_stays_off_the_command_line_and_an_early_stop_ends_the_child(
 
 def test_a_child_that_dies_mid_listing_is_an_error_not_a_short_listing():
     page = b'[{"id": "CU1"}]'
-    script = ("import struct, sys\n"
+    script = ("import os, struct, sys, time\n"
               f"sys.stdout.buffer.write(struct.pack('<cHI', b'P', 0, {len(page)}) + {page!r})\n"
               "sys.stdout.buffer.flush()\n"
-              "sys.exit(3)\n")
+              "os.close(1)\n"  # the pipe closes a moment before the process ends
+              "time.sleep(0.3)\n"
+              "os._exit(3)\n")
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     pages = _background._pages(child)
     assert next(pages) == (0, [{"id": "CU1"}])
@@ -114,9 +104,9 @@ def test_a_child_that_dies_mid_listing_is_an_error_not_a_short_listing():
     assert child.returncode == 3
 
 
-def test_the_child_exits_when_its_parent_is_killed(sandbox, listing_readers):
+def test_the_child_exits_when_its_parent_is_killed(seed_accounts, sandbox, listing_readers):
     provider = _provider(sandbox)
-    _seed(provider, customers=2, payments_each=1)
+    seed_accounts(provider, customers=2, payments_each=1)
     sandbox.set_faults(Faults(delay_ms=50))  # 1,000 slow listings: a minute of work if it stayed
     parent = subprocess.Popen(
         [sys.executable, "-c",

@@ -78,8 +78,11 @@ def _pages(child: subprocess.Popen[bytes]) -> Iterator[tuple[int, list[dict[str,
                 return
             elif kind == FAILED:
                 raise _error(orjson.loads(payload))
-            else:
-                code = child.poll()
+            else:  # the pipe closed early: the child is on its way out
+                try:
+                    code = child.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    code = None
                 raise errors.TemporaryError(
                     f"the process reading the listings stopped (exit code {code})",
                     hint="run the sync again; it resumes from what the store holds")
