@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from crmpay.sandbox import Sandbox
@@ -65,6 +66,15 @@ class CrmpayEnv:
             timeout=timeout,
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def connect_zoho(self, sandbox: Sandbox) -> None:
+        """`crmpay connect zoho` to the sandbox's CRM with a fresh grant code; the client id
+        and secret stay in this environment for the runs that follow."""
+        creds = sandbox.credentials()["zoho"]
+        self.env.update(CRMPAY_ZOHO_CLIENT_ID=creds["client_id"], CRMPAY_ZOHO_CLIENT_SECRET=creds["client_secret"])
+        code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
+        result = self.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url, "--grant-code", code)
+        assert result.code == 0, result.stderr
 
 
 @pytest.fixture

@@ -65,13 +65,7 @@ manager = "{SALES}"
 @pytest.fixture
 def zoho(crmpay_env, sandbox):
     """crmpay connected to the sandbox Zoho, with two CRM users besides the admin."""
-    creds = sandbox.credentials()["zoho"]
-    crmpay_env.env.update({"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"],
-                           "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]})
-    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
-    done = crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
-                          "--grant-code", code)
-    assert done.code == 0, done.stderr
+    crmpay_env.connect_zoho(sandbox)
     users = {}
     for email, name in ((SALES, "Sam Sales"), (BOSS, "Bea Boss")):
         users[email] = httpx.post(f"{sandbox.url}/__sandbox/zoho/users",

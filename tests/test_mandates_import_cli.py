@@ -144,11 +144,7 @@ def test_import_from_gocardless_links_contacts_by_email(crmpay_env, sandbox, tmp
     from crmpay.providers.gocardless import GoCardlessProvider
 
     _connect(crmpay_env, sandbox)
-    creds = sandbox.credentials()["zoho"]
-    crmpay_env.env.update({"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]})
-    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
-    assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
-                          "--grant-code", code).code == 0
+    crmpay_env.connect_zoho(sandbox)
     gc = GoCardlessProvider(sandbox.credentials()["gocardless"]["access_token"], environment="local",
                             base_url=sandbox.url, retry_policy=RetryPolicy(attempts=3, base_delay=0.001))
     mandates = {}

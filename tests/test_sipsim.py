@@ -144,12 +144,7 @@ def test_connect_checks_then_keeps_the_secret_in_the_keyring_only(crmpay_env, sa
 
 def test_calls_import_from_sipsim(crmpay_env, sandbox, tmp_path):
     assert _connect(crmpay_env, sandbox).code == 0
-    creds = sandbox.credentials()["zoho"]
-    crmpay_env.env.update({"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"],
-                           "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]})
-    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
-    assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
-                          "--grant-code", code).code == 0
+    crmpay_env.connect_zoho(sandbox)
     _seed_calls(sandbox, 30)
     rules = tmp_path / "rules.toml"
     rules.write_text('[[lines]]\nnumber = "+33142685300"\nmanager = "admin@crmpay-sandbox.example"\n')

@@ -66,15 +66,6 @@ CRM_MODULES = ("Contacts", "CRMPAY_Mandates", "CRMPAY_Payments")
 VOLATILE = ("id", "Created_Time", "Modified_Time", "Owner")
 
 
-def _connect_zoho(env, sandbox):
-    creds = sandbox.credentials()["zoho"]
-    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
-    result = env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url, "--grant-code", code,
-                     env={"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"],
-                          "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]})
-    assert result.code == 0, result.stderr
-
-
 def _crm_dump(sandbox) -> dict[str, list[str]]:
     """The sandbox CRM's records without what differs between two equal pushes (ids, times)."""
     records = sandbox.services["zoho"].records
@@ -171,7 +162,7 @@ def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(c
     pushes), then one clean run, equal one uninterrupted run into an empty store and CRM.
     No listing reader outlives its killed sync."""
     _connect(crmpay_env, sandbox)
-    _connect_zoho(crmpay_env, sandbox)
+    crmpay_env.connect_zoho(sandbox)
     _seed(sandbox, seed_accounts, customers=8, payments_each=4)
     sandbox.set_faults(Faults(delay_ms=4))
     rng = random.Random(20)
@@ -201,7 +192,7 @@ def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(c
     clean_home = tmp_path / "clean"
     clean = type(crmpay_env)(clean_home, crmpay_env.keyring_dir, {**crmpay_env.env, "CRMPAY_HOME": str(clean_home)})
     _connect(clean, sandbox)
-    _connect_zoho(clean, sandbox)
+    clean.connect_zoho(sandbox)
     assert clean.run("sync").code == 0  # one uninterrupted run, in a home and a CRM of its own
     assert _as_sets(_dump(crmpay_env)) == _as_sets(_dump(clean)) == _truth(sandbox)
     assert killed_crm == _crm_dump(sandbox)
@@ -209,7 +200,7 @@ def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(c
 
 def test_faults_give_the_same_store_and_crm_as_a_fault_free_run(seed_accounts, crmpay_env, sandbox, tmp_path):
     _connect(crmpay_env, sandbox)
-    _connect_zoho(crmpay_env, sandbox)
+    crmpay_env.connect_zoho(sandbox)
     _seed(sandbox, seed_accounts, customers=5, payments_each=3)
     assert crmpay_env.run("sync").code == 0
     reference, reference_crm = _as_sets(_dump(crmpay_env)), _crm_dump(sandbox)
@@ -218,7 +209,7 @@ def test_faults_give_the_same_store_and_crm_as_a_fault_free_run(seed_accounts, c
     faulty_home = tmp_path / "faulty"
     env = type(crmpay_env)(faulty_home, crmpay_env.keyring_dir, {**crmpay_env.env, "CRMPAY_HOME": str(faulty_home)})
     _connect(env, sandbox)
-    _connect_zoho(env, sandbox)
+    env.connect_zoho(sandbox)
     sandbox.set_faults(Faults(error_rate=0.04, rate_limit_rate=0.03, drop_rate=0.03, seed=3))
     try:
         result = env.run("sync", timeout=300)
@@ -258,11 +249,7 @@ def test_sync_without_a_provider_exits_4(crmpay_env):
 
 def test_crm_push_sends_only_what_changed_and_retries_failures(seed_accounts, crmpay_env, sandbox):
     _connect(crmpay_env, sandbox)
-    creds = sandbox.credentials()["zoho"]
-    crmpay_env.env.update({"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]})
-    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
-    assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
-                          "--grant-code", code).code == 0
+    crmpay_env.connect_zoho(sandbox)
     _seed(sandbox, seed_accounts, customers=3, payments_each=2)
     first = crmpay_env.run("sync", "--json")
     assert first.code == 0, first.stderr

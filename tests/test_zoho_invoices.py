@@ -13,12 +13,8 @@ from crmpay.providers.gocardless import GoCardlessProvider
 
 def test_zoho_invoice_is_fetched_sent_and_marked(crmpay_env, sandbox):
     creds = sandbox.credentials()
-    env = {"CRMPAY_ZOHO_CLIENT_ID": creds["zoho"]["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["zoho"]["client_secret"],
-           "CRMPAY_GOCARDLESS_ACCESS_TOKEN": creds["gocardless"]["access_token"]}
-    crmpay_env.env.update(env)
-    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
-    assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
-                          "--grant-code", code).code == 0
+    crmpay_env.env["CRMPAY_GOCARDLESS_ACCESS_TOKEN"] = creds["gocardless"]["access_token"]
+    crmpay_env.connect_zoho(sandbox)
     assert crmpay_env.run("connect", "gocardless", "--environment", "local", "--base-url", sandbox.url).code == 0
     gc = GoCardlessProvider(creds["gocardless"]["access_token"], environment="local", base_url=sandbox.url,
                             retry_policy=RetryPolicy(attempts=3, base_delay=0.001))
