@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import sqlite3
@@ -196,6 +197,33 @@ def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(c
     assert clean.run("sync").code == 0  # one uninterrupted run, in a home and a CRM of its own
     assert _as_sets(_dump(crmpay_env)) == _as_sets(_dump(clean)) == _truth(sandbox)
     assert killed_crm == _crm_dump(sandbox)
+
+
+def test_ctrl_c_during_a_first_sync_stops_its_reader_and_the_next_run_completes(crmpay_env, sandbox, seed_accounts,
+                                                                                listing_readers):
+    _connect(crmpay_env, sandbox)
+    _seed(sandbox, seed_accounts, customers=4, payments_each=2)
+    sandbox.set_faults(Faults(delay_ms=400))  # slow pages: the reader is mid-listing when we press Ctrl-C
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "crmpay", "sync", "--no-crm"], env=crmpay_env.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)  # its own process group, as on a terminal
+        deadline = time.monotonic() + 30
+        while not any(ppid == proc.pid for ppid, _ in listing_readers().values()):
+            assert time.monotonic() < deadline and proc.poll() is None, "the sync never started its reader"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group, reader included
+        _, err = proc.communicate(timeout=30)
+    finally:
+        sandbox.set_faults(Faults())
+    assert proc.returncode == 130 and "Traceback" not in err, err  # interrupted, not failed
+    deadline = time.monotonic() + 10
+    while listing_readers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert listing_readers() == {}
+    again = crmpay_env.run("sync", "--no-crm")
+    assert again.code == 0, again.stderr
+    assert _as_sets(_dump(crmpay_env)) == _truth(sandbox)
 
 
 def test_faults_give_the_same_store_and_crm_as_a_fault_free_run(seed_accounts, crmpay_env, sandbox, tmp_path):

@@ -137,6 +137,9 @@ def _provider(name: str, spec: dict[str, Any]) -> Any:
 
 
 def _child() -> int:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the sync to handle: it stops us
     out = sys.stdout.buffer
 
     def send(kind: bytes, index: int = 0, payload: bytes = b"") -> None:
@@ -152,7 +155,7 @@ def _child() -> int:
             for records in provider.raw_pages(name, params):
                 send(PAGE, index, orjson.dumps(records))
         send(DONE)
-    except (BrokenPipeError, KeyboardInterrupt):  # the parent is gone, or the user stopped both
+    except BrokenPipeError:  # the parent is gone
         return 1
     except errors.CrmpayError as exc:
         send(FAILED, payload=orjson.dumps({"type": type(exc).__name__, "message": exc.message,
