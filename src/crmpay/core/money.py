@@ -7,8 +7,8 @@ constructors refuse one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 from crmpay.core.errors import UsageError
 

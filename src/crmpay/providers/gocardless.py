@@ -181,36 +181,36 @@ class GoCardlessProvider:
         except gc_errors.GoCardlessProError as exc:  # refused by the SDK before sending
             raise OperationFailed(f"GoCardless: {what}: {exc}") from None
 
-    def _page_list(self, what: str, service: Any, params: dict[str, Any] | None) -> Iterator[list[Any]]:
+    def _page_list(self, what: str, service: Any, params: dict[str, Any] | None) -> Iterator[list[dict[str, Any]]]:
+        """The raw records of a listing a page at a time, newest first, following `after` at
+        the largest page size."""
         cursor = None
         while True:
             query = {**(params or {}), "limit": PAGE}
             if cursor:
                 query["after"] = cursor
             page = self._call(what, lambda query=query: service.list(params=query))
-            yield page.records
+            yield [record.attributes for record in page.records]
             cursor = page.after
             if not cursor:
                 return
 
     def _pages(self, what: str, service: Any, params: dict[str, Any] | None = None, *,
                read_ahead: bool = False) -> Iterator[dict[str, Any]]:
-        """Every record of a listing, newest first, following `after` at the largest page size."""
+        """Every raw record of a listing, one after the other."""
         pages = self._page_list(what, service, params)
         for records in (_paging.read_ahead(pages) if read_ahead else pages):
-            for record in records:
-                yield record.attributes
+            yield from records
+
+    def raw_pages(self, listing: str, params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The raw records of one of LISTINGS, a page at a time."""
+        what, service = LISTINGS[listing]
+        return self._page_list(what, getattr(self._client, service), params)
 
     def _listing(self, name: str, params: dict[str, Any] | None = None, *,
                  read_ahead: bool = False) -> Iterator[dict[str, Any]]:
         what, service = LISTINGS[name]
         return self._pages(what, getattr(self._client, service), params, read_ahead=read_ahead)
-
-    def raw_pages(self, listing: str, params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
-        """The raw records of one of LISTINGS, a page at a time."""
-        what, service = LISTINGS[listing]
-        for records in self._page_list(what, getattr(self._client, service), params):
-            yield [record.attributes for record in records]
 
     def iter_all(self) -> Iterator[Customer | BankAccount | Mandate | Payment]:
         """Every customer, bank account, mandate and payment, in that order: what a full sync

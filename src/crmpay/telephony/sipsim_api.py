@@ -19,7 +19,7 @@ from crmpay._httpretry import send_with_retries
 from crmpay.core.errors import AuthError, OperationFailed
 from crmpay.providers._retry import RetryPolicy
 from crmpay.telephony.calls import Call
-from crmpay.telephony.sources import LineProblem, Parsed, _Sides
+from crmpay.telephony.sources import LineProblem, Parsed, Sides
 
 if TYPE_CHECKING:
     from crmpay.config import Config
@@ -105,7 +105,7 @@ class SipsimClient:
 def read_api_calls(client: SipsimClient, since: datetime, until: datetime | None, *, region: str,
                    lines: set[str]) -> Parsed:
     """SipSim's calls as `Call`s; a record that cannot be read is a problem at its position."""
-    sides = _Sides(region, lines)
+    sides = Sides(region, lines)
     out = Parsed()
     for position, item in enumerate(client.iter_calls(since, until), start=1):
         try:

@@ -57,7 +57,7 @@ def zone(name: str) -> ZoneInfo:
         raise UsageError(f"unknown time zone {name!r}", hint="use a name such as Europe/Paris") from None
 
 
-class _Sides:
+class Sides:
     """Decides which side of a call is the company and which the customer."""
 
     def __init__(self, region: str, lines: set[str]) -> None:
@@ -81,7 +81,7 @@ def read_calls(path: Path, fmt: str, *, region: str, tz: str, lines: set[str],
                csv_columns: dict[str, str] | None = None) -> Parsed:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint=f"choose one of {', '.join(FORMATS)}")
-    sides = _Sides(region, lines)
+    sides = Sides(region, lines)
     if fmt == "asterisk":
         return _asterisk(path, zone(tz), sides)
     if fmt == "sipsim-json":
@@ -95,7 +95,7 @@ def local_time(text: str, tz: ZoneInfo) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
-def _asterisk(path: Path, tz: ZoneInfo, sides: _Sides) -> Parsed:
+def _asterisk(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
     out = Parsed()
     with path.open(encoding=detect_encoding(path), newline="") as fh:
         reader = csv.reader(fh)
@@ -121,7 +121,7 @@ def _asterisk(path: Path, tz: ZoneInfo, sides: _Sides) -> Parsed:
     return out
 
 
-def _sipsim_json(path: Path, tz: ZoneInfo, sides: _Sides) -> Parsed:
+def _sipsim_json(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
     out = Parsed()
     with path.open(encoding=detect_encoding(path)) as fh:
         for number, text in enumerate(fh, start=1):
@@ -159,7 +159,7 @@ _DIRECTIONS = {"inbound": "inbound", "incoming": "inbound", "entrant": "inbound"
 _ANSWERED = {"answer", "answered", "success", "repondu", "ok", "completed"}
 
 
-def _sipsim_csv(path: Path, tz: ZoneInfo, sides: _Sides, mapping: dict[str, str]) -> Parsed:
+def _sipsim_csv(path: Path, tz: ZoneInfo, sides: Sides, mapping: dict[str, str]) -> Parsed:
     aliases = {canon: (*names, *([mapping[canon]] if canon in mapping else []))
                for canon, names in SIPSIM_CSV_ALIASES.items()}
     table = CsvTable(path, aliases)
