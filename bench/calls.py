@@ -30,8 +30,11 @@ import httpx
 from crmpay.crm.zoho import exchange_grant_code
 from crmpay.sandbox import Sandbox
 
-LINES = [("01 42 68 53 00", "sales@example.fr"), ("01 42 68 53 01", "support@example.fr"),
-         ("04 72 10 20 30", "lyon@example.fr")]
+LINES = [
+    ("01 42 68 53 00", "sales@example.fr"),
+    ("01 42 68 53 01", "support@example.fr"),
+    ("04 72 10 20 30", "lyon@example.fr"),
+]
 RULES = """
 default_region = "FR"
 timezone = "Europe/Paris"
@@ -48,9 +51,15 @@ stage = "Qualification"
 def typed(number: int, rng: random.Random) -> str:
     """A French mobile number as people type it into a CRM."""
     digits = f"6{number:08d}"
-    return rng.choice([f"0{digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}",
-                       f"+33 {digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}",
-                       f"+33{digits}", f"0{digits}", f"0033{digits}"])
+    return rng.choice(
+        [
+            f"0{digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}",
+            f"+33 {digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}",
+            f"+33{digits}",
+            f"0{digits}",
+            f"0033{digits}",
+        ]
+    )
 
 
 def seed_crm(sandbox: Sandbox, contacts: int, rng: random.Random) -> None:
@@ -59,11 +68,13 @@ def seed_crm(sandbox: Sandbox, contacts: int, rng: random.Random) -> None:
     records = []
     for i in range(contacts):
         field = "Mobile" if i % 5 == 0 else "Phone"
-        records.append({"Last_Name": f"Client {i}", field: typed(i, rng),
-                        "Modified_Time": f"2026-0{1 + i % 9}-01T09:00:00+01:00"})
+        records.append(
+            {"Last_Name": f"Client {i}", field: typed(i, rng), "Modified_Time": f"2026-0{1 + i % 9}-01T09:00:00+01:00"}
+        )
     for start in range(0, len(records), 5000):
-        httpx.post(f"{sandbox.url}/__sandbox/zoho/records/Contacts", json={"data": records[start:start + 5000]},
-                   timeout=120).raise_for_status()
+        httpx.post(
+            f"{sandbox.url}/__sandbox/zoho/records/Contacts", json={"data": records[start : start + 5000]}, timeout=120
+        ).raise_for_status()
 
 
 def write_calls(path: Path, calls: int, contacts: int, rng: random.Random) -> None:
@@ -81,9 +92,11 @@ def write_calls(path: Path, calls: int, contacts: int, rng: random.Random) -> No
             fmt = "%Y-%m-%d %H:%M:%S"
             answer = "" if missed else (when + timedelta(seconds=4)).strftime(fmt)
             end = (when + timedelta(seconds=billsec + 4)).strftime(fmt)
-            fh.write(f'"","{src}","{dst}","from-trunk","""Client"" <{src}>","SIP/trunk-{i:06d}","SIP/100-{i:06d}",'
-                     f'"Dial","SIP/100","{when.strftime(fmt)}","{answer}","{end}",{billsec + 4},{billsec},'
-                     f'"{"NO ANSWER" if missed else "ANSWERED"}","DOCUMENTATION","{1763000000 + i}.{i}"\n')
+            fh.write(
+                f'"","{src}","{dst}","from-trunk","""Client"" <{src}>","SIP/trunk-{i:06d}","SIP/100-{i:06d}",'
+                f'"Dial","SIP/100","{when.strftime(fmt)}","{answer}","{end}",{billsec + 4},{billsec},'
+                f'"{"NO ANSWER" if missed else "ANSWERED"}","DOCUMENTATION","{1763000000 + i}.{i}"\n'
+            )
 
 
 def stats(sandbox: Sandbox) -> dict[str, int]:
@@ -104,16 +117,34 @@ def main() -> int:
         (tmpdir / "rules.toml").write_text(RULES, encoding="utf-8")
         creds = sandbox.credentials()["zoho"]
         code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
-        refresh = exchange_grant_code(creds["client_id"], creds["client_secret"], code,
-                                      accounts=creds["accounts_url"])["refresh_token"]
-        env = {**os.environ, "CRMPAY_HOME": str(tmpdir / "home"), "NO_COLOR": "1",
-               "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-               "CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"],
-               "CRMPAY_ZOHO_REFRESH_TOKEN": refresh, "CRMPAY_ZOHO__ENVIRONMENT": "local",
-               "CRMPAY_ZOHO__BASE_URL": sandbox.url, "CRMPAY_ZOHO__ACCOUNTS_URL": sandbox.url}
+        refresh = exchange_grant_code(creds["client_id"], creds["client_secret"], code, accounts=creds["accounts_url"])[
+            "refresh_token"
+        ]
+        env = {
+            **os.environ,
+            "CRMPAY_HOME": str(tmpdir / "home"),
+            "NO_COLOR": "1",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+            "CRMPAY_ZOHO_CLIENT_ID": creds["client_id"],
+            "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"],
+            "CRMPAY_ZOHO_REFRESH_TOKEN": refresh,
+            "CRMPAY_ZOHO__ENVIRONMENT": "local",
+            "CRMPAY_ZOHO__BASE_URL": sandbox.url,
+            "CRMPAY_ZOHO__ACCOUNTS_URL": sandbox.url,
+        }
         profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
-        crmpay = ["-m", "crmpay", "calls", "import", str(tmpdir / "Master.csv"),
-                  "--format", "asterisk", "--rules", str(tmpdir / "rules.toml"), "--json"]
+        crmpay = [
+            "-m",
+            "crmpay",
+            "calls",
+            "import",
+            str(tmpdir / "Master.csv"),
+            "--format",
+            "asterisk",
+            "--rules",
+            str(tmpdir / "rules.toml"),
+            "--json",
+        ]
         before = stats(sandbox)["zoho_records"]
         httpx.delete(f"{sandbox.url}/__sandbox/stats")
         started = time.perf_counter()
@@ -127,18 +158,24 @@ def main() -> int:
         requests = after["requests"]
         written = sum(after["zoho_records"][m] - before[m] for m in before)
         writes = sum(n for r, n in requests.items() if r.startswith(("POST /crm/v8/{module}", "PUT /crm/v8/{module}")))
-        reads = sum(n for r, n in requests.items()
-                    if r.startswith(("GET /crm", "POST /crm/v8/coql")))
+        reads = sum(n for r, n in requests.items() if r.startswith(("GET /crm", "POST /crm/v8/coql")))
         httpx.delete(f"{sandbox.url}/__sandbox/stats")
         again = subprocess.run([sys.executable, *crmpay], env=env, capture_output=True, text=True)  # not profiled
-        rewrites = sum(n for r, n in stats(sandbox)["requests"].items()
-                       if r.startswith(("POST /crm/v8/{module}", "PUT /crm/v8/{module}")))
+        rewrites = sum(
+            n
+            for r, n in stats(sandbox)["requests"].items()
+            if r.startswith(("POST /crm/v8/{module}", "PUT /crm/v8/{module}"))
+        )
     batches = math.ceil(written / 100)
-    print(f"calls import: {args.calls} calls ({summary['ignored']} ignored, {summary['matched']} matched) "
-          f"against {args.contacts} contacts")
+    print(
+        f"calls import: {args.calls} calls ({summary['ignored']} ignored, {summary['matched']} matched) "
+        f"against {args.contacts} contacts"
+    )
     print(f"records written: {written} ({', '.join(f'{k} {v}' for k, v in summary['created'].items())})")
-    checks = [("CRM write requests / ceil(records / 100)", writes / batches, 1.05, f"{writes} vs {batches}"),
-              ("CRM read requests / calls", reads / args.calls, 0.02, f"{reads} reads for {args.calls} calls")]
+    checks = [
+        ("CRM write requests / ceil(records / 100)", writes / batches, 1.05, f"{writes} vs {batches}"),
+        ("CRM read requests / calls", reads / args.calls, 0.02, f"{reads} reads for {args.calls} calls"),
+    ]
     ok = True
     for name, value, target, detail in checks:
         passed = value <= target
@@ -146,8 +183,10 @@ def main() -> int:
         print(f"{name:42} {value:8.4f}  (target <= {target})  {'ok' if passed else 'MISSED'}  {detail}")
     print(f"wall time of the import: {wall:.1f} s ({args.calls / wall:.0f} calls/s, process start included)")
     second = again.returncode == 0 and rewrites == 0
-    print(f"second import of the same file: exit {again.returncode}, {rewrites} write requests "
-          f"{'ok' if second else 'MISSED'}")
+    print(
+        f"second import of the same file: exit {again.returncode}, {rewrites} write requests "
+        f"{'ok' if second else 'MISSED'}"
+    )
     return 0 if ok and second else 1
 
 

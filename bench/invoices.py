@@ -21,52 +21,89 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
 from crmpay.core.invoice import Invoice, InvoiceLine
-from crmpay.documents.pdf import BOLD, REGULAR, Seller, format_money, register_fonts, render_invoice
 from crmpay.core.money import Money
+from crmpay.documents.pdf import BOLD, REGULAR, Seller, format_money, register_fonts, render_invoice
 
-SELLER = Seller("Acme Facturation", "SAS au capital de 10 000 €", "12 rue de la Paix\n75002 Paris",
-                "123456789", "12345678900012", "FR32123456789")
+SELLER = Seller(
+    "Acme Facturation",
+    "SAS au capital de 10 000 €",
+    "12 rue de la Paix\n75002 Paris",
+    "123456789",
+    "12345678900012",
+    "FR32123456789",
+)
 
 
 def make_invoices(n: int) -> list[Invoice]:
     out = []
     for i in range(n):
-        lines = [InvoiceLine.parse(f"Prestation {j} pour le client n°{i} — forfait;{1 + j % 3};"
-                                   f"{10 + j}.{j}5;{20 if j % 4 else '5.5'}") for j in range(10)]
-        out.append(Invoice(f"INV-2026-{i + 1:05d}", "EUR", f"client{i}@exemple.fr",
-                           f"Société Cliente {i}", "fr", date(2026, 11, 22),
-                           date(2026, 11, 22) + timedelta(days=30), lines,
-                           customer_address="29 boulevard Haussmann\n75009 Paris"))
+        lines = [
+            InvoiceLine.parse(
+                f"Prestation {j} pour le client n°{i} — forfait;{1 + j % 3};{10 + j}.{j}5;{20 if j % 4 else '5.5'}"
+            )
+            for j in range(10)
+        ]
+        out.append(
+            Invoice(
+                f"INV-2026-{i + 1:05d}",
+                "EUR",
+                f"client{i}@exemple.fr",
+                f"Société Cliente {i}",
+                "fr",
+                date(2026, 11, 22),
+                date(2026, 11, 22) + timedelta(days=30),
+                lines,
+                customer_address="29 boulevard Haussmann\n75009 Paris",
+            )
+        )
     return out
 
 
 def strings_of(invoice: Invoice) -> list[tuple[str, str]]:
     """The (font, text) pairs the invoice shows, formatted once, outside the timing."""
     sums = invoice.totals
-    texts = [(BOLD, SELLER.name), (REGULAR, SELLER.legal_form), *[(REGULAR, p) for p in SELLER.address.splitlines()],
-             (REGULAR, f"SIREN : {SELLER.siren}"), (REGULAR, f"SIRET : {SELLER.siret}"),
-             (REGULAR, f"N° TVA : {SELLER.vat_number}"), (BOLD, "FACTURE"),
-             (REGULAR, f"N° : {invoice.number}"), (REGULAR, f"Date d'émission : {invoice.issue_date}"),
-             (REGULAR, f"Date de la prestation : {invoice.issue_date}"),
-             (REGULAR, f"Échéance : {invoice.due_date}"), (BOLD, "Facturé à"),
-             (REGULAR, invoice.customer_name), (REGULAR, "29 boulevard Haussmann"), (REGULAR, "75009 Paris"),
-             (REGULAR, invoice.customer_email)]
+    texts = [
+        (BOLD, SELLER.name),
+        (REGULAR, SELLER.legal_form),
+        *[(REGULAR, p) for p in SELLER.address.splitlines()],
+        (REGULAR, f"SIREN : {SELLER.siren}"),
+        (REGULAR, f"SIRET : {SELLER.siret}"),
+        (REGULAR, f"N° TVA : {SELLER.vat_number}"),
+        (BOLD, "FACTURE"),
+        (REGULAR, f"N° : {invoice.number}"),
+        (REGULAR, f"Date d'émission : {invoice.issue_date}"),
+        (REGULAR, f"Date de la prestation : {invoice.issue_date}"),
+        (REGULAR, f"Échéance : {invoice.due_date}"),
+        (BOLD, "Facturé à"),
+        (REGULAR, invoice.customer_name),
+        (REGULAR, "29 boulevard Haussmann"),
+        (REGULAR, "75009 Paris"),
+        (REGULAR, invoice.customer_email),
+    ]
     texts += [(BOLD, h) for h in ("Description", "Qté", "PU HT", "TVA", "Total HT")]
     for line in invoice.lines:
-        texts += [(REGULAR, line.description), (REGULAR, str(line.quantity)),
-                  (REGULAR, format_money(Money(line.unit_price, "EUR"), "fr")),
-                  (REGULAR, f"{line.vat_rate} %"),
-                  (REGULAR, format_money(Money(line.net("EUR"), "EUR"), "fr"))]
+        texts += [
+            (REGULAR, line.description),
+            (REGULAR, str(line.quantity)),
+            (REGULAR, format_money(Money(line.unit_price, "EUR"), "fr")),
+            (REGULAR, f"{line.vat_rate} %"),
+            (REGULAR, format_money(Money(line.net("EUR"), "EUR"), "fr")),
+        ]
     texts.append((BOLD, "Récapitulatif TVA"))
     for vat in sums.vat_lines:
-        texts += [(REGULAR, f"TVA {vat.rate} %"), (REGULAR, f"Base HT {format_money(vat.base, 'fr')}"),
-                  (REGULAR, format_money(vat.vat, "fr"))]
+        texts += [
+            (REGULAR, f"TVA {vat.rate} %"),
+            (REGULAR, f"Base HT {format_money(vat.base, 'fr')}"),
+            (REGULAR, format_money(vat.vat, "fr")),
+        ]
     for label, amount in (("Total HT", sums.excl_vat), ("Total TVA", sums.vat), ("Total TTC", sums.incl_vat)):
         texts += [(REGULAR, label), (REGULAR, format_money(amount, "fr"))]
-    texts += [(REGULAR, f"Échéance : {invoice.due_date}"),
-              (REGULAR, "Pénalités de retard : trois fois le taux d'intérêt légal"),
-              (REGULAR, "Indemnité forfaitaire pour frais de recouvrement en cas de retard : 40 €"),
-              (REGULAR, f"{invoice.number} — Page 1")]
+    texts += [
+        (REGULAR, f"Échéance : {invoice.due_date}"),
+        (REGULAR, "Pénalités de retard : trois fois le taux d'intérêt légal"),
+        (REGULAR, "Indemnité forfaitaire pour frais de recouvrement en cas de retard : 40 €"),
+        (REGULAR, f"{invoice.number} — Page 1"),
+    ]
     return texts
 
 
@@ -99,11 +136,11 @@ def main() -> int:
     t_ours = t_bare = 0.0
     for start in range(0, len(invoices), 50):
         t = time.perf_counter()
-        for invoice in invoices[start:start + 50]:
+        for invoice in invoices[start : start + 50]:
             ours(invoice)
         t_ours += time.perf_counter() - t
         t = time.perf_counter()
-        for texts in prepared[start:start + 50]:
+        for texts in prepared[start : start + 50]:
             bare(texts)
         t_bare += time.perf_counter() - t
     ratio = t_ours / t_bare

@@ -37,8 +37,14 @@ with open(sys.argv[1], encoding="utf-8", newline="") as fh:
 print(bad)
 """
 
-IBANS = ["FR1420041010050500013M02606", "DE89370400440532013000", "BE68539007547034",
-         "NL91ABNA0417164300", "FR7630006000011234567890189", "ES9121000418450200051332"]
+IBANS = [
+    "FR1420041010050500013M02606",
+    "DE89370400440532013000",
+    "BE68539007547034",
+    "NL91ABNA0417164300",
+    "FR7630006000011234567890189",
+    "ES9121000418450200051332",
+]
 
 
 def generate(path: Path, rows: int, seed: int = 42) -> None:
@@ -53,8 +59,7 @@ def generate(path: Path, rows: int, seed: int = 42) -> None:
                     iban = iban[:-1] + ("0" if iban[-1] != "0" else "1")
                 else:
                     email = f"client{i}-at-exemple.fr"
-            fh.write(f"Client {i} Société;{email};{iban};;RUM-{i:07d};"
-                     f"{1 + i % 28:02d}/{1 + i % 12:02d}/2023\r\n")
+            fh.write(f"Client {i} Société;{email};{iban};;RUM-{i:07d};{1 + i % 28:02d}/{1 + i % 12:02d}/2023\r\n")
 
 
 def run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
@@ -67,8 +72,9 @@ def run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
         "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
         "print(repr((t, rss, p.returncode, p.stdout, p.stderr[-500:])))\n"
     )
-    out = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True,
-                         text=True, env=env, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True, env=env, check=True
+    ).stdout
     elapsed, rss, code, stdout, stderr = eval(out)  # noqa: S307 - our own repr
     if code not in (0, 3):
         raise SystemExit(f"{command[:4]} exited {code}: {stderr}")
@@ -103,8 +109,9 @@ def main() -> int:
     print(f"crmpay --dry-run validation: {crm_t:.2f} s (best of {args.repeat})")
     print(f"bare csv + schwifty loop:    {bare_t:.2f} s (best of {args.repeat})")
     print(f"time ratio: {ratio:.2f} (target <= 2.0) {'ok' if ratio <= 2.0 else 'MISSED'}")
-    print(f"peak RSS: {rss_big / 1024:.1f} MiB for {args.rows} rows, "
-          f"{rss_small / 1024:.1f} MiB for {args.rows // 4} rows")
+    print(
+        f"peak RSS: {rss_big / 1024:.1f} MiB for {args.rows} rows, {rss_small / 1024:.1f} MiB for {args.rows // 4} rows"
+    )
     print(f"RSS ratio: {rss_ratio:.2f} (target <= 1.3) {'ok' if rss_ratio <= 1.3 else 'MISSED'}")
     return 0 if ratio <= 2.0 and rss_ratio <= 1.3 else 1
 

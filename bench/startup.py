@@ -47,8 +47,7 @@ def main() -> int:
         # keyring picks its backend as it would for a user (discovery cost included),
         # with any file backend's data kept in the temporary directory
         env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
-        env.update(CRMPAY_HOME=str(Path(tmp) / "home"), XDG_DATA_HOME=str(Path(tmp) / "data"),
-                   NO_COLOR="1")
+        env.update(CRMPAY_HOME=str(Path(tmp) / "home"), XDG_DATA_HOME=str(Path(tmp) / "data"), NO_COLOR="1")
         commands = {
             "minimal typer --help": [sys.executable, str(minimal), "--help"],
             "crmpay --help": [sys.executable, "-m", "crmpay", "--help"],

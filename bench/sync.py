@@ -42,12 +42,22 @@ def seed(sandbox: Sandbox, customers: int, payments: int) -> None:
         mandates = []
         for i in range(customers):
             customer = gc._new_customer({"email": f"c{i}@example.fr", "family_name": f"Client {i}"})
-            account = {"id": gc._new_id("customer_bank_accounts"), "created_at": customer["created_at"],
-                       "account_holder_name": f"Client {i}", "account_number_ending": "0606",
-                       "account_type": None, "bank_account_token": None, "bank_name": "SANDBOX BANK",
-                       "country_code": "FR", "currency": "EUR", "enabled": True,
-                       "links": {"customer": customer["id"]}, "metadata": {},
-                       "payer_name_verification_result": None, "trusted_recipient": False}
+            account = {
+                "id": gc._new_id("customer_bank_accounts"),
+                "created_at": customer["created_at"],
+                "account_holder_name": f"Client {i}",
+                "account_number_ending": "0606",
+                "account_type": None,
+                "bank_account_token": None,
+                "bank_name": "SANDBOX BANK",
+                "country_code": "FR",
+                "currency": "EUR",
+                "enabled": True,
+                "links": {"customer": customer["id"]},
+                "metadata": {},
+                "payer_name_verification_result": None,
+                "trusted_recipient": False,
+            }
             gc.private[account["id"]] = {"iban": IBANS[i % 4], "customer": customer["id"]}
             gc._store("customer_bank_accounts", account)
             mandates.append(gc._new_mandate(account, "sepa_core", None, None, "api"))
@@ -56,8 +66,11 @@ def seed(sandbox: Sandbox, customers: int, payments: int) -> None:
 
 
 def requests(sandbox: Sandbox) -> int:
-    return sum(n for route, n in httpx.get(f"{sandbox.url}/__sandbox/stats").json()["requests"].items()
-               if not route.split(" ")[1].startswith(("/v2", "/crm", "/oauth")))
+    return sum(
+        n
+        for route, n in httpx.get(f"{sandbox.url}/__sandbox/stats").json()["requests"].items()
+        if not route.split(" ")[1].startswith(("/v2", "/crm", "/oauth"))
+    )
 
 
 _RUNS = itertools.count(1)  # numbers the profile files of BENCH_PROFILE runs
@@ -65,22 +78,33 @@ _RUNS = itertools.count(1)  # numbers the profile files of BENCH_PROFILE runs
 
 def crmpay(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall time and peak RSS (KiB) of one crmpay process."""
-    wrapper = ("import resource, subprocess, sys, time\n"
-               "t = time.perf_counter()\n"
-               "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-               "t = time.perf_counter() - t\n"
-               "assert p.returncode == 0, p.stderr[-800:]\n"
-               "print(t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
-    profile = (["-m", "cProfile", "-o", f"{os.environ['BENCH_PROFILE']}.{next(_RUNS)}"]
-               if os.environ.get("BENCH_PROFILE") else [])  # one profile file per crmpay run
-    out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, *profile, "-m", "crmpay", *args],
-                         capture_output=True, text=True, env=env, check=True).stdout.split()
+    wrapper = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "t = time.perf_counter() - t\n"
+        "assert p.returncode == 0, p.stderr[-800:]\n"
+        "print(t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    profile = (
+        ["-m", "cProfile", "-o", f"{os.environ['BENCH_PROFILE']}.{next(_RUNS)}"]
+        if os.environ.get("BENCH_PROFILE")
+        else []
+    )  # one profile file per crmpay run
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, sys.executable, *profile, "-m", "crmpay", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout.split()
     return float(out[0]), int(out[1])
 
 
 def bare_loop(sandbox: Sandbox) -> float:
-    client = gocardless_pro.Client(access_token=sandbox.credentials()["gocardless"]["access_token"],
-                                   base_url=sandbox.url)
+    client = gocardless_pro.Client(
+        access_token=sandbox.credentials()["gocardless"]["access_token"], base_url=sandbox.url
+    )
     start = time.perf_counter()
     for service in (client.customers, client.customer_bank_accounts, client.mandates, client.payments):
         cursor = None
@@ -95,11 +119,29 @@ def bare_loop(sandbox: Sandbox) -> float:
 def first_sync(customers: int, payments: int, home: Path) -> dict[str, float]:
     with Sandbox() as sandbox:
         seed(sandbox, customers, payments)
-        env = {**os.environ, "CRMPAY_HOME": str(home), "NO_COLOR": "1",
-               "CRMPAY_GOCARDLESS_ACCESS_TOKEN": sandbox.credentials()["gocardless"]["access_token"],
-               "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-        subprocess.run([sys.executable, "-m", "crmpay", "connect", "gocardless", "--environment", "local",
-                        "--base-url", sandbox.url], env=env, check=True, capture_output=True)
+        env = {
+            **os.environ,
+            "CRMPAY_HOME": str(home),
+            "NO_COLOR": "1",
+            "CRMPAY_GOCARDLESS_ACCESS_TOKEN": sandbox.credentials()["gocardless"]["access_token"],
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        }
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "crmpay",
+                "connect",
+                "gocardless",
+                "--environment",
+                "local",
+                "--base-url",
+                sandbox.url,
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         httpx.delete(f"{sandbox.url}/__sandbox/stats")
         wall, rss = crmpay(["sync", "--no-crm", "--quiet"], env)
         first = requests(sandbox)
@@ -120,13 +162,25 @@ def main() -> int:
         big = first_sync(args.customers, args.payments, Path(tmp) / "big")
         small = first_sync(args.customers // 4, args.payments // 4, Path(tmp) / "small")
     checks = [
-        ("first-sync requests / minimum", big["first"] / big["minimum"], 1.05,
-         f"{big['first']} requests, minimum {big['minimum']}"),
+        (
+            "first-sync requests / minimum",
+            big["first"] / big["minimum"],
+            1.05,
+            f"{big['first']} requests, minimum {big['minimum']}",
+        ),
         ("no-change sync requests", big["again"], 3, "GoCardless: events + customers + bank accounts"),
-        ("first-sync wall / bare SDK loop", big["wall"] / big["bare"], 1.5,
-         f"{big['wall']:.1f} s vs {big['bare']:.1f} s (sync: process start, reader process, SQLite writes)"),
-        ("peak RSS N / N/4", big["rss"] / small["rss"], 1.3,
-         f"{big['rss'] / 1024:.0f} MiB vs {small['rss'] / 1024:.0f} MiB"),
+        (
+            "first-sync wall / bare SDK loop",
+            big["wall"] / big["bare"],
+            1.5,
+            f"{big['wall']:.1f} s vs {big['bare']:.1f} s (sync: process start, reader process, SQLite writes)",
+        ),
+        (
+            "peak RSS N / N/4",
+            big["rss"] / small["rss"],
+            1.3,
+            f"{big['rss'] / 1024:.0f} MiB vs {small['rss'] / 1024:.0f} MiB",
+        ),
     ]
     print(f"GoCardless: {args.customers} customers, bank accounts and mandates; {args.payments} payments")
     ok = True

@@ -55,8 +55,9 @@ class CrmpayEnv:
     def keyring_file(self) -> Path:
         return self.keyring_dir / "python_keyring" / "keyring_pass.cfg"
 
-    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> Result:
+    def run(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> Result:
         proc = subprocess.run(
             [sys.executable, "-m", "crmpay", *args],
             input=input,
@@ -81,10 +82,7 @@ class CrmpayEnv:
 def crmpay_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CrmpayEnv:
     home = tmp_path / "home"
     keyring_dir = tmp_path / "keyring"
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith("CRMPAY_") and k not in ("NO_COLOR",)
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMPAY_") and k not in ("NO_COLOR",)}
     env.update(
         CRMPAY_HOME=str(home),
         XDG_DATA_HOME=str(keyring_dir),
@@ -155,8 +153,10 @@ def _seed_accounts(provider: Any, customers: int = 6, payments_each: int = 3) ->
         c = provider.create_customer(NewCustomer(f"c{i}@example.fr", f"Client {i}"), idempotency_key=f"c{i}")
         m = provider.create_mandate(NewMandate(c.id, f"Client {i}", SEED_IBANS[i % 4]), idempotency_key=f"m{i}")
         for j in range(payments_each):
-            provider.create_payment(NewPayment(m.id, Money(Decimal(f"{10 + j}.50"), "EUR"), f"INV-{i}-{j}",
-                                               customer_id=c.id), idempotency_key=f"p{i}-{j}")
+            provider.create_payment(
+                NewPayment(m.id, Money(Decimal(f"{10 + j}.50"), "EUR"), f"INV-{i}-{j}", customer_id=c.id),
+                idempotency_key=f"p{i}-{j}",
+            )
 
 
 @pytest.fixture

@@ -11,8 +11,17 @@ import pytest
 
 FAIL_KEYRING = "keyring.backends.fail.Keyring"
 
-HEAVY = ["gocardless_pro", "mollie", "reportlab", "crmpay.store", "crmpay.sandbox", "httpx",
-         "sqlite3", "keyring", "pydantic"]
+HEAVY = [
+    "gocardless_pro",
+    "mollie",
+    "reportlab",
+    "crmpay.store",
+    "crmpay.sandbox",
+    "httpx",
+    "sqlite3",
+    "keyring",
+    "pydantic",
+]
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"]])
@@ -41,8 +50,20 @@ def test_version(crmpay_env):
 def test_help_lists_every_command_group(crmpay_env):
     result = crmpay_env.run("--help")
     assert result.code == 0
-    for name in ("connect", "disconnect", "status", "config", "sync", "customers", "mandates",
-                 "invoice", "payment", "calls", "sandbox", "demo"):
+    for name in (
+        "connect",
+        "disconnect",
+        "status",
+        "config",
+        "sync",
+        "customers",
+        "mandates",
+        "invoice",
+        "payment",
+        "calls",
+        "sandbox",
+        "demo",
+    ):
         assert name in result.stdout
 
 
@@ -61,8 +82,9 @@ def test_unknown_option_is_a_usage_error(crmpay_env):
 def test_a_usage_error_is_one_line_naming_the_fix(crmpay_env):
     result = crmpay_env.run("calls", "import", "x.csv")
     assert result.code == 2
-    assert result.stderr.strip() == ("error: --format is required with a file; "
-                                     "choose one of asterisk, sipsim-csv, sipsim-json")
+    assert result.stderr.strip() == (
+        "error: --format is required with a file; choose one of asterisk, sipsim-csv, sipsim-json"
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -82,9 +104,7 @@ def test_status_reports_environment_and_keyring_sources_never_values(crmpay_env,
     from crmpay import secrets
 
     secrets.set_secret("default", "mollie", "api_key", "test_keyring_value_123")
-    result = crmpay_env.run(
-        "status", "--json", env={"CRMPAY_GOCARDLESS_ACCESS_TOKEN": "sandbox_env_value_456"}
-    )
+    result = crmpay_env.run("status", "--json", env={"CRMPAY_GOCARDLESS_ACCESS_TOKEN": "sandbox_env_value_456"})
     assert result.code == 0, result.stderr
     services = {s["service"]: s for s in result.json()["services"]}
     assert services["gocardless"]["connected"] and services["gocardless"]["source"] == "environment"
@@ -95,8 +115,7 @@ def test_status_reports_environment_and_keyring_sources_never_values(crmpay_env,
 
 def test_profile_flag_beats_environment(crmpay_env):
     assert crmpay_env.run("--profile", "acme", "config", "set", "creditor_id", "FR72ZZZ123456").code == 0
-    shown = crmpay_env.run("--profile", "acme", "config", "show", "--json",
-                           env={"CRMPAY_PROFILE": "other"})
+    shown = crmpay_env.run("--profile", "acme", "config", "show", "--json", env={"CRMPAY_PROFILE": "other"})
     assert shown.json() == {"profile": "acme", "settings": shown.json()["settings"]}
     assert shown.json()["settings"]["creditor_id"] == "FR72ZZZ123456"
     other = crmpay_env.run("config", "show", "--json", env={"CRMPAY_PROFILE": "other"})
@@ -213,16 +232,28 @@ def smtp_server():
     with socket.socket() as probe:  # aiosmtpd cannot report a port chosen by the OS
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(Sink(), hostname="127.0.0.1", port=port, authenticator=authenticator,
-                            auth_require_tls=False)
+    controller = Controller(
+        Sink(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False
+    )
     controller.start()
     yield controller
     controller.stop()
 
 
 def _smtp_args(server):
-    return ["connect", "smtp", "--host", "127.0.0.1", "--port", str(server.port),
-            "--security", "none", "--user", "billing@acme.test", "--password-stdin"]
+    return [
+        "connect",
+        "smtp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(server.port),
+        "--security",
+        "none",
+        "--user",
+        "billing@acme.test",
+        "--password-stdin",
+    ]
 
 
 def test_connect_smtp_checks_login_and_keeps_password_in_keyring_only(crmpay_env, smtp_server):
@@ -233,16 +264,19 @@ def test_connect_smtp_checks_login_and_keeps_password_in_keyring_only(crmpay_env
     secret = "s3cret-smtp-pass"
     outputs = [crmpay_env.run(*_smtp_args(smtp_server), input=secret + "\n")]
     assert outputs[0].code == 0, outputs[0].stderr
-    outputs += [crmpay_env.run("status", "--json"), crmpay_env.run("status"),
-                crmpay_env.run("config", "show", "--json"), crmpay_env.run("--verbose", "status")]
+    outputs += [
+        crmpay_env.run("status", "--json"),
+        crmpay_env.run("status"),
+        crmpay_env.run("config", "show", "--json"),
+        crmpay_env.run("--verbose", "status"),
+    ]
     smtp = {s["service"]: s for s in outputs[1].json()["services"]}["smtp"]
     assert smtp["connected"] and smtp["source"] == "keyring"
 
     forms = [secret.encode(), base64.b64encode(secret.encode()), secret.encode().hex().encode()]
     for out in outputs:
         assert secret not in out.stdout + out.stderr
-    leaked = [p for p in crmpay_env.home.rglob("*") if p.is_file()
-              and any(f in p.read_bytes() for f in forms)]
+    leaked = [p for p in crmpay_env.home.rglob("*") if p.is_file() and any(f in p.read_bytes() for f in forms)]
     assert leaked == [], leaked
     # the scan can fail: the keyring backend's own file does hold the secret
     assert any(f in crmpay_env.keyring_file.read_bytes() for f in forms)

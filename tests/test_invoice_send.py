@@ -24,20 +24,41 @@ DUE = (date.today() + timedelta(days=20)).isoformat()
 @pytest.fixture
 def shop(crmpay_env, sandbox):
     creds = sandbox.credentials()
-    for name, var, secret in (("gocardless", "CRMPAY_GOCARDLESS_ACCESS_TOKEN", creds["gocardless"]["access_token"]),
-                              ("mollie", "CRMPAY_MOLLIE_API_KEY", creds["mollie"]["api_key"])):
-        assert crmpay_env.run("connect", name, "--environment", "local", "--base-url", sandbox.url,
-                              env={var: secret}).code == 0
+    for name, var, secret in (
+        ("gocardless", "CRMPAY_GOCARDLESS_ACCESS_TOKEN", creds["gocardless"]["access_token"]),
+        ("mollie", "CRMPAY_MOLLIE_API_KEY", creds["mollie"]["api_key"]),
+    ):
+        assert (
+            crmpay_env.run("connect", name, "--environment", "local", "--base-url", sandbox.url, env={var: secret}).code
+            == 0
+        )
     smtp = creds["smtp"]
-    assert crmpay_env.run("connect", "smtp", "--host", smtp["host"], "--port", str(smtp["port"]),
-                          "--security", "none", "--from", "billing@acme.fr").code == 0
+    assert (
+        crmpay_env.run(
+            "connect",
+            "smtp",
+            "--host",
+            smtp["host"],
+            "--port",
+            str(smtp["port"]),
+            "--security",
+            "none",
+            "--from",
+            "billing@acme.fr",
+        ).code
+        == 0
+    )
     crmpay_env.run("config", "set", "seller.name", "Acme SAS")
     return crmpay_env
 
 
 def _gc(sandbox):
-    return GoCardlessProvider(sandbox.credentials()["gocardless"]["access_token"], environment="local",
-                              base_url=sandbox.url, retry_policy=FAST)
+    return GoCardlessProvider(
+        sandbox.credentials()["gocardless"]["access_token"],
+        environment="local",
+        base_url=sandbox.url,
+        retry_policy=FAST,
+    )
 
 
 def _customer_with_mandate(sandbox, email, iban="FR1420041010050500013M02606", key="k"):
@@ -47,8 +68,21 @@ def _customer_with_mandate(sandbox, email, iban="FR1420041010050500013M02606", k
 
 
 def _invoice(env, email, currency="EUR"):
-    created = env.run("invoice", "create", "--customer", email, "--name", "Ann Lee", "--line",
-                      "Maintenance;2;49.90;20", "--due", DUE, "--currency", currency, "--json")
+    created = env.run(
+        "invoice",
+        "create",
+        "--customer",
+        email,
+        "--name",
+        "Ann Lee",
+        "--line",
+        "Maintenance;2;49.90;20",
+        "--due",
+        DUE,
+        "--currency",
+        currency,
+        "--json",
+    )
     assert created.code == 0, created.stderr
     return created.json()["number"]
 
@@ -120,7 +154,8 @@ def test_currency_mismatch_and_several_mandates_are_refused(shop, sandbox):
     assert mismatch.code == 2 and "is in GBP but mandate" in mismatch.stderr and "collects EUR" in mismatch.stderr
     gc = _gc(sandbox)
     customer_id = sandbox.services["gocardless"].objects["mandates"][
-        next(iter(sandbox.services["gocardless"].objects["mandates"]))]["links"]["customer"]
+        next(iter(sandbox.services["gocardless"].objects["mandates"]))
+    ]["links"]["customer"]
     gc.create_mandate(NewMandate(customer_id, "Eve", "DE89370400440532013000"), idempotency_key="e2")
     assert shop.run("sync").code == 0
     eur = _invoice(shop, "eve@example.fr")
@@ -173,8 +208,12 @@ def test_killed_at_random_moments_thirty_times(shop, sandbox):
     try:
         for _ in range(30):
             number = _invoice(shop, "hal@example.fr")
-            proc = subprocess.Popen([sys.executable, "-m", "crmpay", "invoice", "send", number, "--no-email"],
-                                    env=shop.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "crmpay", "invoice", "send", number, "--no-email"],
+                env=shop.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(rng.uniform(0.2, 1.2))
             proc.send_signal(signal.SIGKILL)
             proc.wait()

@@ -19,12 +19,18 @@ TODAY = date(2026, 11, 22)
 
 
 def test_vat_is_computed_once_per_rate_on_the_rounded_line_amounts():
-    lines = [InvoiceLine.parse("A;3;0.333;20"), InvoiceLine.parse("B;1;10.005;20"),
-             InvoiceLine.parse("C;1;100;5.5"), InvoiceLine.parse("D;7;0.07;20")]
+    lines = [
+        InvoiceLine.parse("A;3;0.333;20"),
+        InvoiceLine.parse("B;1;10.005;20"),
+        InvoiceLine.parse("C;1;100;5.5"),
+        InvoiceLine.parse("D;7;0.07;20"),
+    ]
     t = totals(lines, "EUR")
     # 20 %: 1.00 + 10.01 + 0.49 = 11.50 -> VAT 2.30; per-line rounding would give 0.20+2.00+0.10=2.30
     assert [(str(v.rate), str(v.base.amount), str(v.vat.amount)) for v in t.vat_lines] == [
-        ("5.5", "100.00", "5.50"), ("20", "11.50", "2.30")]
+        ("5.5", "100.00", "5.50"),
+        ("20", "11.50", "2.30"),
+    ]
     assert (str(t.excl_vat.amount), str(t.vat.amount), str(t.incl_vat.amount)) == ("111.50", "7.80", "119.30")
     # where the two methods differ: three lines of 0.63 at 20 % (0.126 VAT each)
     same_rate = [InvoiceLine.parse(f"L{i};1;0.63;20") for i in range(3)]
@@ -49,9 +55,16 @@ def store(tmp_path):
 
 
 def _create(store, **kw):
-    args = dict(prefix="INV-", customer_email="ann@example.fr", customer_name="Ann", language="fr",
-                currency="EUR", lines=[InvoiceLine.parse("Service;1;100;20")],
-                issue_date=TODAY, due_date=date(2026, 12, 22))
+    args = dict(
+        prefix="INV-",
+        customer_email="ann@example.fr",
+        customer_name="Ann",
+        language="fr",
+        currency="EUR",
+        lines=[InvoiceLine.parse("Service;1;100;20")],
+        issue_date=TODAY,
+        due_date=date(2026, 12, 22),
+    )
     args.update(kw)
     return invoices.create_invoice(store, **args)
 
@@ -79,8 +92,14 @@ def _create_in_process(path):
         return _create(store).number
 
 
-SELLER = Seller("Acme Facturation", "SAS au capital de 10 000 €", "12 rue de la Paix\n75002 Paris",
-                "123456789", "12345678900012", "FR32123456789")
+SELLER = Seller(
+    "Acme Facturation",
+    "SAS au capital de 10 000 €",
+    "12 rue de la Paix\n75002 Paris",
+    "123456789",
+    "12345678900012",
+    "FR32123456789",
+)
 
 
 def _pdf_text(path) -> str:
@@ -88,23 +107,53 @@ def _pdf_text(path) -> str:
 
 
 def test_pdf_has_every_mandatory_mention_in_french(tmp_path):
-    invoice = Invoice("INV-2026-0007", "EUR", "compta@sg.fr", "Société Générale", "fr", TODAY,
-                      date(2026, 12, 22), [InvoiceLine.parse("Maintenance <b>annuelle</b> & co;2;49.90;20"),
-                                           InvoiceLine.parse("Livre;1;10;5.5")],
-                      customer_address="29 boulevard Haussmann\n75009 Paris")
+    invoice = Invoice(
+        "INV-2026-0007",
+        "EUR",
+        "compta@sg.fr",
+        "Société Générale",
+        "fr",
+        TODAY,
+        date(2026, 12, 22),
+        [InvoiceLine.parse("Maintenance <b>annuelle</b> & co;2;49.90;20"), InvoiceLine.parse("Livre;1;10;5.5")],
+        customer_address="29 boulevard Haussmann\n75009 Paris",
+    )
     path = tmp_path / "f.pdf"
     render_invoice(invoice, SELLER, path, payment_line="prélèvement SEPA, mandat RUM-0001, ICS FR72ZZZ123456")
     text = _pdf_text(path)
     for mention in [
-        "FACTURE", "N° : INV-2026-0007", "Date d'émission : 2026-11-22", "Date de la prestation",
-        "Échéance : 2026-12-22", "Acme Facturation", "SAS au capital de 10 000 €", "75002 Paris",
-        "SIREN : 123456789", "SIRET : 12345678900012", "N° TVA : FR32123456789",
-        "Société Générale", "29 boulevard Haussmann",
+        "FACTURE",
+        "N° : INV-2026-0007",
+        "Date d'émission : 2026-11-22",
+        "Date de la prestation",
+        "Échéance : 2026-12-22",
+        "Acme Facturation",
+        "SAS au capital de 10 000 €",
+        "75002 Paris",
+        "SIREN : 123456789",
+        "SIRET : 12345678900012",
+        "N° TVA : FR32123456789",
+        "Société Générale",
+        "29 boulevard Haussmann",
         "Maintenance <b>annuelle</b> & co",  # user text printed as typed, never as markup
-        "49,90 EUR", "99,80 EUR", "20 %", "5,5 %",
-        "TVA 5,5 %", "Base HT 10,00 EUR", "0,55 EUR", "TVA 20 %", "Base HT 99,80 EUR", "19,96 EUR",
-        "Total HT", "109,80 EUR", "Total TVA", "20,51 EUR", "Total TTC", "130,31 EUR",
-        "mandat RUM-0001, ICS FR72ZZZ123456", "Pénalités de retard",
+        "49,90 EUR",
+        "99,80 EUR",
+        "20 %",
+        "5,5 %",
+        "TVA 5,5 %",
+        "Base HT 10,00 EUR",
+        "0,55 EUR",
+        "TVA 20 %",
+        "Base HT 99,80 EUR",
+        "19,96 EUR",
+        "Total HT",
+        "109,80 EUR",
+        "Total TVA",
+        "20,51 EUR",
+        "Total TTC",
+        "130,31 EUR",
+        "mandat RUM-0001, ICS FR72ZZZ123456",
+        "Pénalités de retard",
         "Indemnité forfaitaire pour frais de recouvrement en cas de retard : 40 €",
     ]:
         assert mention in text, mention
@@ -112,8 +161,16 @@ def test_pdf_has_every_mandatory_mention_in_french(tmp_path):
 
 def test_pdf_renders_a_japanese_customer_and_many_pages(tmp_path):
     lines = [InvoiceLine.parse(f"Ligne {i} — prestation détaillée;1;{i}.50;20") for i in range(1, 80)]
-    invoice = Invoice("INV-2026-0008", "JPY", "yamada@example.jp", "山田太郎 株式会社", "ja", TODAY,
-                      date(2026, 12, 22), [InvoiceLine.parse("保守サービス;1;10000;10")])
+    invoice = Invoice(
+        "INV-2026-0008",
+        "JPY",
+        "yamada@example.jp",
+        "山田太郎 株式会社",
+        "ja",
+        TODAY,
+        date(2026, 12, 22),
+        [InvoiceLine.parse("保守サービス;1;10000;10")],
+    )
     path = tmp_path / "ja.pdf"
     render_invoice(invoice, SELLER, path)
     text = _pdf_text(path)
@@ -128,37 +185,62 @@ def test_pdf_renders_a_japanese_customer_and_many_pages(tmp_path):
 
 def test_manual_payments_add_up_until_paid(store):
     number = _create(store).number  # 120.00 EUR incl. VAT
-    first = invoices.record_payment(store, number, amount="50", method="cheque",
-                                    received_on=date(2026, 11, 20), today=TODAY)
+    first = invoices.record_payment(
+        store, number, amount="50", method="cheque", received_on=date(2026, 11, 20), today=TODAY
+    )
     assert first["status"] == "partially_paid" and first["remaining"] == "70.00"
     with pytest.raises(UsageError, match="more than the 70.00 EUR left"):
-        invoices.record_payment(store, number, amount="70.01", method="cash",
-                                received_on=date(2026, 11, 21), today=TODAY)
-    dry = invoices.record_payment(store, number, amount="70,00", method="transfer",
-                                  received_on=date(2026, 11, 21), today=TODAY, dry_run=True)
+        invoices.record_payment(
+            store, number, amount="70.01", method="cash", received_on=date(2026, 11, 21), today=TODAY
+        )
+    dry = invoices.record_payment(
+        store, number, amount="70,00", method="transfer", received_on=date(2026, 11, 21), today=TODAY, dry_run=True
+    )
     assert dry["status"] == "paid" and invoices.load_invoice(store, number).status == "partially_paid"
-    invoices.record_payment(store, number, amount="70,00", method="transfer",
-                            received_on=date(2026, 11, 21), today=TODAY)
+    invoices.record_payment(
+        store, number, amount="70,00", method="transfer", received_on=date(2026, 11, 21), today=TODAY
+    )
     paid = invoices.load_invoice(store, number)
     assert paid.status == "paid" and paid.paid_on == date(2026, 11, 21)
     assert paid.amount_paid.amount == Decimal("120.00")
     with pytest.raises(OperationFailed, match="already paid"):
-        invoices.record_payment(store, number, amount="1", method="cash",
-                                received_on=date(2026, 11, 21), today=TODAY)
+        invoices.record_payment(store, number, amount="1", method="cash", received_on=date(2026, 11, 21), today=TODAY)
 
 
 def test_invoice_cli_round_trip(crmpay_env, tmp_path):
     crmpay_env.run("config", "set", "seller.name", "Acme SAS")
-    created = crmpay_env.run("invoice", "create", "--customer", "ann@example.fr", "--name", "Ann",
-                             "--line", "Service;2;49.90;20", "--due", "2026-12-31",
-                             "--issue-date", "2026-11-22", "--json")
+    created = crmpay_env.run(
+        "invoice",
+        "create",
+        "--customer",
+        "ann@example.fr",
+        "--name",
+        "Ann",
+        "--line",
+        "Service;2;49.90;20",
+        "--due",
+        "2026-12-31",
+        "--issue-date",
+        "2026-11-22",
+        "--json",
+    )
     assert created.code == 0, created.stderr
     assert created.json()["number"] == "INV-2026-0001" and created.json()["total_incl_vat"] == "119.76"
     pdf = tmp_path / "out.pdf"
     assert crmpay_env.run("invoice", "render", "INV-2026-0001", "-o", str(pdf)).code == 0
     assert "119,76 EUR" in _pdf_text(pdf)
-    recorded = crmpay_env.run("payment", "record", "INV-2026-0001", "--amount", "119.76",
-                              "--method", "transfer", "--received-on", "2026-11-22", "--json")
+    recorded = crmpay_env.run(
+        "payment",
+        "record",
+        "INV-2026-0001",
+        "--amount",
+        "119.76",
+        "--method",
+        "transfer",
+        "--received-on",
+        "2026-11-22",
+        "--json",
+    )
     assert recorded.json()["status"] == "paid"
     listed = crmpay_env.run("invoice", "list", "--status", "paid", "--json").json()
     assert [i["number"] for i in listed] == ["INV-2026-0001"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from crmpay.core.models import Customer, Payment, PaymentState
@@ -16,14 +16,32 @@ def _seed(crmpay_env):
     with Store.open(db) as store, store.transaction():
         for i, (provider, email) in enumerate([("gocardless", "ann@example.fr"), ("mollie", "bob@example.fr")]):
             cid = f"C{i}"
-            upsert_customer(store, Customer(provider, cid, email, email.split("@")[0],
-                                            created_at=datetime(2026, 11, 1 + i, tzinfo=timezone.utc),
-                                            raw={"id": cid}))
+            upsert_customer(
+                store,
+                Customer(
+                    provider,
+                    cid,
+                    email,
+                    email.split("@")[0],
+                    created_at=datetime(2026, 11, 1 + i, tzinfo=UTC),
+                    raw={"id": cid},
+                ),
+            )
             for j, status in enumerate(["pending_submission", "paid_out"]):
-                upsert_payment(store, Payment(provider, f"P{i}{j}", Money(Decimal("10.50"), "EUR"), status,
-                                              PaymentState.PENDING if j == 0 else PaymentState.PAID, j == 0,
-                                              customer_id=cid, created_at=datetime(2026, 11, 10 + j, tzinfo=timezone.utc),
-                                              raw={"id": f"P{i}{j}"}))
+                upsert_payment(
+                    store,
+                    Payment(
+                        provider,
+                        f"P{i}{j}",
+                        Money(Decimal("10.50"), "EUR"),
+                        status,
+                        PaymentState.PENDING if j == 0 else PaymentState.PAID,
+                        j == 0,
+                        customer_id=cid,
+                        created_at=datetime(2026, 11, 10 + j, tzinfo=UTC),
+                        raw={"id": f"P{i}{j}"},
+                    ),
+                )
 
 
 def test_lists_filter_and_return_json_lists(crmpay_env):

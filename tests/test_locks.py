@@ -12,8 +12,10 @@ import pytest
 from crmpay.core.errors import ExitCode, TemporaryError
 from crmpay.services.locks import exclusive
 
-HOLD = "import sys, time; from pathlib import Path; from crmpay.services.locks import exclusive\n" \
-       "with exclusive(Path(sys.argv[1]), 'sync'):\n    print('held', flush=True); time.sleep(60)\n"
+HOLD = (
+    "import sys, time; from pathlib import Path; from crmpay.services.locks import exclusive\n"
+    "with exclusive(Path(sys.argv[1]), 'sync'):\n    print('held', flush=True); time.sleep(60)\n"
+)
 
 
 def test_second_holder_is_refused_until_the_first_is_killed(tmp_path):

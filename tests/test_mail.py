@@ -15,8 +15,16 @@ from crmpay.services.invoice_mail import invoice_email
 
 
 def _invoice(language: str) -> Invoice:
-    return Invoice("INV-2026-0003", "EUR", "ann@example.fr", "Ann Martin", language,
-                   date(2026, 11, 22), date(2026, 12, 22), [InvoiceLine.parse("Service;1;100;20")])
+    return Invoice(
+        "INV-2026-0003",
+        "EUR",
+        "ann@example.fr",
+        "Ann Martin",
+        language,
+        date(2026, 11, 22),
+        date(2026, 12, 22),
+        [InvoiceLine.parse("Service;1;100;20")],
+    )
 
 
 def test_setup_link_and_debit_emails_reach_the_sink(sandbox):
@@ -24,11 +32,29 @@ def test_setup_link_and_debit_emails_reach_the_sink(sandbox):
     settings = SmtpSettings(host=smtp["host"], port=smtp["port"], security="none")
     pdf = io.BytesIO()
     render_invoice(_invoice("fr"), Seller("Acme SAS"), pdf)
-    send(settings, None, invoice_email(_invoice("fr"), pdf.getvalue(), sender="billing@acme.fr",
-                                       seller_name="Acme SAS", setup_link="https://pay.example/s/1"))
-    send(settings, None, invoice_email(_invoice("en"), pdf.getvalue(), sender="billing@acme.fr",
-                                       seller_name="Acme SAS", charge_date="2026-12-24",
-                                       mandate_reference="RUM-1"))
+    send(
+        settings,
+        None,
+        invoice_email(
+            _invoice("fr"),
+            pdf.getvalue(),
+            sender="billing@acme.fr",
+            seller_name="Acme SAS",
+            setup_link="https://pay.example/s/1",
+        ),
+    )
+    send(
+        settings,
+        None,
+        invoice_email(
+            _invoice("en"),
+            pdf.getvalue(),
+            sender="billing@acme.fr",
+            seller_name="Acme SAS",
+            charge_date="2026-12-24",
+            mandate_reference="RUM-1",
+        ),
+    )
     mail = httpx.get(f"{sandbox.url}/__sandbox/mail").json()
     assert [m["subject"] for m in mail] == ["Facture INV-2026-0003", "Invoice INV-2026-0003"]
     assert mail[0]["to"] == ["ann@example.fr"]

@@ -34,13 +34,13 @@ def test_all_or_nothing_then_skip_invalid_then_rerun_creates_nothing(crmpay_env,
     assert "line 4: iban: invalid IBAN" in refused.stderr
     assert _count(crmpay_env) == 0
 
-    dry = crmpay_env.run("mandates", "import", str(path), "--provider", "none", "--dry-run",
-                         "--skip-invalid", "--json")
+    dry = crmpay_env.run("mandates", "import", str(path), "--provider", "none", "--dry-run", "--skip-invalid", "--json")
     assert dry.code == 3 and dry.json()["imported"] == 2 and _count(crmpay_env) == 0
 
     rejects = tmp_path / "rejects.csv"
-    partial = crmpay_env.run("mandates", "import", str(path), "--provider", "none",
-                             "--skip-invalid", "--errors-csv", str(rejects), "--json")
+    partial = crmpay_env.run(
+        "mandates", "import", str(path), "--provider", "none", "--skip-invalid", "--errors-csv", str(rejects), "--json"
+    )
     assert partial.code == 3
     assert partial.json()["imported"] == 2 and partial.json()["invalid"] == 1
     assert "email: invalid email address" in rejects.read_text()
@@ -82,8 +82,12 @@ def test_provider_import_needs_the_provider_connected(crmpay_env, tmp_path):
 
 def _connect(env, sandbox):
     creds = sandbox.credentials()
-    env.env.update({"CRMPAY_GOCARDLESS_ACCESS_TOKEN": creds["gocardless"]["access_token"],
-                    "CRMPAY_MOLLIE_API_KEY": creds["mollie"]["api_key"]})
+    env.env.update(
+        {
+            "CRMPAY_GOCARDLESS_ACCESS_TOKEN": creds["gocardless"]["access_token"],
+            "CRMPAY_MOLLIE_API_KEY": creds["mollie"]["api_key"],
+        }
+    )
     for name in ("gocardless", "mollie"):
         assert env.run("connect", name, "--environment", "local", "--base-url", sandbox.url).code == 0
 
@@ -91,8 +95,9 @@ def _connect(env, sandbox):
 def test_mollie_import_creates_once_even_when_killed(crmpay_env, sandbox, tmp_path):
     _connect(crmpay_env, sandbox)
     path = _file(tmp_path, GOOD)
-    killed = crmpay_env.run("mandates", "import", str(path), "--provider", "mollie",
-                            env={"CRMPAY_TEST_KILL_AT": "after_create:mandate"})
+    killed = crmpay_env.run(
+        "mandates", "import", str(path), "--provider", "mollie", env={"CRMPAY_TEST_KILL_AT": "after_create:mandate"}
+    )
     assert killed.code == -9  # died right after Mollie created the first mandate
     done = crmpay_env.run("mandates", "import", str(path), "--provider", "mollie", "--json")
     assert done.code == 0, done.stderr
@@ -145,27 +150,48 @@ def test_import_from_gocardless_links_contacts_by_email(crmpay_env, sandbox, tmp
 
     _connect(crmpay_env, sandbox)
     crmpay_env.connect_zoho(sandbox)
-    gc = GoCardlessProvider(sandbox.credentials()["gocardless"]["access_token"], environment="local",
-                            base_url=sandbox.url, retry_policy=RetryPolicy(attempts=3, base_delay=0.001))
+    gc = GoCardlessProvider(
+        sandbox.credentials()["gocardless"]["access_token"],
+        environment="local",
+        base_url=sandbox.url,
+        retry_policy=RetryPolicy(attempts=3, base_delay=0.001),
+    )
     mandates = {}
     for i, email in enumerate(["Ann@Example.fr", "twins@example.fr", "nobody@example.fr"]):
         customer = gc.create_customer(NewCustomer(email, f"Client {i}"), idempotency_key=f"c{i}")
-        mandates[email] = gc.create_mandate(NewMandate(customer.id, f"Client {i}", "FR1420041010050500013M02606"),
-                                            idempotency_key=f"m{i}").id
-    ids = httpx.post(f"{sandbox.url}/__sandbox/zoho/records/Contacts", json={"data": [
-        {"Last_Name": "Ann", "Email": "ann@example.fr"}, {"Last_Name": "Twin A", "Email": "twins@example.fr"},
-        {"Last_Name": "Twin B", "Email": "twins@example.fr"}]}).json()["ids"]
+        mandates[email] = gc.create_mandate(
+            NewMandate(customer.id, f"Client {i}", "FR1420041010050500013M02606"), idempotency_key=f"m{i}"
+        ).id
+    ids = httpx.post(
+        f"{sandbox.url}/__sandbox/zoho/records/Contacts",
+        json={
+            "data": [
+                {"Last_Name": "Ann", "Email": "ann@example.fr"},
+                {"Last_Name": "Twin A", "Email": "twins@example.fr"},
+                {"Last_Name": "Twin B", "Email": "twins@example.fr"},
+            ]
+        },
+    ).json()["ids"]
     first = crmpay_env.run("mandates", "import", "--from", "gocardless", "--json")
     assert first.code == 3
     report = first.json()
     assert report["linked"] == [{"mandate": mandates["Ann@Example.fr"], "contact": ids[0]}]
-    assert report["ambiguous"] == [{"mandate": mandates["twins@example.fr"], "email": "twins@example.fr",
-                                    "contacts": ids[1:]}]
+    assert report["ambiguous"] == [
+        {"mandate": mandates["twins@example.fr"], "email": "twins@example.fr", "contacts": ids[1:]}
+    ]
     assert [n["mandate"] for n in report["no_contact"]] == [mandates["nobody@example.fr"]]
     records = sandbox.services["zoho"].records["Contacts"]
     assert records[ids[0]]["CRMPAY_Active_Mandate"] is True and "CRMPAY_Active_Mandate" not in records[ids[1]]
-    settled = crmpay_env.run("mandates", "import", "--from", "gocardless", "--create-contacts", "--json",
-                             "--link", f"{mandates['twins@example.fr']}={ids[2]}")
+    settled = crmpay_env.run(
+        "mandates",
+        "import",
+        "--from",
+        "gocardless",
+        "--create-contacts",
+        "--json",
+        "--link",
+        f"{mandates['twins@example.fr']}={ids[2]}",
+    )
     assert settled.code == 0, settled.stderr
     assert [c["email"] for c in settled.json()["created_contacts"]] == ["nobody@example.fr"]
     assert records[ids[2]]["CRMPAY_Active_Mandate"] is True

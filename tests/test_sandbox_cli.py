@@ -12,8 +12,13 @@ import httpx
 
 
 def test_serve_prints_credentials_first_serves_and_stops_on_sigterm(crmpay_env):
-    proc = subprocess.Popen([sys.executable, "-m", "crmpay", "sandbox", "serve", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=crmpay_env.env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crmpay", "sandbox", "serve", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=crmpay_env.env,
+    )
     try:
         info = json.loads(proc.stdout.readline())
         assert info["url"].startswith("http://127.0.0.1:")

@@ -19,14 +19,14 @@ IBAN = "FR1420041010050500013M02606"
 
 @pytest.fixture
 def gc(sandbox):
-    return gocardless_pro.Client(access_token=sandbox.credentials()["gocardless"]["access_token"],
-                                 base_url=sandbox.url)
+    return gocardless_pro.Client(access_token=sandbox.credentials()["gocardless"]["access_token"], base_url=sandbox.url)
 
 
 def _mandate(gc, email="ann@example.fr", iban=IBAN):
     customer = gc.customers.create(params={"email": email, "given_name": "Ann", "family_name": "Lee"})
-    account = gc.customer_bank_accounts.create(params={
-        "account_holder_name": "Ann Lee", "iban": iban, "links": {"customer": customer.id}})
+    account = gc.customer_bank_accounts.create(
+        params={"account_holder_name": "Ann Lee", "iban": iban, "links": {"customer": customer.id}}
+    )
     return customer, gc.mandates.create(params={"links": {"customer_bank_account": account.id}})
 
 
@@ -103,8 +103,11 @@ def test_idempotent_replay_returns_the_first_resource(sandbox, gc):
     first = gc.payments.create(params=params, headers={"Idempotency-Key": "invoice-7:attempt-1"})
     again = gc.payments.create(params=params, headers={"Idempotency-Key": "invoice-7:attempt-1"})
     assert again.id == first.id and _objects(sandbox, "payments") == 1
-    strict = gocardless_pro.Client(access_token=sandbox.credentials()["gocardless"]["access_token"],
-                                   base_url=sandbox.url, raise_on_idempotency_conflict=True)
+    strict = gocardless_pro.Client(
+        access_token=sandbox.credentials()["gocardless"]["access_token"],
+        base_url=sandbox.url,
+        raise_on_idempotency_conflict=True,
+    )
     with pytest.raises(errors.IdempotentCreationConflictError) as err:
         strict.payments.create(params=params, headers={"Idempotency-Key": "invoice-7:attempt-1"})
     assert err.value.conflicting_resource_id == first.id
@@ -115,8 +118,7 @@ def test_pagination_past_one_page_newest_first(sandbox, gc):
     _, mandate = _mandate(gc)
     with sandbox.lock:
         for i in range(1200):
-            service._new_payment(service.objects["mandates"][mandate.id], 100 + i, "EUR",
-                                 date(2027, 1, 4), {})
+            service._new_payment(service.objects["mandates"][mandate.id], 100 + i, "EUR", date(2027, 1, 4), {})
     pages, ids, cursor = 0, [], None
     while True:
         page = gc.payments.list(params={"limit": 500, **({"after": cursor} if cursor else {})})
@@ -142,13 +144,15 @@ def test_each_error_type_raises_the_sdks_own_class(sandbox, gc):
         gc.payments.create(params={"amount": 100, "currency": "GBP", "links": {"mandate": mandate.id}})
     assert "must be EUR for a sepa_core mandate" in str(err.value)
     with pytest.raises(errors.ValidationFailedError) as dup:
-        gc.customer_bank_accounts.create(params={"account_holder_name": "Ann", "iban": IBAN,
-                                                 "links": {"customer": customer.id}})
+        gc.customer_bank_accounts.create(
+            params={"account_holder_name": "Ann", "iban": IBAN, "links": {"customer": customer.id}}
+        )
     assert dup.value.code == 409 and dup.value.errors[0]["reason"] == "bank_account_exists"
     assert dup.value.errors[0]["links"]["customer_bank_account"].startswith("BA")
     with pytest.raises(errors.ValidationFailedError):
-        gc.customer_bank_accounts.create(params={"account_holder_name": "Ann", "iban": IBAN[:-1] + "5",
-                                                 "links": {"customer": customer.id}})
+        gc.customer_bank_accounts.create(
+            params={"account_holder_name": "Ann", "iban": IBAN[:-1] + "5", "links": {"customer": customer.id}}
+        )
     with pytest.raises(errors.InvalidApiUsageError) as missing:
         gc.payments.get("PM0000000MISS")
     assert missing.value.code == 404
@@ -161,7 +165,9 @@ def test_each_error_type_raises_the_sdks_own_class(sandbox, gc):
     with pytest.raises(errors.GoCardlessInternalError):
         gc.customers.list()
     sandbox.set_faults(Faults())
-    response = httpx.get(f"{sandbox.url}/customers", headers={"Authorization": "Bearer sandbox_crmpay-local-access-token"})
+    response = httpx.get(
+        f"{sandbox.url}/customers", headers={"Authorization": "Bearer sandbox_crmpay-local-access-token"}
+    )
     assert all(h in response.headers for h in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"))
     assert int(response.headers["RateLimit-Remaining"]) < int(response.headers["RateLimit-Limit"])
 
@@ -178,16 +184,20 @@ def test_events_read_newer_than_a_cursor(sandbox, gc):
 
 def test_billing_request_flow_completed_by_the_customer(sandbox, gc):
     customer = gc.customers.create(params={"email": "cam@example.fr", "family_name": "Martin"})
-    br = gc.billing_requests.create(params={
-        "mandate_request": {"scheme": "sepa_core", "currency": "EUR"},
-        "payment_request": {"amount": 12000, "currency": "EUR", "description": "INV-1"},
-        "links": {"customer": customer.id}})
+    br = gc.billing_requests.create(
+        params={
+            "mandate_request": {"scheme": "sepa_core", "currency": "EUR"},
+            "payment_request": {"amount": 12000, "currency": "EUR", "description": "INV-1"},
+            "links": {"customer": customer.id},
+        }
+    )
     flow = gc.billing_request_flows.create(params={"links": {"billing_request": br.id}})
     assert flow.authorisation_url.startswith(sandbox.url) and flow.expires_at
     page = httpx.get(flow.authorisation_url)
     assert page.status_code == 200 and "<form" in page.text
-    done = httpx.post(flow.authorisation_url, data={"account_holder_name": "Cam Martin",
-                                                     "iban": "DE89370400440532013000"})
+    done = httpx.post(
+        flow.authorisation_url, data={"account_holder_name": "Cam Martin", "iban": "DE89370400440532013000"}
+    )
     assert done.status_code == 200
     fulfilled = gc.billing_requests.get(br.id)
     assert fulfilled.status == "fulfilled"
@@ -200,15 +210,24 @@ def test_billing_request_flow_completed_by_the_customer(sandbox, gc):
 
 def test_mandate_import_is_processed_when_the_clock_moves(sandbox, gc):
     imp = gc.mandate_imports.create(params={"scheme": "sepa_core"})
-    entry = {"links": {"mandate_import": imp.id}, "record_identifier": "RUM-0001",
-             "customer": {"email": "ann@example.fr", "family_name": "Lee"},
-             "bank_account": {"account_holder_name": "Ann Lee", "iban": IBAN},
-             "amendment": {"original_mandate_reference": "RUM-0001", "original_creditor_id": "FR72ZZZ123456",
-                           "original_creditor_name": "Acme"}}
+    entry = {
+        "links": {"mandate_import": imp.id},
+        "record_identifier": "RUM-0001",
+        "customer": {"email": "ann@example.fr", "family_name": "Lee"},
+        "bank_account": {"account_holder_name": "Ann Lee", "iban": IBAN},
+        "amendment": {
+            "original_mandate_reference": "RUM-0001",
+            "original_creditor_id": "FR72ZZZ123456",
+            "original_creditor_name": "Acme",
+        },
+    }
     gc.mandate_import_entries.create(params=entry)
-    bad = {**entry, "record_identifier": "RUM-0002",
-           "bank_account": {"account_holder_name": "X", "iban": IBAN[:-1] + "5"},
-           "amendment": {**entry["amendment"], "original_mandate_reference": "RUM-0002"}}
+    bad = {
+        **entry,
+        "record_identifier": "RUM-0002",
+        "bank_account": {"account_holder_name": "X", "iban": IBAN[:-1] + "5"},
+        "amendment": {**entry["amendment"], "original_mandate_reference": "RUM-0002"},
+    }
     gc.mandate_import_entries.create(params=bad)
     with pytest.raises(errors.ValidationFailedError):  # SEPA needs an amendment
         gc.mandate_import_entries.create(params={**entry, "amendment": None})
@@ -216,7 +235,9 @@ def test_mandate_import_is_processed_when_the_clock_moves(sandbox, gc):
     assert gc.mandate_imports.get(imp.id).status == "submitted"
     sandbox.advance(1)
     assert gc.mandate_imports.get(imp.id).status == "processed"
-    entries = {e.record_identifier: e for e in gc.mandate_import_entries.list(params={"mandate_import": imp.id}).records}
+    entries = {
+        e.record_identifier: e for e in gc.mandate_import_entries.list(params={"mandate_import": imp.id}).records
+    }
     mandate = gc.mandates.get(entries["RUM-0001"].links.mandate)
     assert mandate.reference == "RUM-0001" and mandate.status == "active"
     assert entries["RUM-0002"].links.mandate is None and entries["RUM-0002"].processing_errors
@@ -236,21 +257,31 @@ def _missing_keys(fixture, ours, path=""):
 def test_every_fixture_key_is_in_the_sandbox_response(sandbox, gc):
     customer, mandate = _mandate(gc)
     payment = gc.payments.create(params={"amount": 100, "currency": "EUR", "links": {"mandate": mandate.id}})
-    br = gc.billing_requests.create(params={"mandate_request": {"scheme": "sepa_core", "currency": "EUR"},
-                                            "links": {"customer": customer.id}})
+    br = gc.billing_requests.create(
+        params={"mandate_request": {"scheme": "sepa_core", "currency": "EUR"}, "links": {"customer": customer.id}}
+    )
     flow = gc.billing_request_flows.create(params={"links": {"billing_request": br.id}})
     imp = gc.mandate_imports.create(params={"scheme": "sepa_core"})
-    entry = gc.mandate_import_entries.create(params={
-        "links": {"mandate_import": imp.id}, "record_identifier": "R1",
-        "customer": {"email": "x@y.fr", "family_name": "X"},
-        "bank_account": {"account_holder_name": "X", "iban": "DE89370400440532013000"},
-        "amendment": {"original_mandate_reference": "R1"}})
+    entry = gc.mandate_import_entries.create(
+        params={
+            "links": {"mandate_import": imp.id},
+            "record_identifier": "R1",
+            "customer": {"email": "x@y.fr", "family_name": "X"},
+            "bank_account": {"account_holder_name": "X", "iban": "DE89370400440532013000"},
+            "amendment": {"original_mandate_reference": "R1"},
+        }
+    )
     ours = {
-        "customers": customer.attributes, "mandates": mandate.attributes, "payments": payment.attributes,
+        "customers": customer.attributes,
+        "mandates": mandate.attributes,
+        "payments": payment.attributes,
         "customer_bank_accounts": gc.customer_bank_accounts.get(mandate.links.customer_bank_account).attributes,
-        "creditors": gc.creditors.list().records[0].attributes, "billing_requests": br.attributes,
-        "billing_request_flows": flow.attributes, "mandate_imports": imp.attributes,
-        "mandate_import_entries": entry.attributes, "events": gc.events.list().records[0].attributes,
+        "creditors": gc.creditors.list().records[0].attributes,
+        "billing_requests": br.attributes,
+        "billing_request_flows": flow.attributes,
+        "mandate_imports": imp.attributes,
+        "mandate_import_entries": entry.attributes,
+        "events": gc.events.list().records[0].attributes,
     }
     report = {}
     for kind, obj in ours.items():

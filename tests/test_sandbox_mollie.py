@@ -28,16 +28,29 @@ def mollie(sandbox):
 def _customer_with_mandate(mollie, email="ann@example.fr"):
     customer = mollie.customers.create({"name": "Ann Lee", "email": email})
     mandates = CustomerMandates(mollie, Customer({"id": customer.id}, mollie))
-    mandate = mandates.create({"method": "directdebit", "consumerName": "Ann Lee",
-                               "consumerAccount": "NL55INGB0000000000", "signatureDate": "2024-01-01",
-                               "mandateReference": f"RUM-{customer.id}"})
+    mandate = mandates.create(
+        {
+            "method": "directdebit",
+            "consumerName": "Ann Lee",
+            "consumerAccount": "NL55INGB0000000000",
+            "signatureDate": "2024-01-01",
+            "mandateReference": f"RUM-{customer.id}",
+        }
+    )
     return customer, mandates, mandate
 
 
 def _recurring(mollie, customer, value="49.90", key=""):
-    return mollie.payments.create({"amount": {"currency": "EUR", "value": value}, "description": "INV-1",
-                                   "sequenceType": "recurring", "customerId": customer.id,
-                                   "metadata": {"invoice": "INV-1"}}, idempotency_key=key)
+    return mollie.payments.create(
+        {
+            "amount": {"currency": "EUR", "value": value},
+            "description": "INV-1",
+            "sequenceType": "recurring",
+            "customerId": customer.id,
+            "metadata": {"invoice": "INV-1"},
+        },
+        idempotency_key=key,
+    )
 
 
 def test_recurring_direct_debit_pending_then_paid(sandbox, mollie):
@@ -65,13 +78,20 @@ def test_cancel_before_and_after_the_bank_has_it(sandbox, mollie):
 
 def test_first_payment_paid_on_checkout_creates_a_mandate(sandbox, mollie):
     customer = mollie.customers.create({"name": "Cam", "email": "cam@example.fr"})
-    first = mollie.payments.create({"amount": {"currency": "EUR", "value": "120.00"}, "description": "INV-2",
-                                    "sequenceType": "first", "customerId": customer.id,
-                                    "redirectUrl": "https://shop.example/thanks"})
+    first = mollie.payments.create(
+        {
+            "amount": {"currency": "EUR", "value": "120.00"},
+            "description": "INV-2",
+            "sequenceType": "first",
+            "customerId": customer.id,
+            "redirectUrl": "https://shop.example/thanks",
+        }
+    )
     assert first.status == "open" and first.checkout_url.startswith(sandbox.url)
     assert httpx.get(first.checkout_url).status_code == 200
-    paid = httpx.post(first.checkout_url, data={"consumerName": "Cam Martin",
-                                                "consumerAccount": "DE89370400440532013000"})
+    paid = httpx.post(
+        first.checkout_url, data={"consumerName": "Cam Martin", "consumerAccount": "DE89370400440532013000"}
+    )
     assert paid.status_code == 200
     after = mollie.payments.get(first.id)
     assert after.status == "paid" and after.mandate_id
@@ -95,8 +115,10 @@ def test_pagination_past_one_page(sandbox, mollie):
     service = sandbox.services["mollie"]
     with sandbox.lock:
         for i in range(600):
-            service._store("customers", {"resource": "customer", "id": sandbox.ids.next("cst_"),
-                                         "name": f"C{i}", "email": f"c{i}@example.fr"})
+            service._store(
+                "customers",
+                {"resource": "customer", "id": sandbox.ids.next("cst_"), "name": f"C{i}", "email": f"c{i}@example.fr"},
+            )
     page = mollie.customers.list(limit=250)
     seen, pages = [c.id for c in page], 1
     while page.has_next():
@@ -111,8 +133,9 @@ def test_pagination_past_one_page(sandbox, mollie):
 
 def test_each_error_type_raises_the_sdks_own_class(sandbox, mollie):
     with pytest.raises(error.UnprocessableEntityError) as bad_amount:
-        mollie.payments.create({"amount": {"currency": "EUR", "value": "16.1"}, "description": "x",
-                                "redirectUrl": "https://x.example"})
+        mollie.payments.create(
+            {"amount": {"currency": "EUR", "value": "16.1"}, "description": "x", "redirectUrl": "https://x.example"}
+        )
     assert bad_amount.value.field == "amount.value"
     with pytest.raises(error.NotFoundError):
         mollie.customers.get("cst_doesnotexist")
@@ -132,12 +155,16 @@ def test_each_error_type_raises_the_sdks_own_class(sandbox, mollie):
 def test_forced_outcomes_and_refunds(sandbox, mollie):
     customer, _, _ = _customer_with_mandate(mollie)
     payment = _recurring(mollie, customer)
-    forced = httpx.post(f"{sandbox.url}/__sandbox/mollie/payments/{payment.id}/status",
-                        json={"status": "charged_back"}).json()
+    forced = httpx.post(
+        f"{sandbox.url}/__sandbox/mollie/payments/{payment.id}/status", json={"status": "charged_back"}
+    ).json()
     assert forced["status"] == "paid" and forced["amountChargedBack"]["value"] == "49.90"
     auth = {"Authorization": f"Bearer {sandbox.credentials()['mollie']['api_key']}"}
-    refund = httpx.post(f"{sandbox.url}/v2/payments/{payment.id}/refunds", headers=auth,
-                        json={"amount": {"currency": "EUR", "value": "10.00"}, "description": "goodwill"})
+    refund = httpx.post(
+        f"{sandbox.url}/v2/payments/{payment.id}/refunds",
+        headers=auth,
+        json={"amount": {"currency": "EUR", "value": "10.00"}, "description": "goodwill"},
+    )
     assert refund.status_code == 201 and refund.json()["status"] == "pending"
     listed = httpx.get(f"{sandbox.url}/v2/refunds", headers=auth).json()
     assert [r["id"] for r in listed["_embedded"]["refunds"]] == [refund.json()["id"]]
@@ -161,18 +188,25 @@ def test_every_fixture_key_is_in_the_sandbox_response(sandbox, mollie):
     payment = _recurring(mollie, customer)
     canceled = mollie.payments.delete(payment.id)
     link = mollie.payment_links.create({"amount": {"currency": "EUR", "value": "24.95"}, "description": "Tyres"})
-    listing = httpx.get(f"{sandbox.url}/v2/customers", headers={
-        "Authorization": f"Bearer {sandbox.credentials()['mollie']['api_key']}"}).json()
-    pairs = {"customer_single": dict(mollie.customers.get(customer.id)),
-             "customer_mandate_single": dict(mandate), "payment_canceled": dict(canceled),
-             "payment_link_single": dict(link), "customers_list_first": listing}
+    listing = httpx.get(
+        f"{sandbox.url}/v2/customers", headers={"Authorization": f"Bearer {sandbox.credentials()['mollie']['api_key']}"}
+    ).json()
+    pairs = {
+        "customer_single": dict(mollie.customers.get(customer.id)),
+        "customer_mandate_single": dict(mandate),
+        "payment_canceled": dict(canceled),
+        "payment_link_single": dict(link),
+        "customers_list_first": listing,
+    }
     report = {}
     for name, ours in pairs.items():
         fixture = json.loads((FIXTURES / f"{name}.json").read_text())
         if name == "customers_list_first":
             fixture = {k: v for k, v in fixture.items() if k != "_embedded"}
-            report_list = _missing_keys(json.loads((FIXTURES / f"{name}.json").read_text())["_embedded"]["customers"][0],
-                                        ours["_embedded"]["customers"][0])
+            report_list = _missing_keys(
+                json.loads((FIXTURES / f"{name}.json").read_text())["_embedded"]["customers"][0],
+                ours["_embedded"]["customers"][0],
+            )
             if report_list:
                 report["customers_list_first._embedded"] = report_list
         missing = _missing_keys(fixture, ours)
@@ -182,8 +216,11 @@ def test_every_fixture_key_is_in_the_sandbox_response(sandbox, mollie):
     recurring = dict(mollie.payments.get(_recurring(mollie, customer, "2.00").id))
     # links to objects a plain recurring payment does not have (order, subscription,
     # settlement, captures…) are the fixture's placeholders, not fields we owe
-    missing = [k for k in _missing_keys(single, recurring)
-               if not k.startswith("_links.") or k in ("_links.self", "_links.documentation")]
+    missing = [
+        k
+        for k in _missing_keys(single, recurring)
+        if not k.startswith("_links.") or k in ("_links.self", "_links.documentation")
+    ]
     if missing:
         report["payment_single"] = missing
     assert report == {}, json.dumps(report)

@@ -64,7 +64,12 @@ def test_require_secret_says_how_to_connect(file_keyring):
 
 def test_all_documented_environment_variables():
     assert set(secrets.all_env_vars()) == {
-        "CRMPAY_GOCARDLESS_ACCESS_TOKEN", "CRMPAY_MOLLIE_API_KEY", "CRMPAY_ZOHO_CLIENT_ID",
-        "CRMPAY_ZOHO_CLIENT_SECRET", "CRMPAY_ZOHO_REFRESH_TOKEN", "CRMPAY_SIPSIM_CLIENT_ID",
-        "CRMPAY_SIPSIM_CLIENT_SECRET", "CRMPAY_SMTP_PASSWORD",
+        "CRMPAY_GOCARDLESS_ACCESS_TOKEN",
+        "CRMPAY_MOLLIE_API_KEY",
+        "CRMPAY_ZOHO_CLIENT_ID",
+        "CRMPAY_ZOHO_CLIENT_SECRET",
+        "CRMPAY_ZOHO_REFRESH_TOKEN",
+        "CRMPAY_SIPSIM_CLIENT_ID",
+        "CRMPAY_SIPSIM_CLIENT_SECRET",
+        "CRMPAY_SMTP_PASSWORD",
     }

@@ -23,21 +23,27 @@ def _seed_calls(sandbox, n: int, *, start: datetime = T0, step_s: int = 60) -> l
         when = start + timedelta(seconds=i * step_s)
         inbound = i % 4 != 3
         missed = i % 5 == 0
-        calls.append({"id": f"pbx-{i:05d}", "direction": "inbound" if inbound else "outgoing",
-                      "type": ("missed" if missed and inbound else ("inbound" if inbound else "outgoing")),
-                      "caller_number": f"+3361{i:07d}" if inbound else "+33142685300",
-                      "receiver_number": "+33142685300" if inbound else f"+3361{i:07d}",
-                      "start_time": when.isoformat(), "end_time": (when + timedelta(seconds=30)).isoformat(),
-                      "answer_time": None if missed else when.isoformat(),
-                      "duration": 0 if missed else 25, "status": "noanswer" if missed else "answer"})
+        calls.append(
+            {
+                "id": f"pbx-{i:05d}",
+                "direction": "inbound" if inbound else "outgoing",
+                "type": ("missed" if missed and inbound else ("inbound" if inbound else "outgoing")),
+                "caller_number": f"+3361{i:07d}" if inbound else "+33142685300",
+                "receiver_number": "+33142685300" if inbound else f"+3361{i:07d}",
+                "start_time": when.isoformat(),
+                "end_time": (when + timedelta(seconds=30)).isoformat(),
+                "answer_time": None if missed else when.isoformat(),
+                "duration": 0 if missed else 25,
+                "status": "noanswer" if missed else "answer",
+            }
+        )
     answer = httpx.post(f"{sandbox.url}/__sandbox/sipsim/calls", json={"data": calls}, timeout=60)
     return answer.json()["ids"]
 
 
 def _client(sandbox, secret: str | None = None) -> SipsimClient:
     creds = sandbox.credentials()["sipsim"]
-    return SipsimClient(creds["client_id"], secret or creds["client_secret"], base_url=sandbox.url,
-                        retry_policy=FAST)
+    return SipsimClient(creds["client_id"], secret or creds["client_secret"], base_url=sandbox.url, retry_policy=FAST)
 
 
 def _requests(sandbox) -> dict[str, int]:
@@ -59,9 +65,19 @@ def test_calls_arriving_between_pages_shift_nothing(sandbox):
     pages = client.iter_calls(T0)
     first = [next(pages)["id"] for _ in range(1000)]
     # a call older than the cursor arrives: keyset paging neither repeats nor skips
-    httpx.post(f"{sandbox.url}/__sandbox/sipsim/calls", json={"data": [{
-        "id": "late", "caller_number": "+33611111111", "receiver_number": "+33142685300",
-        "start_time": T0.isoformat()}]})
+    httpx.post(
+        f"{sandbox.url}/__sandbox/sipsim/calls",
+        json={
+            "data": [
+                {
+                    "id": "late",
+                    "caller_number": "+33611111111",
+                    "receiver_number": "+33142685300",
+                    "start_time": T0.isoformat(),
+                }
+            ]
+        },
+    )
     rest = [c["id"] for c in pages]
     assert len(set(first + rest)) == 1500 and "late" not in rest
 
@@ -75,8 +91,10 @@ def test_since_and_until_bound_the_listing(sandbox):
 
 def test_faults_still_give_every_call_exactly_once(sandbox):
     _seed_calls(sandbox, 2500)
-    httpx.put(f"{sandbox.url}/__sandbox/faults", json={"error_rate": 0.05, "rate_limit_rate": 0.03,
-                                                       "drop_rate": 0.02, "seed": 4})
+    httpx.put(
+        f"{sandbox.url}/__sandbox/faults",
+        json={"error_rate": 0.05, "rate_limit_rate": 0.03, "drop_rate": 0.02, "seed": 4},
+    )
     got = [c["id"] for c in _client(sandbox).iter_calls(T0)]
     assert len(got) == 2500 and len(set(got)) == 2500
 
@@ -84,17 +102,26 @@ def test_faults_still_give_every_call_exactly_once(sandbox):
 def test_bad_credentials_and_parameters_are_refused(sandbox):
     with pytest.raises(AuthError, match="refused the client credentials"):
         _client(sandbox, secret="wrong").phones()
-    token = httpx.post(f"{sandbox.url}/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": sandbox.credentials()["sipsim"]["client_id"],
-        "client_secret": sandbox.credentials()["sipsim"]["client_secret"], "scope": "phones.read"}).json()
+    token = httpx.post(
+        f"{sandbox.url}/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": sandbox.credentials()["sipsim"]["client_id"],
+            "client_secret": sandbox.credentials()["sipsim"]["client_secret"],
+            "scope": "phones.read",
+        },
+    ).json()
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     no_scope = httpx.get(f"{sandbox.url}/api/v2/calls", params={"start_time": T0.isoformat()}, headers=headers)
     assert no_scope.status_code == 403 and no_scope.json()["status"] == "error"
     full = _client(sandbox)._access()
     missing = httpx.get(f"{sandbox.url}/api/v2/calls", headers={"Authorization": f"Bearer {full}"})
     assert missing.status_code == 400 and "start_time" in missing.json()["error"]["message"]
-    too_big = httpx.get(f"{sandbox.url}/api/v2/calls", params={"start_time": T0.isoformat(), "limit": 5000},
-                        headers={"Authorization": f"Bearer {full}"})
+    too_big = httpx.get(
+        f"{sandbox.url}/api/v2/calls",
+        params={"start_time": T0.isoformat(), "limit": 5000},
+        headers={"Authorization": f"Bearer {full}"},
+    )
     assert too_big.status_code == 400
 
 
@@ -112,15 +139,18 @@ def test_api_calls_become_calls_with_lines_customers_and_missed(sandbox):
 
 def _connect(crmpay_env, sandbox, secret: str | None = None):
     creds = sandbox.credentials()["sipsim"]
-    env = {"CRMPAY_SIPSIM_CLIENT_ID": creds["client_id"],
-           "CRMPAY_SIPSIM_CLIENT_SECRET": secret or creds["client_secret"]}
-    return crmpay_env.run("connect", "sipsim", "--environment", "local", "--base-url", sandbox.url, "--json",
-                          env=env)
+    env = {
+        "CRMPAY_SIPSIM_CLIENT_ID": creds["client_id"],
+        "CRMPAY_SIPSIM_CLIENT_SECRET": secret or creds["client_secret"],
+    }
+    return crmpay_env.run("connect", "sipsim", "--environment", "local", "--base-url", sandbox.url, "--json", env=env)
 
 
 def test_connect_checks_then_keeps_the_secret_in_the_keyring_only(crmpay_env, sandbox, file_keyring):
-    httpx.post(f"{sandbox.url}/__sandbox/sipsim/phones", json={"data": [
-        {"name": "Standard", "internal_number": 101, "number": "+33142685300", "group": "Sales"}]})
+    httpx.post(
+        f"{sandbox.url}/__sandbox/sipsim/phones",
+        json={"data": [{"name": "Standard", "internal_number": 101, "number": "+33142685300", "group": "Sales"}]},
+    )
     refused = _connect(crmpay_env, sandbox, secret="not-the-secret")
     assert refused.code == 4 and "refused the client credentials" in refused.stderr
     assert "not-the-secret" not in refused.stderr + refused.stdout
@@ -148,8 +178,19 @@ def test_calls_import_from_sipsim(crmpay_env, sandbox, tmp_path):
     _seed_calls(sandbox, 30)
     rules = tmp_path / "rules.toml"
     rules.write_text('[[lines]]\nnumber = "+33142685300"\nmanager = "admin@crmpay-sandbox.example"\n')
-    args = ("calls", "import", "--from", "sipsim", "--since", "2026-11-20T09:00:00+01:00",
-            "--until", "2026-11-20T09:20:00+01:00", "--rules", str(rules), "--json")
+    args = (
+        "calls",
+        "import",
+        "--from",
+        "sipsim",
+        "--since",
+        "2026-11-20T09:00:00+01:00",
+        "--until",
+        "2026-11-20T09:20:00+01:00",
+        "--rules",
+        str(rules),
+        "--json",
+    )
     result = crmpay_env.run(*args)
     assert result.code == 0, result.stderr
     summary = result.json()

@@ -29,8 +29,7 @@ ROWS = {
     " VALUES ('k1','payment','gocardless','INV-1','{}','x','x')",
     "processed_events": "INSERT INTO processed_events VALUES ('gocardless','EV1','x')",
     "sync_state": "INSERT INTO sync_state VALUES ('gocardless','events','EV1','x')",
-    "crm_links": "INSERT INTO crm_links VALUES ('customer','gocardless:CU1','Contacts','z1',"
-    "'h',NULL,NULL)",
+    "crm_links": "INSERT INTO crm_links VALUES ('customer','gocardless:CU1','Contacts','z1','h',NULL,NULL)",
     "calls": "INSERT INTO calls VALUES ('id1','asterisk','2026-01-01T10:00:00Z','inbound',"
     "'+33100000000','+33200000000','+33200000000','answered',42,'{}',NULL,'x')",
     "audit_log": "INSERT INTO audit_log (at, service, action, object_type) VALUES"
@@ -129,7 +128,6 @@ def test_database_from_a_newer_crmpay_is_refused_and_left_untouched(tmp_path):
 def test_audit_log_records_changes(tmp_path):
     with Store.open(tmp_path / "db.sqlite3") as store:
         with store.transaction():
-            store.audit("gocardless", "create", "payment", "PM1",
-                        idempotency_key="k", detail={"amount_minor": 4990})
+            store.audit("gocardless", "create", "payment", "PM1", idempotency_key="k", detail={"amount_minor": 4990})
         row = store.db.execute("SELECT service, action, object_id, detail FROM audit_log").fetchone()
         assert tuple(row) == ("gocardless", "create", "PM1", '{"amount_minor": 4990}')

@@ -29,17 +29,22 @@ IBANS = ["FR1420041010050500013M02606", "DE89370400440532013000", "BE68539007547
 
 def _connect(env, sandbox):
     creds = sandbox.credentials()
-    for name, var, secret in (("gocardless", "CRMPAY_GOCARDLESS_ACCESS_TOKEN", creds["gocardless"]["access_token"]),
-                              ("mollie", "CRMPAY_MOLLIE_API_KEY", creds["mollie"]["api_key"])):
+    for name, var, secret in (
+        ("gocardless", "CRMPAY_GOCARDLESS_ACCESS_TOKEN", creds["gocardless"]["access_token"]),
+        ("mollie", "CRMPAY_MOLLIE_API_KEY", creds["mollie"]["api_key"]),
+    ):
         result = env.run("connect", name, "--environment", "local", "--base-url", sandbox.url, env={var: secret})
         assert result.code == 0, result.stderr
 
 
 def _providers(sandbox):
     creds = sandbox.credentials()
-    return (GoCardlessProvider(creds["gocardless"]["access_token"], environment="local", base_url=sandbox.url,
-                               retry_policy=FAST),
-            MollieProvider(creds["mollie"]["api_key"], environment="local", base_url=sandbox.url, retry_policy=FAST))
+    return (
+        GoCardlessProvider(
+            creds["gocardless"]["access_token"], environment="local", base_url=sandbox.url, retry_policy=FAST
+        ),
+        MollieProvider(creds["mollie"]["api_key"], environment="local", base_url=sandbox.url, retry_policy=FAST),
+    )
 
 
 def _seed(sandbox, seed_accounts, customers=6, payments_each=3):
@@ -59,8 +64,15 @@ def _canonical(raw: str) -> str:
 
 def _dump(env) -> dict[str, list]:
     with _store(env) as db:
-        return {t: [(p, i, _canonical(raw)) for p, i, raw in db.execute(
-            f"SELECT provider, provider_id, raw FROM {t} ORDER BY provider, provider_id")] for t in TABLES}
+        return {
+            t: [
+                (p, i, _canonical(raw))
+                for p, i, raw in db.execute(
+                    f"SELECT provider, provider_id, raw FROM {t} ORDER BY provider, provider_id"
+                )
+            ]
+            for t in TABLES
+        }
 
 
 CRM_MODULES = ("Contacts", "CRMPAY_Mandates", "CRMPAY_Payments")
@@ -70,8 +82,13 @@ VOLATILE = ("id", "Created_Time", "Modified_Time", "Owner")
 def _crm_dump(sandbox) -> dict[str, list[str]]:
     """The sandbox CRM's records without what differs between two equal pushes (ids, times)."""
     records = sandbox.services["zoho"].records
-    return {m: sorted(json.dumps({k: v for k, v in r.items() if k not in VOLATILE}, sort_keys=True, default=str)
-                      for r in records[m].values()) for m in CRM_MODULES}
+    return {
+        m: sorted(
+            json.dumps({k: v for k, v in r.items() if k not in VOLATILE}, sort_keys=True, default=str)
+            for r in records[m].values()
+        )
+        for m in CRM_MODULES
+    }
 
 
 def _clear_crm(sandbox) -> None:
@@ -86,8 +103,11 @@ def _truth(sandbox) -> dict[str, set]:
     gc, mollie = _providers(sandbox)
     truth = {t: set() for t in TABLES}
     for provider in (gc, mollie):
-        for table, items in (("customers", provider.iter_customers()), ("mandates", list(provider.iter_mandates())),
-                             ("payments", provider.iter_payments())):
+        for table, items in (
+            ("customers", provider.iter_customers()),
+            ("mandates", list(provider.iter_mandates())),
+            ("payments", provider.iter_payments()),
+        ):
             for item in items:
                 truth[table].add((provider.name, item.id, _canonical(json.dumps(item.raw, default=str))))
         for item in provider.iter_bank_accounts():
@@ -146,8 +166,16 @@ def test_two_syncs_started_together_one_exits_5(seed_accounts, crmpay_env, sandb
     _seed(sandbox, seed_accounts, customers=2, payments_each=1)
     sandbox.set_faults(Faults(delay_ms=150))  # long enough that the two runs overlap
     try:
-        procs = [subprocess.Popen([sys.executable, "-m", "crmpay", "sync"], env=crmpay_env.env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "crmpay", "sync"],
+                env=crmpay_env.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
         results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     finally:
         sandbox.set_faults(Faults())
@@ -157,8 +185,9 @@ def test_two_syncs_started_together_one_exits_5(seed_accounts, crmpay_env, sandb
     assert "another sync is running (pid " in loser
 
 
-def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(crmpay_env, sandbox, tmp_path,
-                                                                               seed_accounts, listing_readers):
+def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(
+    crmpay_env, sandbox, tmp_path, seed_accounts, listing_readers
+):
     """Store and CRM: 20 runs killed at random moments (provider reads, store writes, CRM
     pushes), then one clean run, equal one uninterrupted run into an empty store and CRM.
     No listing reader outlives its killed sync."""
@@ -171,8 +200,12 @@ def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(c
         for round_ in range(20):
             if round_ == 10:
                 sandbox.advance(3)  # changes in the middle of the crash loop
-            proc = subprocess.Popen([sys.executable, "-m", "crmpay", "sync", "--quiet"], env=crmpay_env.env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "crmpay", "sync", "--quiet"],
+                env=crmpay_env.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(rng.uniform(0.3, 2.0))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -199,15 +232,21 @@ def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(c
     assert killed_crm == _crm_dump(sandbox)
 
 
-def test_ctrl_c_during_a_first_sync_stops_its_reader_and_the_next_run_completes(crmpay_env, sandbox, seed_accounts,
-                                                                                listing_readers):
+def test_ctrl_c_during_a_first_sync_stops_its_reader_and_the_next_run_completes(
+    crmpay_env, sandbox, seed_accounts, listing_readers
+):
     _connect(crmpay_env, sandbox)
     _seed(sandbox, seed_accounts, customers=4, payments_each=2)
     sandbox.set_faults(Faults(delay_ms=400))  # slow pages: the reader is mid-listing when we press Ctrl-C
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "crmpay", "sync", "--no-crm"], env=crmpay_env.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)  # its own process group, as on a terminal
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crmpay", "sync", "--no-crm"],
+            env=crmpay_env.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )  # its own process group, as on a terminal
         deadline = time.monotonic() + 30
         while not any(ppid == proc.pid for ppid, _ in listing_readers().values()):
             assert time.monotonic() < deadline and proc.poll() is None, "the sync never started its reader"
@@ -250,14 +289,17 @@ def test_faults_give_the_same_store_and_crm_as_a_fault_free_run(seed_accounts, c
 
 def test_invoice_becomes_paid_then_unpaid_on_chargeback(crmpay_env, sandbox):
     _connect(crmpay_env, sandbox)
-    crmpay_env.run("invoice", "create", "--customer", "ann@example.fr", "--line", "Service;1;100;20",
-                   "--due", "2030-01-31")
+    crmpay_env.run(
+        "invoice", "create", "--customer", "ann@example.fr", "--line", "Service;1;100;20", "--due", "2030-01-31"
+    )
     gc, _ = _providers(sandbox)
     customer = gc.create_customer(NewCustomer("ann@example.fr", "Ann"), idempotency_key="c")
     mandate = gc.create_mandate(NewMandate(customer.id, "Ann", IBANS[0]), idempotency_key="m")
     number = crmpay_env.run("invoice", "list", "--json").json()[0]["number"]
-    payment = gc.create_payment(NewPayment(mandate.id, Money(Decimal("120.00"), "EUR"), number,
-                                           metadata={"invoice": number}), idempotency_key="p")
+    payment = gc.create_payment(
+        NewPayment(mandate.id, Money(Decimal("120.00"), "EUR"), number, metadata={"invoice": number}),
+        idempotency_key="p",
+    )
     assert crmpay_env.run("sync", "--provider", "gocardless").code == 0
     sandbox.advance(12)
     done = crmpay_env.run("sync", "--provider", "gocardless", "--json")
@@ -288,8 +330,11 @@ def test_crm_push_sends_only_what_changed_and_retries_failures(seed_accounts, cr
     assert amounts[0] == "10.50" and all(isinstance(a, str) for a in amounts)  # exact decimals, never floats
     httpx.delete(f"{sandbox.url}/__sandbox/stats")
     quiet = crmpay_env.run("sync", "--json")
-    writes = {k: v for k, v in httpx.get(f"{sandbox.url}/__sandbox/stats").json()["requests"].items()
-              if k.startswith(("POST /crm", "PUT /crm")) and not k.endswith("/coql")}  # COQL reads
+    writes = {
+        k: v
+        for k, v in httpx.get(f"{sandbox.url}/__sandbox/stats").json()["requests"].items()
+        if k.startswith(("POST /crm", "PUT /crm")) and not k.endswith("/coql")
+    }  # COQL reads
     assert writes == {} and "pushed 0 record(s)" in quiet.json()["crm"]
     sandbox.advance(6)  # statuses move: only those payments and mandates are pushed again
     moved = crmpay_env.run("sync", "--json").json()
@@ -315,8 +360,12 @@ def test_progress_shows_on_a_terminal_only(seed_accounts, crmpay_env, sandbox):
     assert piped.code == 0 and "fetched" not in piped.stderr and "\x1b[" not in piped.stderr
     assert crmpay_env.run("sync", "--full", "--json").stderr == ""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "crmpay", "sync", "--full"], env={**crmpay_env.env, "TERM": "xterm"},
-                            stdout=subprocess.PIPE, stderr=follower)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crmpay", "sync", "--full"],
+        env={**crmpay_env.env, "TERM": "xterm"},
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
     os.close(follower)
     seen = b""
     while True:

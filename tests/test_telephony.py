@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -61,20 +61,41 @@ def test_asterisk_master_csv(tmp_path):
 
 def test_sipsim_webhooks_only_end_events_make_calls(tmp_path):
     events = [
-        {"pbx_id": "c1", "event": "incoming_call_start", "time": "2026-03-01T10:00:00+01:00",
-         "caller": "+33612345678", "receiver": "+33142685300", "status": "other", "duration": 0},
-        {"pbx_id": "c1", "event": "incoming_call_end", "time": "2026-03-01T10:02:00+01:00",
-         "caller": "+33612345678", "receiver": "+33142685300", "status": "answer", "duration": 120,
-         "audio_path": "https://example/rec.mp3"},
-        {"pbx_id": "c2", "event": "outgoing_call_end", "time": "2026-03-01T11:00:30Z",
-         "caller": "+33142685300", "receiver": "0698765432", "status": "noanswer", "duration": 0},
+        {
+            "pbx_id": "c1",
+            "event": "incoming_call_start",
+            "time": "2026-03-01T10:00:00+01:00",
+            "caller": "+33612345678",
+            "receiver": "+33142685300",
+            "status": "other",
+            "duration": 0,
+        },
+        {
+            "pbx_id": "c1",
+            "event": "incoming_call_end",
+            "time": "2026-03-01T10:02:00+01:00",
+            "caller": "+33612345678",
+            "receiver": "+33142685300",
+            "status": "answer",
+            "duration": 120,
+            "audio_path": "https://example/rec.mp3",
+        },
+        {
+            "pbx_id": "c2",
+            "event": "outgoing_call_end",
+            "time": "2026-03-01T11:00:30Z",
+            "caller": "+33142685300",
+            "receiver": "0698765432",
+            "status": "noanswer",
+            "duration": 0,
+        },
     ]
     path = tmp_path / "hooks.jsonl"
     path.write_text("\n".join(json.dumps(e) for e in events) + "\n{not json\n")
     parsed = read_calls(path, "sipsim-json", region="FR", tz="Europe/Paris", lines=LINES)
     assert [c.identity for c in parsed.calls] == ["c1", "c2"]
     c1, c2 = parsed.calls
-    assert c1.started_at == datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+    assert c1.started_at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     assert c1.answered and c1.customer == "+33612345678"
     assert c2.direction == "outbound" and c2.missed and c2.customer == "+33698765432"
     assert len(parsed.problems) == 1 and parsed.problems[0].line == 4
@@ -91,8 +112,9 @@ def test_sipsim_csv_with_french_headers_and_a_configured_column(tmp_path):
     )
     with pytest.raises(UsageError, match="missing column 'receiver'"):
         read_calls(path, "sipsim-csv", region="FR", tz="Europe/Paris", lines=LINES)
-    parsed = read_calls(path, "sipsim-csv", region="FR", tz="Europe/Paris", lines=LINES,
-                        csv_columns={"receiver": "Numéro composé"})
+    parsed = read_calls(
+        path, "sipsim-csv", region="FR", tz="Europe/Paris", lines=LINES, csv_columns={"receiver": "Numéro composé"}
+    )
     assert [c.identity for c in parsed.calls] == ["a1", "a2"]
     assert parsed.calls[0].answered and not parsed.calls[1].answered
     assert parsed.calls[0].started_at.tzinfo is not None
@@ -111,21 +133,25 @@ def test_unknown_format_and_time_zone(tmp_path):
 def test_owner_choices_that_refer_to_each_other_are_refused_naming_both_keys(tmp_path):
     home = Home.resolve(tmp_path)
     home.config_file.write_text(
-        '[profiles.default.calls]\naccount_owner = "contact_owner"\ncontact_owner = "account_owner"\n')
+        '[profiles.default.calls]\naccount_owner = "contact_owner"\ncontact_owner = "account_owner"\n'
+    )
     with pytest.raises(ConfigError) as err:
         Config.load(home, environ={})
     assert "profiles.default.calls" in str(err.value)
     assert "account_owner = contact_owner and contact_owner = account_owner" in str(err.value)
 
 
-@pytest.mark.parametrize("body, message", [
-    ('deal_policy = "always"', "deal_policy = always needs pipeline and stage"),
-    ('account_owner = "default_owner"', "default_owner is required"),
-    ('[[lines]]\nnumber = "12"\nmanager = "a@b.fr"', "lines[0].number '12' is not a valid phone number"),
-    ('task_due_days = 900', "task_due_days: must be between 0 and 365"),
-    ('deal_policy = "sometimes"', "deal_policy"),
-    ('colour = "blue"', "colour"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('deal_policy = "always"', "deal_policy = always needs pipeline and stage"),
+        ('account_owner = "default_owner"', "default_owner is required"),
+        ('[[lines]]\nnumber = "12"\nmanager = "a@b.fr"', "lines[0].number '12' is not a valid phone number"),
+        ("task_due_days = 900", "task_due_days: must be between 0 and 365"),
+        ('deal_policy = "sometimes"', "deal_policy"),
+        ('colour = "blue"', "colour"),
+    ],
+)
 def test_rules_file_errors_name_the_key(tmp_path, body, message):
     path = tmp_path / "rules.toml"
     path.write_text(body + "\n")
@@ -134,13 +160,18 @@ def test_rules_file_errors_name_the_key(tmp_path, body, message):
 
 
 def test_rules_checked_against_the_crm():
-    rules = CallRules.model_validate({
-        "default_owner": "boss@acme.fr", "deal_policy": "if_no_open_deals_last_year",
-        "pipeline": "Sales", "stage": "Qualification",
-        "lines": [{"number": "01 42 68 53 00", "manager": "ann@acme.fr", "pipeline": "Sales",
-                   "stage": "Closed Won!"},
-                  {"number": "01 42 68 53 01", "manager": "ghost@acme.fr"}],
-    })
+    rules = CallRules.model_validate(
+        {
+            "default_owner": "boss@acme.fr",
+            "deal_policy": "if_no_open_deals_last_year",
+            "pipeline": "Sales",
+            "stage": "Qualification",
+            "lines": [
+                {"number": "01 42 68 53 00", "manager": "ann@acme.fr", "pipeline": "Sales", "stage": "Closed Won!"},
+                {"number": "01 42 68 53 01", "manager": "ghost@acme.fr"},
+            ],
+        }
+    )
     assert set(rules.line_numbers()) == {"+33142685300", "+33142685301"}
     pipelines = {"Sales": {"Qualification", "Closed Won"}}
     with pytest.raises(ConfigError) as err:

@@ -23,11 +23,17 @@ def _grant(sandbox) -> str:
 @pytest.fixture
 def crm(sandbox, file_keyring, tmp_path):
     creds = sandbox.credentials()["zoho"]
-    answer = exchange_grant_code(creds["client_id"], creds["client_secret"], _grant(sandbox),
-                                 accounts=creds["accounts_url"])
-    client = ZohoCRM(creds["client_id"], creds["client_secret"], answer["refresh_token"],
-                     token_cache=TokenCache("default", tmp_path / "profile"), accounts=creds["accounts_url"],
-                     retry_policy=FAST)
+    answer = exchange_grant_code(
+        creds["client_id"], creds["client_secret"], _grant(sandbox), accounts=creds["accounts_url"]
+    )
+    client = ZohoCRM(
+        creds["client_id"],
+        creds["client_secret"],
+        answer["refresh_token"],
+        token_cache=TokenCache("default", tmp_path / "profile"),
+        accounts=creds["accounts_url"],
+        retry_policy=FAST,
+    )
     yield client
     client.close()
 
@@ -54,13 +60,19 @@ def test_a_bad_record_in_a_207_batch_hides_no_other(sandbox, crm):
 
 
 def test_upsert_by_email_then_search_rechecks_hits(sandbox, crm):
-    crm.upsert("Contacts", [{"Last_Name": "Ann", "Email": "ann@example.fr"},
-                            {"Last_Name": "Anna", "Email": "ann@example.fr.evil"}], ["Email"])
+    crm.upsert(
+        "Contacts",
+        [{"Last_Name": "Ann", "Email": "ann@example.fr"}, {"Last_Name": "Anna", "Email": "ann@example.fr.evil"}],
+        ["Email"],
+    )
     updated = crm.upsert("Contacts", [{"Last_Name": "Ann Lee", "Email": "ANN@example.fr"}], ["Email"])
     assert updated[0].action == "update"
     # the sandbox, like Zoho v8, answers both for a "equals" on ann@example.fr
-    raw = httpx.get(f"{sandbox.url}/crm/v8/Contacts/search", params={"criteria": "(Email:equals:ann@example.fr)"},
-                    headers={"Authorization": f"Zoho-oauthtoken {crm._access().access_token}"}).json()["data"]
+    raw = httpx.get(
+        f"{sandbox.url}/crm/v8/Contacts/search",
+        params={"criteria": "(Email:equals:ann@example.fr)"},
+        headers={"Authorization": f"Zoho-oauthtoken {crm._access().access_token}"},
+    ).json()["data"]
     assert len(raw) == 2
     assert [r["Last_Name"] for r in crm.search("Contacts", "Email", "ann@example.fr")] == ["Ann Lee"]
     assert [r["Last_Name"] for r in crm.find_by_email("Contacts", "ann@example.fr")] == ["Ann Lee"]
@@ -69,8 +81,9 @@ def test_upsert_by_email_then_search_rechecks_hits(sandbox, crm):
 
 
 def test_phone_search_is_fuzzy_and_rechecked(sandbox, crm):
-    crm.insert("Contacts", [{"Last_Name": "A", "Phone": "+33 6 12 34 56 78"},
-                            {"Last_Name": "B", "Phone": "+44 6 12 34 56 78"}])
+    crm.insert(
+        "Contacts", [{"Last_Name": "A", "Phone": "+33 6 12 34 56 78"}, {"Last_Name": "B", "Phone": "+44 6 12 34 56 78"}]
+    )
     hits = crm.find_by_phone("Contacts", "+33612345678")
     assert [h["Last_Name"] for h in hits] == ["A"]
 
@@ -100,8 +113,9 @@ def test_429_backs_off_and_succeeds(sandbox, crm):
     # patient enough that the lift lands before it gives up, however loaded the machine
     crm._policy = RetryPolicy(attempts=40, base_delay=0.05, max_delay=0.2)
     httpx.put(f"{sandbox.url}/__sandbox/zoho/settings", json={"max_concurrency": 0})
-    lifted = threading.Timer(0.3, lambda: httpx.put(f"{sandbox.url}/__sandbox/zoho/settings",
-                                                    json={"max_concurrency": 10}))
+    lifted = threading.Timer(
+        0.3, lambda: httpx.put(f"{sandbox.url}/__sandbox/zoho/settings", json={"max_concurrency": 10})
+    )
     lifted.start()
     started = time.monotonic()
     assert crm.users()
@@ -121,11 +135,13 @@ def test_connect_check_and_one_token_for_twenty_runs(crmpay_env, sandbox):
     creds = sandbox.credentials()["zoho"]
     env = {"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]}
     code = _grant(sandbox)
-    connected = crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
-                               "--grant-code", code, "--json", env=env)
+    connected = crmpay_env.run(
+        "connect", "zoho", "--environment", "local", "--base-url", sandbox.url, "--grant-code", code, "--json", env=env
+    )
     assert connected.code == 0, connected.stderr
-    reused = crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
-                            "--grant-code", code, env=env)
+    reused = crmpay_env.run(
+        "connect", "zoho", "--environment", "local", "--base-url", sandbox.url, "--grant-code", code, env=env
+    )
     assert reused.code == 4 and "generate a new grant code in the API console" in reused.stderr
     before = _stats(sandbox)["zoho_tokens_minted"]
     runs = [crmpay_env.run("crm", "check", "--json", env=env) for _ in range(20)]
@@ -140,8 +156,20 @@ def test_connect_check_and_one_token_for_twenty_runs(crmpay_env, sandbox):
 def test_crm_check_names_what_is_missing(crmpay_env, sandbox):
     creds = sandbox.credentials()["zoho"]
     env = {"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]}
-    assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
-                          "--grant-code", _grant(sandbox), env=env).code == 0
+    assert (
+        crmpay_env.run(
+            "connect",
+            "zoho",
+            "--environment",
+            "local",
+            "--base-url",
+            sandbox.url,
+            "--grant-code",
+            _grant(sandbox),
+            env=env,
+        ).code
+        == 0
+    )
     crmpay_env.run("config", "set", "crm.mandates_module", "Mandats_SEPA")
     result = crmpay_env.run("crm", "check", env=env)
     assert result.code == 2
@@ -155,14 +183,33 @@ def test_runs_started_together_on_an_empty_cache_mint_one_token(crmpay_env, sand
     from crmpay import secrets
 
     creds = sandbox.credentials()["zoho"]
-    env = {**crmpay_env.env, "CRMPAY_ZOHO_CLIENT_ID": creds["client_id"],
-           "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]}
-    assert crmpay_env.run("connect", "zoho", "--environment", "local", "--base-url", sandbox.url,
-                          "--grant-code", _grant(sandbox), env=env).code == 0
+    env = {
+        **crmpay_env.env,
+        "CRMPAY_ZOHO_CLIENT_ID": creds["client_id"],
+        "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"],
+    }
+    assert (
+        crmpay_env.run(
+            "connect",
+            "zoho",
+            "--environment",
+            "local",
+            "--base-url",
+            sandbox.url,
+            "--grant-code",
+            _grant(sandbox),
+            env=env,
+        ).code
+        == 0
+    )
     secrets.delete_secret("default", "zoho", "access_token")  # as if the cached token had expired
     before = _stats(sandbox)["zoho_tokens_minted"]
-    procs = [subprocess.Popen([sys.executable, "-m", "crmpay", "crm", "check"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "crmpay", "crm", "check"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for _ in range(8)
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0] * 8
     assert _stats(sandbox)["zoho_tokens_minted"] == before + 1
 
@@ -180,7 +227,10 @@ def test_ten_tokens_per_ten_minutes_then_zohos_refusal(sandbox, crm):
 
 def test_more_than_100_records_in_one_call_is_refused(sandbox, crm):
     token = crm._access().access_token
-    response = httpx.post(f"{sandbox.url}/crm/v8/Contacts", headers={"Authorization": f"Zoho-oauthtoken {token}"},
-                          json={"data": [{"Last_Name": f"N{i}"} for i in range(101)]})
+    response = httpx.post(
+        f"{sandbox.url}/crm/v8/Contacts",
+        headers={"Authorization": f"Zoho-oauthtoken {token}"},
+        json={"data": [{"Last_Name": f"N{i}"} for i in range(101)]},
+    )
     assert response.status_code == 400 and response.json()["code"] == "LIMIT_EXCEEDED"
     assert _stats(sandbox)["zoho_records"]["Contacts"] == 0

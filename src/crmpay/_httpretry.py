@@ -22,9 +22,16 @@ class _Retryable(Exception):
         self.response = response
 
 
-def send_with_retries(send: Callable[[], httpx.Response], *, service: str, what: str, safe: bool,
-                      policy: RetryPolicy, rng: random.Random,
-                      code_of: Callable[[httpx.Response], str] = lambda response: "") -> httpx.Response:
+def send_with_retries(
+    send: Callable[[], httpx.Response],
+    *,
+    service: str,
+    what: str,
+    safe: bool,
+    policy: RetryPolicy,
+    rng: random.Random,
+    code_of: Callable[[httpx.Response], str] = lambda response: "",
+) -> httpx.Response:
     """The response of `send()`, once it is neither a 429 nor a 5xx."""
 
     def once() -> httpx.Response:
@@ -34,11 +41,18 @@ def send_with_retries(send: Callable[[], httpx.Response], *, service: str, what:
         return response
 
     try:
-        return with_retries(once, is_transient=lambda e: isinstance(e, (_Retryable, httpx.TransportError)),
-                            safe=safe, policy=policy, rng=rng)
+        return with_retries(
+            once,
+            is_transient=lambda e: isinstance(e, (_Retryable, httpx.TransportError)),
+            safe=safe,
+            policy=policy,
+            rng=rng,
+        )
     except _Retryable as exc:
         code = code_of(exc.response)
-        raise TemporaryError(f"{service} is unavailable ({exc.response.status_code}{' ' + code if code else ''})"
-                             f" for {what}", hint="try again later") from None
+        raise TemporaryError(
+            f"{service} is unavailable ({exc.response.status_code}{' ' + code if code else ''}) for {what}",
+            hint="try again later",
+        ) from None
     except httpx.TransportError as exc:
         raise TemporaryError(f"cannot reach {service} for {what}: {type(exc).__name__}") from None

@@ -264,9 +264,7 @@ class Config:
         environ = dict(os.environ) if environ is None else environ
         raw = read_raw(home.config_file)
         file = parse(raw, home.config_file)
-        name = check_profile_name(
-            profile or environ.get("CRMPAY_PROFILE") or file.default_profile or DEFAULT_PROFILE
-        )
+        name = check_profile_name(profile or environ.get("CRMPAY_PROFILE") or file.default_profile or DEFAULT_PROFILE)
         stored = raw.get("profiles", {}).get(name, {})
         layered = _merge(_merge(stored, _environment_overrides(environ)), unflatten(flags or {}))
         try:

@@ -79,8 +79,7 @@ class CsvTable:
     def __init__(self, path: Path, aliases: Mapping[str, tuple[str, ...]]) -> None:
         self.path = path
         self.encoding = detect_encoding(path)
-        self._aliases = {normalise_header(a): canon for canon, names in aliases.items()
-                         for a in (canon, *names)}
+        self._aliases = {normalise_header(a): canon for canon, names in aliases.items() for a in (canon, *names)}
         self.delimiter, self.header, self.header_line = self._read_header()
         self.columns: dict[str, int] = {}
         self.unknown: list[str] = []
@@ -134,8 +133,7 @@ class CsvTable:
                     start = line
                     continue
                 values = {
-                    canon: (cells[index].strip() if index < len(cells) else "")
-                    for canon, index in self.columns.items()
+                    canon: (cells[index].strip() if index < len(cells) else "") for canon, index in self.columns.items()
                 }
                 yield Row(start + 1, values)
                 start = line

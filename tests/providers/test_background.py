@@ -74,7 +74,9 @@ def test_a_provider_error_in_the_child_comes_back_as_the_same_error(sandbox, lis
     assert _children(listing_readers) == {}
 
 
-def test_the_secret_stays_off_the_command_line_and_an_early_stop_ends_the_child(seed_accounts, sandbox, listing_readers):
+def test_the_secret_stays_off_the_command_line_and_an_early_stop_ends_the_child(
+    seed_accounts, sandbox, listing_readers
+):
     provider = _provider(sandbox)
     seed_accounts(provider, customers=2, payments_each=1)
     token = sandbox.credentials()["gocardless"]["access_token"]
@@ -90,12 +92,14 @@ def test_the_secret_stays_off_the_command_line_and_an_early_stop_ends_the_child(
 
 def test_a_child_that_dies_mid_listing_is_an_error_not_a_short_listing():
     page = b'[{"id": "CU1"}]'
-    script = ("import os, struct, sys, time\n"
-              f"sys.stdout.buffer.write(struct.pack('<cHI', b'P', 0, {len(page)}) + {page!r})\n"
-              "sys.stdout.buffer.flush()\n"
-              "os.close(1)\n"  # the pipe closes a moment before the process ends
-              "time.sleep(0.3)\n"
-              "os._exit(3)\n")
+    script = (
+        "import os, struct, sys, time\n"
+        f"sys.stdout.buffer.write(struct.pack('<cHI', b'P', 0, {len(page)}) + {page!r})\n"
+        "sys.stdout.buffer.flush()\n"
+        "os.close(1)\n"  # the pipe closes a moment before the process ends
+        "time.sleep(0.3)\n"
+        "os._exit(3)\n"
+    )
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     pages = _background._pages(child)
     assert next(pages) == (0, [{"id": "CU1"}])
@@ -109,15 +113,20 @@ def test_the_child_exits_when_its_parent_is_killed(seed_accounts, sandbox, listi
     seed_accounts(provider, customers=2, payments_each=1)
     sandbox.set_faults(Faults(delay_ms=50))  # 1,000 slow listings: a minute of work if it stayed
     parent = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time, orjson\n"
-         "from crmpay.providers import _background\n"
-         "spec = orjson.loads(sys.stdin.buffer.read())\n"
-         "pages = _background.read_listings('gocardless', spec, [('customers', None)] * 1000)\n"
-         "next(pages)\n"
-         "print('reading', flush=True)\n"
-         "time.sleep(60)\n"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, orjson\n"
+            "from crmpay.providers import _background\n"
+            "spec = orjson.loads(sys.stdin.buffer.read())\n"
+            "pages = _background.read_listings('gocardless', spec, [('customers', None)] * 1000)\n"
+            "next(pages)\n"
+            "print('reading', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     parent.stdin.write(orjson.dumps(provider._spec))
     parent.stdin.close()
     assert parent.stdout.readline() == b"reading\n"

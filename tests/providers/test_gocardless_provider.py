@@ -118,8 +118,9 @@ def test_customers_created_once_per_key_and_mapped(sandbox, provider, service):
     assert (customer.email, customer.name, customer.language) == ("ann@example.fr", "Ann Lee", "fr")
     assert customer.raw["given_name"] == "Ann" and customer.raw["metadata"] == {"crm": "7"}
     assert customer.created_at.tzinfo is not None
-    company = provider.create_customer(NewCustomer("b@example.fr", "", company_name="Bob SARL"),
-                                       idempotency_key="profile:customer:bob")
+    company = provider.create_customer(
+        NewCustomer("b@example.fr", "", company_name="Bob SARL"), idempotency_key="profile:customer:bob"
+    )
     assert company.name == "Bob SARL"
     assert [c.id for c in provider.iter_customers()] == [company.id, customer.id]
     assert provider.get_customer(customer.id) == customer
@@ -129,7 +130,12 @@ def test_create_mandate_reuses_an_existing_bank_account(sandbox, provider, servi
     customer = provider.create_customer(NewCustomer("ann@example.fr", "Ann Lee"), idempotency_key="c")
     first = provider.create_mandate(NewMandate(customer.id, "Ann Lee", FR, reference="RUM-1"), idempotency_key="m1")
     assert (first.status, first.state, first.usable) == ("pending_submission", MandateState.PENDING, True)
-    assert (first.scheme, first.currency, first.reference, first.customer_id) == ("sepa_core", "EUR", "RUM-1", customer.id)
+    assert (first.scheme, first.currency, first.reference, first.customer_id) == (
+        "sepa_core",
+        "EUR",
+        "RUM-1",
+        customer.id,
+    )
     assert isinstance(first.next_possible_charge_date, date)
     assert service.idempotency[("customer_bank_accounts", "m1:bank_account")] == first.bank_account_id
     assert service.idempotency[("mandates", "m1")] == first.id
@@ -141,22 +147,33 @@ def test_create_mandate_reuses_an_existing_bank_account(sandbox, provider, servi
     assert len(service.objects["customer_bank_accounts"]) == 1
     accounts = list(provider.iter_bank_accounts())
     assert [(a.id, a.customer_id, a.holder_name, a.account_number_ending, a.currency) for a in accounts] == [
-        (first.bank_account_id, customer.id, "Ann Lee", "2606", "EUR")]
+        (first.bank_account_id, customer.id, "Ann Lee", "2606", "EUR")
+    ]
     assert provider.get_bank_account(first.bank_account_id) == accounts[0]
     with pytest.raises(OperationFailed) as err:
-        provider.create_mandate(NewMandate(customer.id, "Ann Lee", "FR1420041010050500013M02607"),
-                                idempotency_key="m3")
+        provider.create_mandate(NewMandate(customer.id, "Ann Lee", "FR1420041010050500013M02607"), idempotency_key="m3")
     assert "iban" in str(err.value) and err.value.exit_code == ExitCode.FAILED
 
 
 def test_payment_lifecycle_mapped_to_states(sandbox, provider, service):
     mandate = _mandate(provider)
     payment = provider.create_payment(
-        NewPayment(mandate.id, Money(Decimal("49.90"), "EUR"), "Invoice INV-1", reference="INV-1",
-                   metadata={"invoice": "INV-1"}), idempotency_key="inv-1:1")
+        NewPayment(
+            mandate.id,
+            Money(Decimal("49.90"), "EUR"),
+            "Invoice INV-1",
+            reference="INV-1",
+            metadata={"invoice": "INV-1"},
+        ),
+        idempotency_key="inv-1:1",
+    )
     assert service.objects["payments"][payment.id]["amount"] == 4990
     assert payment.amount == Money(Decimal("49.90"), "EUR") and payment.amount.minor == 4990
-    assert (payment.state, payment.cancellable, payment.customer_id) == (PaymentState.PENDING, True, mandate.customer_id)
+    assert (payment.state, payment.cancellable, payment.customer_id) == (
+        PaymentState.PENDING,
+        True,
+        mandate.customer_id,
+    )
     assert payment.charge_date == mandate.next_possible_charge_date and payment.metadata == {"invoice": "INV-1"}
     assert (payment.description, payment.reference, payment.mandate_id) == ("Invoice INV-1", "INV-1", mandate.id)
     states: dict[str, tuple[PaymentState, bool]] = {}
@@ -183,8 +200,9 @@ def test_payment_lifecycle_mapped_to_states(sandbox, provider, service):
 def test_payment_charge_date_and_currencies(sandbox, provider):
     mandate = _mandate(provider)
     later = mandate.next_possible_charge_date + timedelta(days=14)
-    payment = provider.create_payment(NewPayment(mandate.id, Money(Decimal(10), "EUR"), "later", charge_date=later),
-                                      idempotency_key="later")
+    payment = provider.create_payment(
+        NewPayment(mandate.id, Money(Decimal(10), "EUR"), "later", charge_date=later), idempotency_key="later"
+    )
     assert payment.charge_date >= later and payment.charge_date.weekday() < 5
     with pytest.raises(OperationFailed) as err:  # the provider's own words: field and message
         provider.create_payment(NewPayment(mandate.id, Money(Decimal(10), "GBP"), "wrong"), idempotency_key="gbp")
@@ -241,8 +259,13 @@ def test_retries_and_error_mapping(sandbox, provider, service):
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    offline = gcp.GoCardlessProvider(_token(sandbox), environment="local", base_url=f"http://127.0.0.1:{port}",
-                                     retry_policy=RetryPolicy(attempts=1), timeout=2)
+    offline = gcp.GoCardlessProvider(
+        _token(sandbox),
+        environment="local",
+        base_url=f"http://127.0.0.1:{port}",
+        retry_policy=RetryPolicy(attempts=1),
+        timeout=2,
+    )
     with pytest.raises(TemporaryError) as err:
         offline.get_payment("PM1")
     assert _token(sandbox) not in str(err.value)
@@ -257,9 +280,16 @@ def test_setup_link_with_a_first_payment_completed_by_the_customer(sandbox, prov
     assert plain.raw["billing_request"]["payment_request"] is None and plain.customer_id == customer.id
     replay = provider.create_setup_link(NewSetupLink(customer.id, "Set up"), idempotency_key="link-1")
     assert replay.id == plain.id and len(service.objects["billing_requests"]) == 1
-    paid = provider.create_setup_link(NewSetupLink(customer.id, "INV-3", amount=Money(Decimal("120.00"), "EUR"),
-                                                   redirect_url="https://example.fr/merci", language="fr"),
-                                      idempotency_key="link-2")
+    paid = provider.create_setup_link(
+        NewSetupLink(
+            customer.id,
+            "INV-3",
+            amount=Money(Decimal("120.00"), "EUR"),
+            redirect_url="https://example.fr/merci",
+            language="fr",
+        ),
+        idempotency_key="link-2",
+    )
     request = service.objects["billing_requests"][paid.id]
     assert request["payment_request"]["amount"] == 12000 and request["payment_request"]["description"] == "INV-3"
     assert provider.get_setup_link_mandate(paid.id) is None
@@ -286,7 +316,9 @@ def test_listing_past_one_page(sandbox, provider, service):
     cutoff = sandbox.clock.now()
     newer = provider.create_payment(NewPayment(mandate.id, Money(Decimal(1), "EUR"), "new"), idempotency_key="n")
     assert [p.id for p in provider.iter_payments(created_after=cutoff - timedelta(milliseconds=1))] == [newer.id]
-    assert [p.id for p in provider.iter_payments(created_after=cutoff.replace(tzinfo=None) - timedelta(seconds=1))] == [newer.id]
+    assert [p.id for p in provider.iter_payments(created_after=cutoff.replace(tzinfo=None) - timedelta(seconds=1))] == [
+        newer.id
+    ]
 
 
 def test_events_newer_than_a_cursor_oldest_first(sandbox, provider, service):
@@ -297,8 +329,12 @@ def test_events_newer_than_a_cursor_oldest_first(sandbox, provider, service):
     sandbox.advance(14)
     events = list(provider.iter_events(after=cursor))
     assert [(e.resource_type, e.action) for e in events] == [
-        ("mandates", "submitted"), ("mandates", "active"), ("payments", "submitted"),
-        ("payments", "confirmed"), ("payments", "paid_out")]
+        ("mandates", "submitted"),
+        ("mandates", "active"),
+        ("payments", "submitted"),
+        ("payments", "confirmed"),
+        ("payments", "paid_out"),
+    ]
     assert [e.resource_id for e in events] == [mandate.id, mandate.id, payment.id, payment.id, payment.id]
     assert all(isinstance(e, ProviderEvent) and e.created_at.tzinfo for e in events)
     assert list(provider.iter_events(after=events[-1].id)) == []
@@ -360,13 +396,25 @@ class _ReplayHandler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"null") if length else None
         split = urlsplit(self.path)
         self.server.seen.append((self.command, split.path, body))
-        status, answer = self.server.errors.get((self.command, split.path)) or self.server.errors.get(
-            (self.command, "*")) or (200, None)
+        status, answer = (
+            self.server.errors.get((self.command, split.path))
+            or self.server.errors.get((self.command, "*"))
+            or (200, None)
+        )
         if answer is None:
             found = [b for m, p, b in self.server.routes if m == self.command and p.match(split.path)]
             if not found:
-                status, answer = 404, {"error": {"type": "invalid_api_usage", "code": 404, "message": "no fixture",
-                                                 "errors": [{"reason": "resource_not_found", "message": "no fixture"}]}}
+                status, answer = (
+                    404,
+                    {
+                        "error": {
+                            "type": "invalid_api_usage",
+                            "code": 404,
+                            "message": "no fixture",
+                            "errors": [{"reason": "resource_not_found", "message": "no fixture"}],
+                        }
+                    },
+                )
             else:
                 answer = found[0]
                 if "meta" in answer:  # a list: its records once, then an empty last page
@@ -397,9 +445,13 @@ def replay() -> Iterator[_Replay]:
     server.server_close()
 
 
-MAPPERS = {"customers": (gcp.customer_from, Customer), "customer_bank_accounts": (gcp.bank_account_from, BankAccount),
-           "mandates": (gcp.mandate_from, Mandate), "payments": (gcp.payment_from, Payment),
-           "events": (gcp.event_from, ProviderEvent)}
+MAPPERS = {
+    "customers": (gcp.customer_from, Customer),
+    "customer_bank_accounts": (gcp.bank_account_from, BankAccount),
+    "mandates": (gcp.mandate_from, Mandate),
+    "payments": (gcp.payment_from, Payment),
+    "events": (gcp.event_from, ProviderEvent),
+}
 
 
 def _check_mapped(kind: str, raw: dict[str, Any]) -> None:
@@ -459,7 +511,9 @@ def test_provider_reads_and_writes_the_fixture_bodies(replay):
     assert provider.create_customer(NewCustomer("u@example.com", "Frank Osborne"), idempotency_key="k").id == "CU123"
     mandate = provider.create_mandate(NewMandate("CU123", "Frank", GB), idempotency_key="k")
     assert mandate.id == "MD123"
-    assert provider.create_payment(NewPayment("MD123", Money(Decimal(10), "EUR"), "x"), idempotency_key="k").id == "PM123"
+    assert (
+        provider.create_payment(NewPayment("MD123", Money(Decimal(10), "EUR"), "x"), idempotency_key="k").id == "PM123"
+    )
     link = provider.create_setup_link(NewSetupLink("CU123", "x", amount=Money(Decimal(5), "EUR")), idempotency_key="k")
     assert (link.id, link.url) == ("BRQ123", "https://monzo.com/abc-123-things")
     assert provider.get_setup_link_mandate("BRQ123") == "MD123"
@@ -478,12 +532,21 @@ def test_provider_reads_and_writes_the_fixture_bodies(replay):
 
 
 def test_fixture_error_bodies_map_to_crmpay_errors(replay):
-    provider = gcp.GoCardlessProvider("sandbox_replay", environment="local", base_url=replay.url,
-                                      retry_policy=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002))
-    expected = {"unauthorized_error": AuthError, "insufficient_permission": AuthError,
-                "rate_limit_exceeded": TemporaryError, "gocardless_error": TemporaryError,
-                "validation_failed_error": OperationFailed, "invalid_state_error": OperationFailed,
-                "invalid_api_usage_error": OperationFailed}
+    provider = gcp.GoCardlessProvider(
+        "sandbox_replay",
+        environment="local",
+        base_url=replay.url,
+        retry_policy=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002),
+    )
+    expected = {
+        "unauthorized_error": AuthError,
+        "insufficient_permission": AuthError,
+        "rate_limit_exceeded": TemporaryError,
+        "gocardless_error": TemporaryError,
+        "validation_failed_error": OperationFailed,
+        "invalid_state_error": OperationFailed,
+        "invalid_api_usage_error": OperationFailed,
+    }
     for name, error in expected.items():
         body = json.loads((FIXTURES / f"{name}.json").read_text())
         replay.errors[("GET", "*")] = (body["error"]["code"], body)
@@ -501,5 +564,8 @@ def test_fixture_error_bodies_map_to_crmpay_errors(replay):
     assert mandate_body["mandates"]["links"]["customer_bank_account"] == "xyz"
     conflict = json.loads((FIXTURES / "idempotent_creation_conflict_error.json").read_text())
     replay.errors[("POST", "/payments")] = (409, conflict)
-    assert provider.create_payment(NewPayment("MD123", Money(Decimal(1), "EUR"), "x"), idempotency_key="again").id == "PM123"
+    assert (
+        provider.create_payment(NewPayment("MD123", Money(Decimal(1), "EUR"), "x"), idempotency_key="again").id
+        == "PM123"
+    )
     assert ("GET", "/payments/PM00001078ZJJN", None) in replay.seen  # the SDK read the first one back

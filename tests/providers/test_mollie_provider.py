@@ -50,8 +50,13 @@ EUR = "EUR"
 
 
 def _provider(sandbox, policy: RetryPolicy = FAST, key: str | None = None) -> mp.MollieProvider:
-    return mp.MollieProvider(key or sandbox.credentials()["mollie"]["api_key"], environment="local",
-                             base_url=sandbox.url, retry_policy=policy, timeout=5)
+    return mp.MollieProvider(
+        key or sandbox.credentials()["mollie"]["api_key"],
+        environment="local",
+        base_url=sandbox.url,
+        retry_policy=policy,
+        timeout=5,
+    )
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -59,18 +64,27 @@ def _fixture(name: str) -> dict[str, Any]:
 
 
 def _customer_with_mandate(provider: mp.MollieProvider, n: int = 1):
-    customer = provider.create_customer(NewCustomer(f"c{n}@example.fr", f"Client {n}", language="fr"),
-                                        idempotency_key=f"cst-{n}")
+    customer = provider.create_customer(
+        NewCustomer(f"c{n}@example.fr", f"Client {n}", language="fr"), idempotency_key=f"cst-{n}"
+    )
     mandate = provider.create_mandate(
         NewMandate(customer.id, f"Client {n}", IBAN, reference=f"RUM-{n}", signature_date=date(2024, 1, 2)),
-        idempotency_key=f"mdt-{n}")
+        idempotency_key=f"mdt-{n}",
+    )
     return customer, mandate
 
 
 def _pay(provider: mp.MollieProvider, customer, mandate, value: str = "49.90", key: str = "pay-1"):
     return provider.create_payment(
-        NewPayment(mandate.id, Money(Decimal(value), EUR), "INV-2024-001", customer_id=customer.id,
-                   metadata={"invoice": "INV-2024-001"}), idempotency_key=key)
+        NewPayment(
+            mandate.id,
+            Money(Decimal(value), EUR),
+            "INV-2024-001",
+            customer_id=customer.id,
+            metadata={"invoice": "INV-2024-001"},
+        ),
+        idempotency_key=key,
+    )
 
 
 def _objects(sandbox) -> dict[str, int]:
@@ -105,7 +119,11 @@ def test_recurring_payment_pending_submitted_paid(sandbox):
     customer, mandate = _customer_with_mandate(provider)
     assert customer.language == "fr" and customer.raw["locale"] == "fr_FR"
     assert (mandate.state, mandate.usable, mandate.scheme, mandate.reference) == (
-        MandateState.ACTIVE, True, "sepa_core", "RUM-1")
+        MandateState.ACTIVE,
+        True,
+        "sepa_core",
+        "RUM-1",
+    )
     assert mandate.customer_id == customer.id and mandate.signature_date == date(2024, 1, 2)
     payment = _pay(provider, customer, mandate)
     today = sandbox.clock.today()
@@ -148,11 +166,13 @@ def test_setup_link_is_a_first_payment_whose_payment_creates_the_mandate(sandbox
     provider = _provider(sandbox)
     customer = provider.create_customer(NewCustomer("dee@example.fr", "Dee Roy"), idempotency_key="cst-dee")
     link = provider.create_setup_link(
-        NewSetupLink(customer.id, "Invoice INV-7", amount=Money(Decimal("120.00"), EUR)), idempotency_key="link-7")
+        NewSetupLink(customer.id, "Invoice INV-7", amount=Money(Decimal("120.00"), EUR)), idempotency_key="link-7"
+    )
     assert link.url == f"{sandbox.url}/__sandbox/mollie/checkout/{link.id}" and link.expires_at
     assert link.raw["sequenceType"] == "first" and link.raw["amount"] == {"currency": EUR, "value": "120.00"}
     again = provider.create_setup_link(
-        NewSetupLink(customer.id, "Invoice INV-7", amount=Money(Decimal("120.00"), EUR)), idempotency_key="link-7")
+        NewSetupLink(customer.id, "Invoice INV-7", amount=Money(Decimal("120.00"), EUR)), idempotency_key="link-7"
+    )
     assert again.id == link.id
     assert provider.get_setup_link_mandate(link.id) is None
     assert httpx.post(link.url, data={"consumerName": "Dee Roy", "consumerAccount": IBAN}).status_code == 200
@@ -163,7 +183,11 @@ def test_setup_link_is_a_first_payment_whose_payment_creates_the_mandate(sandbox
     assert [m.id for m in provider.iter_mandates()] == [mandate_id]
     (account,) = provider.iter_bank_accounts()
     assert (account.id, account.customer_id, account.holder_name, account.account_number_ending) == (
-        mandate_id, customer.id, "Dee Roy", "2606")
+        mandate_id,
+        customer.id,
+        "Dee Roy",
+        "2606",
+    )
     shown = json.dumps(asdict(account), default=str)
     assert IBAN not in shown and IBAN[4:] not in shown  # never the whole account number
     without = provider.create_setup_link(NewSetupLink(customer.id, "Mandate only"), idempotency_key="link-8")
@@ -197,11 +221,16 @@ def test_bank_accounts_are_read_from_every_customers_mandates(sandbox):
     service = sandbox.services["mollie"]
     with sandbox.lock:
         ids = [service.add_customer({"name": f"C{i}"})["id"] for i in range(4)]
-        mandates = [service.add_mandate(customer_id, {"method": "directdebit", "consumerName": f"Holder {n}",
-                                                      "consumerAccount": IBAN})["id"]
-                    for n, customer_id in enumerate(ids[:3])]
-        service.add_mandate(ids[0], {"method": "directdebit", "consumerName": "Second account",
-                                     "consumerAccount": "DE89370400440532013000"})
+        mandates = [
+            service.add_mandate(
+                customer_id, {"method": "directdebit", "consumerName": f"Holder {n}", "consumerAccount": IBAN}
+            )["id"]
+            for n, customer_id in enumerate(ids[:3])
+        ]
+        service.add_mandate(
+            ids[0],
+            {"method": "directdebit", "consumerName": "Second account", "consumerAccount": "DE89370400440532013000"},
+        )
     provider = _provider(sandbox)
     assert [m.customer_id for m in provider.iter_mandates()] == [ids[2], ids[1], ids[0], ids[0]]
     accounts = {a.id: a for a in provider.iter_bank_accounts()}
@@ -216,9 +245,17 @@ def test_listing_2000_payments_under_10_percent_faults_returns_each_once(sandbox
     with sandbox.lock:
         customer = service.add_customer({"name": "Bulk", "email": "bulk@example.fr"})
         service.add_mandate(customer["id"], {"method": "directdebit", "consumerName": "Bulk", "consumerAccount": IBAN})
-        created = [service.add_payment({"amount": {"currency": EUR, "value": f"{1 + i}.00"}, "description": f"P{i}",
-                                        "sequenceType": "recurring", "customerId": customer["id"]})["id"]
-                   for i in range(2000)]
+        created = [
+            service.add_payment(
+                {
+                    "amount": {"currency": EUR, "value": f"{1 + i}.00"},
+                    "description": f"P{i}",
+                    "sequenceType": "recurring",
+                    "customerId": customer["id"],
+                }
+            )["id"]
+            for i in range(2000)
+        ]
     sandbox.set_faults(Faults(error_rate=0.04, rate_limit_rate=0.03, drop_rate=0.03, seed=7))
     payments = list(_provider(sandbox).iter_payments())
     sandbox.set_faults(Faults())
@@ -235,12 +272,14 @@ def test_errors_map_to_our_classes_without_the_key(sandbox):
     customer, mandate = _customer_with_mandate(provider)
     other, _ = _customer_with_mandate(provider, 2)
     with pytest.raises(OperationFailed) as foreign:
-        provider.create_payment(NewPayment(mandate.id, Money(Decimal("5.00"), EUR), "x", customer_id=other.id),
-                                idempotency_key="foreign")
+        provider.create_payment(
+            NewPayment(mandate.id, Money(Decimal("5.00"), EUR), "x", customer_id=other.id), idempotency_key="foreign"
+        )
     assert "(field mandateId)" in str(foreign.value)
     with pytest.raises(OperationFailed) as dollars:
-        provider.create_payment(NewPayment(mandate.id, Money(Decimal("5.00"), "USD"), "x", customer_id=customer.id),
-                                idempotency_key="usd")
+        provider.create_payment(
+            NewPayment(mandate.id, Money(Decimal("5.00"), "USD"), "x", customer_id=customer.id), idempotency_key="usd"
+        )
     assert "EUR" in str(dollars.value) and "amount.currency" in str(dollars.value)
     with pytest.raises(OperationFailed, match="No payment exists with token tr_missing."):
         provider.get_payment("tr_missing")
@@ -272,21 +311,38 @@ def test_every_fixture_body_parses_into_core_types():
     def items(name: str, plural: str) -> list[dict[str, Any]]:
         return load(name)["_embedded"][plural]
 
-    payments = [mp.payment_from(dict(SdkPayment(load(n), client)))
-                for n in ("payment_single", "payment_canceled", "payment_updated", "payment_single_no_links")]
-    payments += [mp.payment_from(dict(SdkPayment(raw, client)))
-                 for n in ("payments_list", "customer_payments_multiple") for raw in items(n, "payments")]
+    payments = [
+        mp.payment_from(dict(SdkPayment(load(n), client)))
+        for n in ("payment_single", "payment_canceled", "payment_updated", "payment_single_no_links")
+    ]
+    payments += [
+        mp.payment_from(dict(SdkPayment(raw, client)))
+        for n in ("payments_list", "customer_payments_multiple")
+        for raw in items(n, "payments")
+    ]
     assert all(p.amount == Money(Decimal(p.raw["amount"]["value"]), p.raw["amount"]["currency"]) for p in payments)
     assert {p.state for p in payments} >= {PaymentState.PENDING, PaymentState.CANCELLED}
     assert next(p for p in payments if p.raw.get("amountChargedBack")).state is PaymentState.CHARGED_BACK
-    customers = [mp.customer_from(dict(SdkCustomer(load(n), client)))
-                 for n in ("customer_single", "customer_new", "customer_updated")]
-    customers += [mp.customer_from(dict(SdkCustomer(raw, client)))
-                  for n in ("customers_list", "customers_list_first", "customers_list_second",
-                            "customers_list_third", "customers_list_fourth") for raw in items(n, "customers")]
+    customers = [
+        mp.customer_from(dict(SdkCustomer(load(n), client)))
+        for n in ("customer_single", "customer_new", "customer_updated")
+    ]
+    customers += [
+        mp.customer_from(dict(SdkCustomer(raw, client)))
+        for n in (
+            "customers_list",
+            "customers_list_first",
+            "customers_list_second",
+            "customers_list_third",
+            "customers_list_fourth",
+        )
+        for raw in items(n, "customers")
+    ]
     assert len(customers) == 3 + 3 + 17 and all(c.id.startswith("cst_") and c.provider == "mollie" for c in customers)
-    mandates = [mp.mandate_from(dict(SdkMandate(load(n), client)))
-                for n in ("customer_mandate_single", "customer_mandate_updated")]
+    mandates = [
+        mp.mandate_from(dict(SdkMandate(load(n), client)))
+        for n in ("customer_mandate_single", "customer_mandate_updated")
+    ]
     mandates += [mp.mandate_from(dict(SdkMandate(raw, client))) for raw in items("customer_mandates_list", "mandates")]
     assert all(m.customer_id == "cst_8wmqcHMN4U" and m.state is MandateState.ACTIVE and m.usable for m in mandates)
     accounts = [mp.bank_account_from(m) for m in mandates]
@@ -294,12 +350,20 @@ def test_every_fixture_body_parses_into_core_types():
     links = [SdkPaymentLink(load("payment_link_single"), client)]
     links += [SdkPaymentLink(raw, client) for raw in items("payment_links_list", "payment_links")]
     assert all(mp.money_from(link.amount).currency == EUR for link in links if link.amount)
-    refunds = [SdkRefund(load("refund_single"), client)] + [SdkRefund(r, client) for r in items("refunds_list", "refunds")]
+    refunds = [SdkRefund(load("refund_single"), client)] + [
+        SdkRefund(r, client) for r in items("refunds_list", "refunds")
+    ]
     assert mp.money_from(refunds[0].amount) == Money(Decimal("5.95"), EUR)
     assert all(isinstance(mp.money_from(r.amount).amount, Decimal) for r in refunds)
-    errors = {"payment_rejected": OperationFailed, "bad_request": OperationFailed, "conflict_error": OperationFailed,
-              "customer_doesnotexist": OperationFailed, "error_unauthorized": AuthError,
-              "error_bad_request": OperationFailed, "accepted": TemporaryError}
+    errors = {
+        "payment_rejected": OperationFailed,
+        "bad_request": OperationFailed,
+        "conflict_error": OperationFailed,
+        "customer_doesnotexist": OperationFailed,
+        "error_unauthorized": AuthError,
+        "error_bad_request": OperationFailed,
+        "accepted": TemporaryError,
+    }
     handled.update(errors)  # replayed over HTTP below
     every = {p.stem for p in FIXTURES.glob("*.json")}
     assert handled == every, f"fixtures nobody reads: {sorted(every - handled)}"
@@ -354,17 +418,25 @@ def replay() -> Iterator[_Replay]:
 
 
 def test_fixture_bodies_replayed_over_http(replay):
-    provider = mp.MollieProvider("test_replayreplayreplay", environment="local", base_url=replay.url,
-                                 retry_policy=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002))
+    provider = mp.MollieProvider(
+        "test_replayreplayreplay",
+        environment="local",
+        base_url=replay.url,
+        retry_policy=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002),
+    )
     replay.on("GET", "/v2/customers", (200, "customers_list_first"))
-    for cursor, name in (("cst_8pknKQJzJa", "customers_list_second"), ("cst_prs8JjDf57", "customers_list_third"),
-                         ("cst_g328m9rhGe", "customers_list_fourth")):
+    for cursor, name in (
+        ("cst_8pknKQJzJa", "customers_list_second"),
+        ("cst_prs8JjDf57", "customers_list_third"),
+        ("cst_g328m9rhGe", "customers_list_fourth"),
+    ):
         replay.on("GET", "/v2/customers", (200, name), cursor=cursor)
     customers = list(provider.iter_customers())
     assert len(customers) == 17 and customers[0].id == "cst_HwBHgJgRAf" and customers[-1].id == "cst_gNvaNJAerm"
     replay.on("GET", "/v2/payments", (200, "payments_list"))
     assert [p.id for p in provider.iter_payments()] == [
-        p["id"] for p in _fixture("payments_list")["_embedded"]["payments"]]
+        p["id"] for p in _fixture("payments_list")["_embedded"]["payments"]
+    ]
     replay.on("GET", "/v2/customers/cst_8wmqcHMN4U/mandates", (200, "customer_mandates_list"))
     mandates = list(provider.iter_customer_mandates("cst_8wmqcHMN4U"))
     assert mandates and all(m.state is MandateState.ACTIVE for m in mandates)
@@ -377,8 +449,10 @@ def test_fixture_bodies_replayed_over_http(replay):
     assert single.amount == Money(Decimal("10.00"), EUR) and single.state is PaymentState.CHARGED_BACK
     # 202 Accepted (the first request still being processed), then the payment: retried, same key
     replay.on("POST", "/v2/payments", (202, "accepted"), (201, "payment_single"))
-    made = provider.create_payment(NewPayment("mdt_h3gAaD5zP", Money(Decimal("10.00"), EUR), "Order #12345",
-                                              customer_id="cst_8wmqcHMN4U"), idempotency_key="order-12345")
+    made = provider.create_payment(
+        NewPayment("mdt_h3gAaD5zP", Money(Decimal("10.00"), EUR), "Order #12345", customer_id="cst_8wmqcHMN4U"),
+        idempotency_key="order-12345",
+    )
     assert made.id == "tr_7UhSN1zuXS"
     posts = [s for s in replay.seen if s[0] == "POST"]
     assert posts == [("POST", "/v2/payments", "order-12345")] * 2
@@ -394,8 +468,10 @@ def test_fixture_bodies_replayed_over_http(replay):
     for name, (status, kind, text) in errors.items():
         replay.on("POST", "/v2/payments", (status, name))
         with pytest.raises(kind) as raised:
-            provider.create_payment(NewPayment("mdt_h3gAaD5zP", Money(Decimal("10.00"), EUR), "x",
-                                               customer_id="cst_8wmqcHMN4U"), idempotency_key=f"k-{name}")
+            provider.create_payment(
+                NewPayment("mdt_h3gAaD5zP", Money(Decimal("10.00"), EUR), "x", customer_id="cst_8wmqcHMN4U"),
+                idempotency_key=f"k-{name}",
+            )
         assert text in str(raised.value), name
         assert "test_replayreplayreplay" not in str(raised.value)
 
@@ -415,8 +491,11 @@ def test_status_mapping_covers_every_mollie_status():
     assert state("expired") is PaymentState.FAILED and state("failed") is PaymentState.FAILED
     assert state("paid", amountChargedBack={"value": "10.00", "currency": EUR}) is PaymentState.CHARGED_BACK
     mandate = _fixture("customer_mandate_single")
-    for status, expected, usable in (("valid", MandateState.ACTIVE, True), ("pending", MandateState.PENDING, False),
-                                     ("invalid", MandateState.FAILED, False)):
+    for status, expected, usable in (
+        ("valid", MandateState.ACTIVE, True),
+        ("pending", MandateState.PENDING, False),
+        ("invalid", MandateState.FAILED, False),
+    ):
         parsed = mp.mandate_from({**mandate, "status": status})
         assert (parsed.state, parsed.usable) == (expected, usable)
     yen = mp.payment_from({**base, "amount": {"currency": "JPY", "value": "1000"}})

@@ -52,14 +52,16 @@ def service(sandbox):
 
 def _mandate(gc, email: str = "ann@example.fr", iban: str = FR, **mandate: Any):
     customer = gc.customers.create(params={"email": email, "given_name": "Ann", "family_name": "Lee"})
-    account = gc.customer_bank_accounts.create(params={
-        "account_holder_name": "Ann Lee", "iban": iban, "links": {"customer": customer.id}})
+    account = gc.customer_bank_accounts.create(
+        params={"account_holder_name": "Ann Lee", "iban": iban, "links": {"customer": customer.id}}
+    )
     return customer, gc.mandates.create(params={"links": {"customer_bank_account": account.id}, **mandate})
 
 
 def _payment(gc, mandate, amount: int = 4990, currency: str = "EUR", **extra: Any):
-    return gc.payments.create(params={"amount": amount, "currency": currency, "links": {"mandate": mandate.id},
-                                      **extra})
+    return gc.payments.create(
+        params={"amount": amount, "currency": currency, "links": {"mandate": mandate.id}, **extra}
+    )
 
 
 def _working_days_before(day: date, n: int) -> date:
@@ -138,13 +140,17 @@ def test_mandate_cancel_and_reinstate(sandbox, gc):
     assert err.value.errors[0]["reason"] == "mandate_not_inactive"
     assert gc.mandates.update(mandate.id, params={"metadata": {"crm": "42"}}).metadata == {"crm": "42"}
     assert [e.action for e in gc.events.list(params={"mandate": mandate.id}).records] == [
-        "reinstated", "cancelled", "created"]
+        "reinstated",
+        "cancelled",
+        "created",
+    ]
 
 
 def test_mandate_scheme_must_fit_the_account(sandbox, gc):
     customer = gc.customers.create(params={"email": "uk@example.co.uk", "family_name": "Smith"})
-    account = gc.customer_bank_accounts.create(params={
-        "account_holder_name": "J Smith", "iban": GB, "links": {"customer": customer.id}})
+    account = gc.customer_bank_accounts.create(
+        params={"account_holder_name": "J Smith", "iban": GB, "links": {"customer": customer.id}}
+    )
     assert (account.currency, account.country_code) == ("GBP", "GB")
     assert gc.mandates.create(params={"links": {"customer_bank_account": account.id}}).scheme == "bacs"
     with pytest.raises(errors.ValidationFailedError) as err:
@@ -160,8 +166,9 @@ def test_mandate_scheme_must_fit_the_account(sandbox, gc):
 
 # -- customers and bank accounts ----------------------------------------------------------------------
 def test_customers_create_list_get_update_remove(sandbox, gc):
-    ann = gc.customers.create(params={"email": "ann@example.fr", "given_name": "Ann", "family_name": "Lee",
-                                      "metadata": {"crm_id": "7"}})
+    ann = gc.customers.create(
+        params={"email": "ann@example.fr", "given_name": "Ann", "family_name": "Lee", "metadata": {"crm_id": "7"}}
+    )
     bob = gc.customers.create(params={"company_name": "Bob SARL"})
     assert ann.id.startswith("CU") and ann.language == "en" and ann.metadata == {"crm_id": "7"}
     assert [c.id for c in gc.customers.list().records] == [bob.id, ann.id]
@@ -183,20 +190,30 @@ def test_customers_create_list_get_update_remove(sandbox, gc):
 
 def test_bank_accounts_iban_checks_duplicates_and_disable(sandbox, gc):
     customer, mandate = _mandate(gc)
-    for bad, why in (("DE89370400440532013001", "checksum"), ("DE8937040044053201300", "length"),
-                     ("XX89370400440532013000", "country")):
+    for bad, why in (
+        ("DE89370400440532013001", "checksum"),
+        ("DE8937040044053201300", "length"),
+        ("XX89370400440532013000", "country"),
+    ):
         with pytest.raises(errors.ValidationFailedError) as err:
-            gc.customer_bank_accounts.create(params={"account_holder_name": "Ann", "iban": bad,
-                                                     "links": {"customer": customer.id}})
+            gc.customer_bank_accounts.create(
+                params={"account_holder_name": "Ann", "iban": bad, "links": {"customer": customer.id}}
+            )
         assert err.value.errors[0]["field"] == "iban" and err.value.code == 422, why
     account_id = mandate.links.customer_bank_account
     with pytest.raises(errors.ValidationFailedError) as dup:  # the same IBAN, spaced differently
-        gc.customer_bank_accounts.create(params={"account_holder_name": "Ann", "iban": "fr14 2004 1010 0505 0001 3M02 606",
-                                                 "links": {"customer": customer.id}})
+        gc.customer_bank_accounts.create(
+            params={
+                "account_holder_name": "Ann",
+                "iban": "fr14 2004 1010 0505 0001 3M02 606",
+                "links": {"customer": customer.id},
+            }
+        )
     assert dup.value.code == 409 and dup.value.errors[0]["reason"] == "bank_account_exists"
     assert dup.value.errors[0]["links"]["customer_bank_account"] == account_id
-    other = gc.customer_bank_accounts.create(params={"account_holder_name": "Ann", "iban": DE,
-                                                     "links": {"customer": customer.id}})
+    other = gc.customer_bank_accounts.create(
+        params={"account_holder_name": "Ann", "iban": DE, "links": {"customer": customer.id}}
+    )
     listed = gc.customer_bank_accounts.list(params={"customer": customer.id}).records
     assert [a.id for a in listed] == [other.id, account_id] and listed[1].account_number_ending == "2606"
     disabled = gc.customer_bank_accounts.disable(account_id)
@@ -210,8 +227,7 @@ def test_bank_accounts_iban_checks_duplicates_and_disable(sandbox, gc):
 # -- payments ----------------------------------------------------------------------------------
 def test_payment_lifecycle_on_working_days(sandbox, gc):
     _, mandate = _mandate(gc)
-    payment = _payment(gc, mandate, reference="INV-1", description="Invoice INV-1",
-                       metadata={"invoice": "INV-1"})
+    payment = _payment(gc, mandate, reference="INV-1", description="Invoice INV-1", metadata={"invoice": "INV-1"})
     assert payment.status == "pending_submission" and payment.charge_date == mandate.next_possible_charge_date
     assert (payment.amount, payment.currency, payment.metadata) == (4990, "EUR", {"invoice": "INV-1"})
     charge = date.fromisoformat(payment.charge_date)
@@ -220,11 +236,18 @@ def test_payment_lifecycle_on_working_days(sandbox, gc):
         sandbox.advance(1)
         seen.setdefault(gc.payments.get(payment.id).status, sandbox.clock.today())
     assert (seen["submitted"], seen["confirmed"], seen["paid_out"]) == (
-        _working_days_before(charge, 2), charge, add_working_days(charge, 2))
+        _working_days_before(charge, 2),
+        charge,
+        add_working_days(charge, 2),
+    )
     paid = gc.payments.get(payment.id)
     assert paid.status == "paid_out" and paid.links.payout.startswith("PO")
     assert [e.action for e in gc.events.list(params={"payment": payment.id}).records] == [
-        "paid_out", "confirmed", "submitted", "created"]
+        "paid_out",
+        "confirmed",
+        "submitted",
+        "created",
+    ]
 
 
 def test_charge_dates_earliest_rolled_forward_and_refused(sandbox, gc):
@@ -241,10 +264,13 @@ def test_charge_dates_earliest_rolled_forward_and_refused(sandbox, gc):
 
 def test_payment_validation(sandbox, gc):
     _, mandate = _mandate(gc)
-    cases = [({"currency": "GBP"}, "currency", "must be EUR for a sepa_core mandate"),
-             ({"amount": 0}, "amount", None), ({"amount": 10.5}, "amount", None),
-             ({"metadata": {"a": "1", "b": "2", "c": "3", "d": "4"}}, "metadata", None),
-             ({"links": {"mandate": "MD0000MISSING"}}, "links.mandate", None)]
+    cases = [
+        ({"currency": "GBP"}, "currency", "must be EUR for a sepa_core mandate"),
+        ({"amount": 0}, "amount", None),
+        ({"amount": 10.5}, "amount", None),
+        ({"metadata": {"a": "1", "b": "2", "c": "3", "d": "4"}}, "metadata", None),
+        ({"links": {"mandate": "MD0000MISSING"}}, "links.mandate", None),
+    ]
     for change, field, message in cases:
         with pytest.raises(errors.ValidationFailedError) as err:
             gc.payments.create(params={"amount": 100, "currency": "EUR", "links": {"mandate": mandate.id}, **change})
@@ -314,7 +340,9 @@ def test_payment_list_filters(sandbox, gc, service):
     assert [p.id for p in gc.payments.list(params={"mandate": m1.id}).records] == [p3.id, p1.id]
     assert [p.id for p in gc.payments.list(params={"customer": bob.id}).records] == [p2.id]
     assert [p.id for p in gc.payments.list(params={"status": "cancelled"}).records] == [p3.id]
-    assert [p.id for p in gc.payments.list(params={"customer": ann.id, "status": "pending_submission"}).records] == [p1.id]
+    assert [p.id for p in gc.payments.list(params={"customer": ann.id, "status": "pending_submission"}).records] == [
+        p1.id
+    ]
     assert [p.id for p in gc.payments.list(params={"created_at[gt]": p2.created_at}).records] == [p3.id]
     assert [p.id for p in gc.payments.list(params={"created_at[gte]": p3.created_at}).records] == [p3.id]
     assert {p.id for p in gc.payments.list(params={"created_at[lt]": p3.created_at}).records} == {p1.id, p2.id}
@@ -355,8 +383,9 @@ def test_idempotent_replays_return_the_first_resource(sandbox, gc, service):
     first = gc.payments.create(params=params, headers={"Idempotency-Key": "invoice-7:1"})
     again = gc.payments.create(params={**params, "amount": 9999}, headers={"Idempotency-Key": "invoice-7:1"})
     assert (again.id, again.amount) == (first.id, 1500) and len(service.objects["payments"]) == 1
-    strict = gocardless_pro.Client(access_token=_token(sandbox), base_url=sandbox.url,
-                                   raise_on_idempotency_conflict=True)
+    strict = gocardless_pro.Client(
+        access_token=_token(sandbox), base_url=sandbox.url, raise_on_idempotency_conflict=True
+    )
     with pytest.raises(errors.IdempotentCreationConflictError) as err:
         strict.payments.create(params=params, headers={"Idempotency-Key": "invoice-7:1"})
     assert err.value.conflicting_resource_id == first.id and err.value.code == 409
@@ -409,8 +438,12 @@ def test_every_error_class_of_the_sdk(sandbox, gc, http):
 
 
 def test_rate_limit_headers_on_every_answer(sandbox, gc, http):
-    for response in (http.get("/customers"), http.get("/payments/PM0000MISSING"),
-                     httpx.get(f"{sandbox.url}/customers"), http.post("/customers", json={"customers": {}})):
+    for response in (
+        http.get("/customers"),
+        http.get("/payments/PM0000MISSING"),
+        httpx.get(f"{sandbox.url}/customers"),
+        http.post("/customers", json={"customers": {}}),
+    ):
         assert all(h in response.headers for h in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"))
         assert response.headers["RateLimit-Reset"].endswith("GMT")
     gc.customers.list()
@@ -427,19 +460,29 @@ def test_events_newest_first_with_cursors_and_filters(sandbox, gc):
     sandbox.advance(14)
     newer = gc.events.list(params={"before": cursor.id, "limit": 500}).records
     assert [(e.resource_type, e.action) for e in reversed(newer)] == [
-        ("mandates", "submitted"), ("mandates", "active"), ("payments", "submitted"),
-        ("payments", "confirmed"), ("payments", "paid_out")]
+        ("mandates", "submitted"),
+        ("mandates", "active"),
+        ("payments", "submitted"),
+        ("payments", "confirmed"),
+        ("payments", "paid_out"),
+    ]
     assert [e.created_at for e in newer] == sorted((e.created_at for e in newer), reverse=True)
     everything = [e.id for e in gc.events.all(params={"limit": 2})]
     assert everything == sorted(everything, reverse=True) and len(everything) == len(set(everything))
     older = gc.events.list(params={"after": cursor.id, "limit": 500}).records
-    assert [e.id for e in older] == everything[everything.index(cursor.id) + 1:]
+    assert [e.id for e in older] == everything[everything.index(cursor.id) + 1 :]
     page = gc.events.list(params={"before": cursor.id, "limit": 2})
     assert page.before == page.records[0].id and page.after == page.records[-1].id  # more on both sides
-    assert [e.action for e in gc.events.list(params={"resource_type": "payments", "action": "confirmed"}).records] == ["confirmed"]
+    assert [e.action for e in gc.events.list(params={"resource_type": "payments", "action": "confirmed"}).records] == [
+        "confirmed"
+    ]
     since = gc.events.list(params={"created_at[gt]": newer[-1].created_at, "resource_type": "payments"}).records
     assert since and all(e.created_at > newer[-1].created_at for e in since)
-    assert [e.action for e in gc.events.list(params={"mandate": mandate.id}).records] == ["active", "submitted", "created"]
+    assert [e.action for e in gc.events.list(params={"mandate": mandate.id}).records] == [
+        "active",
+        "submitted",
+        "created",
+    ]
     one = gc.events.get(cursor.id)
     assert one.id == cursor.id and one.links.payment == payment.id
     included = gc.events.list(params={"payment": payment.id, "include": "payment"}).api_response.body
@@ -449,20 +492,25 @@ def test_events_newest_first_with_cursors_and_filters(sandbox, gc):
 # -- billing requests -------------------------------------------------------------------------------
 def test_billing_request_flow_completed_by_the_customer(sandbox, gc):
     customer = gc.customers.create(params={"email": "cam@example.fr", "family_name": "Martin"})
-    br = gc.billing_requests.create(params={
-        "mandate_request": {"scheme": "sepa_core", "currency": "EUR"},
-        "payment_request": {"amount": 12000, "currency": "EUR", "description": "INV-9"},
-        "links": {"customer": customer.id}})
+    br = gc.billing_requests.create(
+        params={
+            "mandate_request": {"scheme": "sepa_core", "currency": "EUR"},
+            "payment_request": {"amount": 12000, "currency": "EUR", "description": "INV-9"},
+            "links": {"customer": customer.id},
+        }
+    )
     assert br.status == "pending" and br.links.customer == customer.id
-    flow = gc.billing_request_flows.create(params={"links": {"billing_request": br.id},
-                                                   "redirect_uri": "https://example.fr/done"})
+    flow = gc.billing_request_flows.create(
+        params={"links": {"billing_request": br.id}, "redirect_uri": "https://example.fr/done"}
+    )
     assert flow.authorisation_url == f"{sandbox.url}/__sandbox/gocardless/flow/{flow.id}"
     created = datetime.fromisoformat(flow.created_at)
     assert datetime.fromisoformat(flow.expires_at) - created == timedelta(days=7)
     page = httpx.get(flow.authorisation_url)
     assert page.status_code == 200 and "<form" in page.text and "120.00 EUR" in page.text
-    refused = httpx.post(flow.authorisation_url, data={"account_holder_name": "Cam Martin",
-                                                       "iban": "FR1420041010050500013M02607"})
+    refused = httpx.post(
+        flow.authorisation_url, data={"account_holder_name": "Cam Martin", "iban": "FR1420041010050500013M02607"}
+    )
     assert refused.status_code == 422 and gc.billing_requests.get(br.id).status == "pending"
     done = httpx.post(flow.authorisation_url, data={"account_holder_name": "Cam Martin", "iban": FR})
     assert done.status_code == 200
@@ -475,8 +523,11 @@ def test_billing_request_flow_completed_by_the_customer(sandbox, gc):
     assert payment.charge_date == mandate.next_possible_charge_date
     events = gc.events.list(params={"limit": 4}).records  # fulfilled first, then what it created
     assert [(e.resource_type, e.action) for e in reversed(events)] == [
-        ("billing_requests", "fulfilled"), ("customer_bank_accounts", "created"), ("mandates", "created"),
-        ("payments", "created")]
+        ("billing_requests", "fulfilled"),
+        ("customer_bank_accounts", "created"),
+        ("mandates", "created"),
+        ("payments", "created"),
+    ]
     assert events[3].links.mandate_request_mandate == mandate.id
     assert events[3].links.payment_request_payment == payment.id
     assert httpx.post(flow.authorisation_url, data={"account_holder_name": "x", "iban": FR}).status_code == 409
@@ -485,11 +536,14 @@ def test_billing_request_flow_completed_by_the_customer(sandbox, gc):
 def test_billing_request_without_customer_creates_one_and_links_expire(sandbox, gc):
     br = gc.billing_requests.create(params={"mandate_request": {"currency": "EUR"}})
     assert br.mandate_request.scheme == "sepa_core" and br.attributes["payment_request"] is None
-    flow = gc.billing_request_flows.create(params={"links": {"billing_request": br.id},
-                                                   "prefilled_customer": {"email": "new@example.fr"}})
+    flow = gc.billing_request_flows.create(
+        params={"links": {"billing_request": br.id}, "prefilled_customer": {"email": "new@example.fr"}}
+    )
     assert 'value="new@example.fr"' in httpx.get(flow.authorisation_url).text
-    done = httpx.post(flow.authorisation_url, data={"given_name": "Noa", "family_name": "Roux",
-                                                    "account_holder_name": "Noa Roux", "iban": BE})
+    done = httpx.post(
+        flow.authorisation_url,
+        data={"given_name": "Noa", "family_name": "Roux", "account_holder_name": "Noa Roux", "iban": BE},
+    )
     assert done.status_code == 200
     fulfilled = gc.billing_requests.get(br.id)
     customer = gc.customers.get(fulfilled.links.customer)
@@ -513,18 +567,30 @@ def test_billing_request_without_customer_creates_one_and_links_expire(sandbox, 
 def test_mandate_import_processed_on_the_next_advance(sandbox, gc):
     imp = gc.mandate_imports.create(params={"scheme": "sepa_core"})
     assert imp.status == "created" and imp.links.creditor.startswith("CR")
-    amendment = {"original_mandate_reference": "RUM-0001", "original_creditor_id": "FR72ZZZ123456",
-                 "original_creditor_name": "Old Creditor"}
-    entry = {"links": {"mandate_import": imp.id}, "record_identifier": "row-1",
-             "customer": {"email": "ann@example.fr", "given_name": "Ann", "family_name": "Lee"},
-             "bank_account": {"account_holder_name": "Ann Lee", "iban": FR},
-             "amendment": amendment, "mandate": {"reference": "RUM-0001"}}
+    amendment = {
+        "original_mandate_reference": "RUM-0001",
+        "original_creditor_id": "FR72ZZZ123456",
+        "original_creditor_name": "Old Creditor",
+    }
+    entry = {
+        "links": {"mandate_import": imp.id},
+        "record_identifier": "row-1",
+        "customer": {"email": "ann@example.fr", "given_name": "Ann", "family_name": "Lee"},
+        "bank_account": {"account_holder_name": "Ann Lee", "iban": FR},
+        "amendment": amendment,
+        "mandate": {"reference": "RUM-0001"},
+    }
     gc.mandate_import_entries.create(params=entry)
-    gc.mandate_import_entries.create(params={**entry, "record_identifier": "row-2",
-                                             "customer": {"email": "bad@example.fr"},
-                                             "bank_account": {"account_holder_name": "Bad", "iban": "DE89370400440532013001"},
-                                             "amendment": {**amendment, "original_mandate_reference": "RUM-0002"},
-                                             "mandate": {"reference": "RUM-0002"}})
+    gc.mandate_import_entries.create(
+        params={
+            **entry,
+            "record_identifier": "row-2",
+            "customer": {"email": "bad@example.fr"},
+            "bank_account": {"account_holder_name": "Bad", "iban": "DE89370400440532013001"},
+            "amendment": {**amendment, "original_mandate_reference": "RUM-0002"},
+            "mandate": {"reference": "RUM-0002"},
+        }
+    )
     with pytest.raises(errors.ValidationFailedError) as err:  # SEPA needs an amendment
         gc.mandate_import_entries.create(params={**entry, "amendment": None})
     assert err.value.errors[0]["field"] == "amendment"
@@ -539,7 +605,9 @@ def test_mandate_import_processed_on_the_next_advance(sandbox, gc):
     assert all(e.links.mandate is None for e in entries)
     sandbox.advance(1)
     assert gc.mandate_imports.get(imp.id).status == "processed"
-    entries = {e.record_identifier: e for e in gc.mandate_import_entries.list(params={"mandate_import": imp.id}).records}
+    entries = {
+        e.record_identifier: e for e in gc.mandate_import_entries.list(params={"mandate_import": imp.id}).records
+    }
     good, bad = entries["row-1"], entries["row-2"]
     mandate = gc.mandates.get(good.links.mandate)
     assert (mandate.status, mandate.reference, mandate.links.customer) == ("active", "RUM-0001", good.links.customer)
@@ -564,9 +632,18 @@ def test_scenario_simulators_move_resources_and_emit_events(sandbox, gc, http):
         outcomes[name] = gc.payments.get(payment.id).status
         if name == "payment_charged_back":
             assert [e.action for e in gc.events.list(params={"payment": payment.id}).records] == [
-                "charged_back", "paid_out", "confirmed", "submitted", "created"]
-    assert outcomes == {"payment_confirmed": "confirmed", "payment_paid_out": "paid_out",
-                        "payment_failed": "failed", "payment_charged_back": "charged_back"}
+                "charged_back",
+                "paid_out",
+                "confirmed",
+                "submitted",
+                "created",
+            ]
+    assert outcomes == {
+        "payment_confirmed": "confirmed",
+        "payment_paid_out": "paid_out",
+        "payment_failed": "failed",
+        "payment_charged_back": "charged_back",
+    }
     assert gc.mandates.get(mandate.id).status == "active"  # a SEPA mandate goes with its first payment
     failed = gc.events.list(params={"resource_type": "payments", "action": "failed"}).records[0]
     assert (failed.details.origin, failed.details.reason_code) == ("bank", "AM04")
@@ -574,13 +651,18 @@ def test_scenario_simulators_move_resources_and_emit_events(sandbox, gc, http):
         gc.scenario_simulators.run("payment_confirmed", params={"links": {"resource": failed.links.payment}})
     assert err.value.errors[0]["reason"]
     _, fresh = _mandate(gc, "bob@example.fr", DE)
-    raw = http.post("/scenario_simulators/mandate_activated/actions/run",
-                    json={"data": {"links": {"resource": fresh.id}}})  # exactly what the SDK sends
+    raw = http.post(
+        "/scenario_simulators/mandate_activated/actions/run", json={"data": {"links": {"resource": fresh.id}}}
+    )  # exactly what the SDK sends
     assert raw.status_code == 200 and gc.mandates.get(fresh.id).status == "active"
     _, doomed = _mandate(gc, "eve@example.fr", NL)
     gc.scenario_simulators.run("mandate_failed", params={"links": {"resource": doomed.id}})
     assert gc.mandates.get(doomed.id).status == "failed"
-    assert [e.action for e in gc.events.list(params={"mandate": doomed.id}).records] == ["failed", "submitted", "created"]
+    assert [e.action for e in gc.events.list(params={"mandate": doomed.id}).records] == [
+        "failed",
+        "submitted",
+        "created",
+    ]
     with pytest.raises(errors.InvalidStateError):
         gc.scenario_simulators.run("mandate_activated", params={"links": {"resource": doomed.id}})
     with pytest.raises(errors.InvalidApiUsageError) as err:
@@ -597,10 +679,13 @@ def test_creditor_and_its_control_route(sandbox, gc):
     assert {s["scheme"] for s in creditor.scheme_identifiers} >= {"sepa_core", "bacs"}
     changed = httpx.put(f"{sandbox.url}/__sandbox/gocardless/creditor", json={"verification_status": "in_review"})
     assert changed.status_code == 200 and gc.creditors.get(creditor.id).verification_status == "in_review"
-    assert httpx.put(f"{sandbox.url}/__sandbox/gocardless/creditor",
-                     json={"verification_status": "maybe"}).status_code == 400
-    gc.scenario_simulators.run("creditor_verification_status_action_required",
-                               params={"links": {"resource": creditor.id}})
+    assert (
+        httpx.put(f"{sandbox.url}/__sandbox/gocardless/creditor", json={"verification_status": "maybe"}).status_code
+        == 400
+    )
+    gc.scenario_simulators.run(
+        "creditor_verification_status_action_required", params={"links": {"resource": creditor.id}}
+    )
     assert gc.creditors.get(creditor.id).verification_status == "action_required"
     stats = httpx.get(f"{sandbox.url}/__sandbox/stats").json()
     assert stats["gocardless_objects"]["creditors"] == 1 and stats["requests"]["GET /creditors/{id}"] == 2
@@ -619,7 +704,9 @@ def test_indexes_and_clock_stay_right_at_scale(sandbox, gc, service):
     charge = date.fromisoformat(only.charge_date)
     sandbox.advance((add_working_days(charge, 2) - sandbox.clock.today()).days)
     assert gc.payments.get(only.id).status == "paid_out"
-    assert len(gc.payments.list(params={"mandate": busy.id, "status": "pending_submission", "limit": 500}).records) == 500
+    assert (
+        len(gc.payments.list(params={"mandate": busy.id, "status": "pending_submission", "limit": 500}).records) == 500
+    )
 
 
 # -- shapes: GoCardless's own fixtures ------------------------------------------------------------------
@@ -630,32 +717,56 @@ def _fixture(name: str) -> dict[str, Any]:
 def test_every_fixture_key_is_in_the_sandbox_responses(sandbox, gc, http):
     customer, mandate = _mandate(gc)
     payment = _payment(gc, mandate, metadata={"k": "v"})
-    br = gc.billing_requests.create(params={
-        "mandate_request": {"scheme": "sepa_core", "currency": "EUR"},
-        "payment_request": {"amount": 500, "currency": "EUR", "description": "first"},
-        "links": {"customer": customer.id}})
+    br = gc.billing_requests.create(
+        params={
+            "mandate_request": {"scheme": "sepa_core", "currency": "EUR"},
+            "payment_request": {"amount": 500, "currency": "EUR", "description": "first"},
+            "links": {"customer": customer.id},
+        }
+    )
     flow = gc.billing_request_flows.create(params={"links": {"billing_request": br.id}})
     imp = gc.mandate_imports.create(params={"scheme": "sepa_core"})
-    entry = gc.mandate_import_entries.create(params={
-        "links": {"mandate_import": imp.id}, "record_identifier": "r1",
-        "customer": {"email": "x@example.fr", "family_name": "X"},
-        "bank_account": {"account_holder_name": "X", "iban": DE},
-        "amendment": {"original_mandate_reference": "R1", "original_creditor_id": "FR72ZZZ123456",
-                      "original_creditor_name": "Old"}})
+    entry = gc.mandate_import_entries.create(
+        params={
+            "links": {"mandate_import": imp.id},
+            "record_identifier": "r1",
+            "customer": {"email": "x@example.fr", "family_name": "X"},
+            "bank_account": {"account_holder_name": "X", "iban": DE},
+            "amendment": {
+                "original_mandate_reference": "R1",
+                "original_creditor_id": "FR72ZZZ123456",
+                "original_creditor_name": "Old",
+            },
+        }
+    )
     creditor = gc.creditors.list().records[0]
     event = gc.events.list(params={"limit": 1}).records[0]
     account_id = mandate.links.customer_bank_account
     singles = {
-        "customers": customer.id, "customer_bank_accounts": account_id, "mandates": mandate.id,
-        "payments": payment.id, "billing_requests": br.id, "mandate_imports": imp.id,
-        "creditors": creditor.id, "events": event.id,
+        "customers": customer.id,
+        "customer_bank_accounts": account_id,
+        "mandates": mandate.id,
+        "payments": payment.id,
+        "billing_requests": br.id,
+        "mandate_imports": imp.id,
+        "creditors": creditor.id,
+        "events": event.id,
     }
-    created = {"billing_request_flows": flow.api_response.body,
-               "mandate_import_entries": entry.api_response.body,
-               "scenario_simulators": None}
-    lists = {"customers": "", "customer_bank_accounts": "", "mandates": "", "payments": "",
-             "billing_requests": "", "creditors": "", "events": "",
-             "mandate_import_entries": f"?mandate_import={imp.id}"}
+    created = {
+        "billing_request_flows": flow.api_response.body,
+        "mandate_import_entries": entry.api_response.body,
+        "scenario_simulators": None,
+    }
+    lists = {
+        "customers": "",
+        "customer_bank_accounts": "",
+        "mandates": "",
+        "payments": "",
+        "billing_requests": "",
+        "creditors": "",
+        "events": "",
+        "mandate_import_entries": f"?mandate_import={imp.id}",
+    }
     checked = 0
     for kind in sorted(set(singles) | set(created)):
         fixture = _fixture(kind)
@@ -675,20 +786,24 @@ def test_every_fixture_key_is_in_the_sandbox_responses(sandbox, gc, http):
             assert _missing_keys(expected, http.get(f"/{kind}{lists[kind]}").json()) == [], (kind, "list")
             checked += 1
     # actions answer the same shapes
-    actions = [("payments", "cancel", f"/payments/{payment.id}/actions/cancel"),
-               ("mandates", "cancel", f"/mandates/{mandate.id}/actions/cancel"),
-               ("mandates", "reinstate", f"/mandates/{mandate.id}/actions/reinstate"),
-               ("customer_bank_accounts", "disable", f"/customer_bank_accounts/{account_id}/actions/disable"),
-               ("mandate_imports", "submit", f"/mandate_imports/{imp.id}/actions/submit"),
-               ("billing_requests", "cancel", f"/billing_requests/{br.id}/actions/cancel")]
+    actions = [
+        ("payments", "cancel", f"/payments/{payment.id}/actions/cancel"),
+        ("mandates", "cancel", f"/mandates/{mandate.id}/actions/cancel"),
+        ("mandates", "reinstate", f"/mandates/{mandate.id}/actions/reinstate"),
+        ("customer_bank_accounts", "disable", f"/customer_bank_accounts/{account_id}/actions/disable"),
+        ("mandate_imports", "submit", f"/mandate_imports/{imp.id}/actions/submit"),
+        ("billing_requests", "cancel", f"/billing_requests/{br.id}/actions/cancel"),
+    ]
     for kind, action, path in actions:
         response = http.post(path, json={"data": None})
         assert response.status_code == 200, (path, response.text)
         assert _missing_keys(_fixture(kind)[action]["body"], response.json()) == [], (kind, action)
         checked += 1
     _, other = _mandate(gc, "bob@example.fr", BE)
-    run = http.post("/scenario_simulators/payment_failed/actions/run",
-                    json={"data": {"links": {"resource": _payment(gc, other).id}}})
+    run = http.post(
+        "/scenario_simulators/payment_failed/actions/run",
+        json={"data": {"links": {"resource": _payment(gc, other).id}}},
+    )
     assert _missing_keys(_fixture("scenario_simulators")["run"]["body"], run.json()) == []
     assert checked >= 25
 
@@ -698,16 +813,26 @@ def test_error_bodies_have_the_fixture_keys(sandbox, gc, http):
     payment = _payment(gc, mandate)
     account_id = mandate.links.customer_bank_account
     customer_id = mandate.links.customer
-    http.post("/payments", json={"payments": {"amount": 1, "currency": "EUR", "links": {"mandate": mandate.id}}},
-              headers={"Idempotency-Key": "same"})
+    http.post(
+        "/payments",
+        json={"payments": {"amount": 1, "currency": "EUR", "links": {"mandate": mandate.id}}},
+        headers={"Idempotency-Key": "same"},
+    )
     bodies = {
-        "validation_failed_error": http.post("/payments", json={"payments": {"amount": 1, "currency": "GBP",
-                                                                              "links": {"mandate": mandate.id}}}),
-        "validation_failed_duplicate_bank_account_error": http.post("/customer_bank_accounts", json={
-            "customer_bank_accounts": {"account_holder_name": "A", "iban": FR, "links": {"customer": customer_id}}}),
+        "validation_failed_error": http.post(
+            "/payments", json={"payments": {"amount": 1, "currency": "GBP", "links": {"mandate": mandate.id}}}
+        ),
+        "validation_failed_duplicate_bank_account_error": http.post(
+            "/customer_bank_accounts",
+            json={
+                "customer_bank_accounts": {"account_holder_name": "A", "iban": FR, "links": {"customer": customer_id}}
+            },
+        ),
         "idempotent_creation_conflict_error": http.post(
-            "/payments", json={"payments": {"amount": 1, "currency": "EUR", "links": {"mandate": mandate.id}}},
-            headers={"Idempotency-Key": "same"}),
+            "/payments",
+            json={"payments": {"amount": 1, "currency": "EUR", "links": {"mandate": mandate.id}}},
+            headers={"Idempotency-Key": "same"},
+        ),
         "unauthorized_error": httpx.get(f"{sandbox.url}/payments", headers={"Authorization": "Bearer nope"}),
         "invalid_api_usage_error": http.post("/customers", content=b"[]"),
     }

@@ -47,23 +47,40 @@ def _customer(mollie: Client, name: str = "Ann Lee", **extra: Any) -> Customer:
 
 
 def _mandate(customer: Customer, account: str = IBAN, reference: str | None = None):
-    body = {"method": "directdebit", "consumerName": customer.name, "consumerAccount": account,
-            "consumerBic": "INGBNL2A", "signatureDate": "2024-01-01"}
+    body = {
+        "method": "directdebit",
+        "consumerName": customer.name,
+        "consumerAccount": account,
+        "consumerBic": "INGBNL2A",
+        "signatureDate": "2024-01-01",
+    }
     if reference:
         body["mandateReference"] = reference
     return customer.mandates.create(body)
 
 
 def _recurring(mollie: Client, customer: Customer, value: str = "49.90", key: str = "", **extra: Any) -> Payment:
-    body = {"amount": {"currency": "EUR", "value": value}, "description": "INV-1",
-            "sequenceType": "recurring", "customerId": customer.id, "metadata": {"invoice": "INV-1"}, **extra}
+    body = {
+        "amount": {"currency": "EUR", "value": value},
+        "description": "INV-1",
+        "sequenceType": "recurring",
+        "customerId": customer.id,
+        "metadata": {"invoice": "INV-1"},
+        **extra,
+    }
     return mollie.payments.create(body, idempotency_key=key)
 
 
 def _first(mollie: Client, customer: Customer, value: str = "120.00") -> Payment:
-    return mollie.payments.create({"amount": {"currency": "EUR", "value": value}, "description": "INV-2",
-                                   "sequenceType": "first", "customerId": customer.id,
-                                   "redirectUrl": "https://shop.example/thanks"})
+    return mollie.payments.create(
+        {
+            "amount": {"currency": "EUR", "value": value},
+            "description": "INV-2",
+            "sequenceType": "first",
+            "customerId": customer.id,
+            "redirectUrl": "https://shop.example/thanks",
+        }
+    )
 
 
 def _force(sandbox, payment_id: str, status: str) -> httpx.Response:
@@ -145,8 +162,11 @@ def test_first_payment_paid_on_the_checkout_page_creates_a_valid_mandate(sandbox
 
 
 def test_open_payments_cancelled_at_checkout_or_expired_by_the_clock(sandbox, mollie):
-    oneoff = {"amount": {"currency": "EUR", "value": "15.00"}, "description": "Shop order",
-              "redirectUrl": "https://shop.example/thanks"}
+    oneoff = {
+        "amount": {"currency": "EUR", "value": "15.00"},
+        "description": "Shop order",
+        "redirectUrl": "https://shop.example/thanks",
+    }
     walked_away = mollie.payments.create(oneoff)
     assert walked_away.sequence_type == "oneoff" and walked_away.status == "open"
     assert 'name="consumerAccount"' not in httpx.get(walked_away.checkout_url).text  # one-off: no mandate form
@@ -183,8 +203,9 @@ def test_cancel_before_the_bank_has_it_and_refused_after(sandbox, mollie):
         mollie.payments.delete(late.id)
     assert str(refused.value) == "The payment cannot be cancelled" and refused.value.status == 422
     assert mollie.payments.get(late.id).status == "pending"
-    oneoff = mollie.payments.create({"amount": {"currency": "EUR", "value": "1.00"}, "description": "x",
-                                     "redirectUrl": "https://shop.example/"})
+    oneoff = mollie.payments.create(
+        {"amount": {"currency": "EUR", "value": "1.00"}, "description": "x", "redirectUrl": "https://shop.example/"}
+    )
     with pytest.raises(error.UnprocessableEntityError, match="cannot be cancelled"):
         mollie.payments.delete(oneoff.id)
 
@@ -236,8 +257,10 @@ def test_mandate_rules_and_revocation(sandbox, mollie):
         ({"method": "directdebit", "consumerAccount": IBAN}, "consumerName"),
         ({"method": "directdebit", "consumerName": "A", "consumerAccount": "NL55INGB0000000001"}, "consumerAccount"),
         ({"method": "directdebit", "consumerName": "A", "consumerAccount": IBAN, "consumerBic": "??"}, "consumerBic"),
-        ({"method": "directdebit", "consumerName": "A", "consumerAccount": IBAN, "signatureDate": "2999-01-01"},
-         "signatureDate"),
+        (
+            {"method": "directdebit", "consumerName": "A", "consumerAccount": IBAN, "signatureDate": "2999-01-01"},
+            "signatureDate",
+        ),
     ):
         with pytest.raises(error.UnprocessableEntityError) as refused:
             customer.mandates.create(body)
@@ -267,8 +290,9 @@ def test_listings_under_a_customer_stay_with_that_customer(sandbox, mollie):
     _mandate(ann), _mandate(bob)
     mine = [_recurring(mollie, ann, f"{i}.00").id for i in range(1, 6)]
     _recurring(mollie, bob, "9.00")
-    via_customer = ann.payments.create({"amount": {"currency": "EUR", "value": "6.00"}, "description": "x",
-                                        "sequenceType": "recurring"})
+    via_customer = ann.payments.create(
+        {"amount": {"currency": "EUR", "value": "6.00"}, "description": "x", "sequenceType": "recurring"}
+    )
     assert via_customer.customer_id == ann.id
     mine.append(via_customer.id)
     page = ann.payments.list(limit=4)
@@ -279,8 +303,13 @@ def test_listings_under_a_customer_stay_with_that_customer(sandbox, mollie):
 
 
 def test_payment_links_and_their_page(sandbox, mollie):
-    link = mollie.payment_links.create({"amount": {"currency": "EUR", "value": "24.95"},
-                                        "description": "Bicycle tyres", "redirectUrl": "https://shop.example/"})
+    link = mollie.payment_links.create(
+        {
+            "amount": {"currency": "EUR", "value": "24.95"},
+            "description": "Bicycle tyres",
+            "redirectUrl": "https://shop.example/",
+        }
+    )
     assert link.id.startswith("pl_") and link.payment_link == f"{sandbox.url}/__sandbox/mollie/link/{link.id}"
     assert mollie.payment_links.get(link.id)["paidAt"] is None
     assert [x.id for x in mollie.payment_links.list()] == [link.id]
@@ -292,8 +321,9 @@ def test_payment_links_and_their_page(sandbox, mollie):
     assert len(payments) == 1 and payments[0].status == "paid" and payments[0].amount["value"] == "24.95"
     assert httpx.post(link.payment_link).status_code == 409  # not reusable
     customer = _customer(mollie)
-    setup = mollie.payment_links.create({"description": "Direct debit setup", "sequenceType": "first",
-                                         "customerId": customer.id})
+    setup = mollie.payment_links.create(
+        {"description": "Direct debit setup", "sequenceType": "first", "customerId": customer.id}
+    )
     assert setup.amount is None and 'name="amount"' in httpx.get(setup.payment_link).text
     assert httpx.post(setup.payment_link, data={"amount": "0.01", "consumerAccount": DE_IBAN}).status_code == 200
     assert [m["details"]["consumerAccount"] for m in customer.mandates.list()] == [DE_IBAN]
@@ -347,12 +377,15 @@ def test_idempotent_replays_create_nothing_new(sandbox, mollie, http):
     cancelled = mollie.payments.delete(first.id, idempotency_key="cancel-1")
     assert mollie.payments.delete(first.id, idempotency_key="cancel-1") == cancelled
     # an error is not remembered: the same key may be used again once the request is valid
-    bad = {"amount": {"currency": "EUR", "value": "16.1"}, "description": "x", "sequenceType": "recurring",
-           "customerId": customer.id}
+    bad = {
+        "amount": {"currency": "EUR", "value": "16.1"},
+        "description": "x",
+        "sequenceType": "recurring",
+        "customerId": customer.id,
+    }
     with pytest.raises(error.UnprocessableEntityError):
         mollie.payments.create(bad, idempotency_key="retry-me")
-    good = mollie.payments.create({**bad, "amount": {"currency": "EUR", "value": "16.10"}},
-                                  idempotency_key="retry-me")
+    good = mollie.payments.create({**bad, "amount": {"currency": "EUR", "value": "16.10"}}, idempotency_key="retry-me")
     assert good.status == "pending"
 
 
@@ -386,15 +419,18 @@ def test_pagination_follows_next_links_on_the_sandbox_address(sandbox, mollie):
 
 def test_each_error_is_the_sdks_own_class(sandbox, mollie, http):
     with pytest.raises(error.UnprocessableEntityError) as bad_amount:
-        mollie.payments.create({"amount": {"currency": "EUR", "value": "16.1"}, "description": "x",
-                                "redirectUrl": "https://x.example"})
+        mollie.payments.create(
+            {"amount": {"currency": "EUR", "value": "16.1"}, "description": "x", "redirectUrl": "https://x.example"}
+        )
     assert bad_amount.value.field == "amount.value" and bad_amount.value.status == 422
     for value in ("16.100", "16", "-1.00", "0.00"):
         with pytest.raises(error.UnprocessableEntityError):
-            mollie.payments.create({"amount": {"currency": "EUR", "value": value}, "description": "x",
-                                    "redirectUrl": "https://x.example"})
-    yen = mollie.payments.create({"amount": {"currency": "JPY", "value": "1000"}, "description": "x",
-                                  "redirectUrl": "https://x.example"})
+            mollie.payments.create(
+                {"amount": {"currency": "EUR", "value": value}, "description": "x", "redirectUrl": "https://x.example"}
+            )
+    yen = mollie.payments.create(
+        {"amount": {"currency": "JPY", "value": "1000"}, "description": "x", "redirectUrl": "https://x.example"}
+    )
     assert yen.amount == {"currency": "JPY", "value": "1000"}
     customer = _customer(mollie)
     _mandate(customer)
@@ -406,8 +442,13 @@ def test_each_error_is_the_sdks_own_class(sandbox, mollie, http):
         ({"webhookUrl": "http://127.0.0.1:9/hook"}, "webhookUrl"),
     ]
     for change, field in refusals:
-        body = {"amount": {"currency": "EUR", "value": "5.00"}, "description": "x", "sequenceType": "recurring",
-                "customerId": customer.id, **change}
+        body = {
+            "amount": {"currency": "EUR", "value": "5.00"},
+            "description": "x",
+            "sequenceType": "recurring",
+            "customerId": customer.id,
+            **change,
+        }
         with pytest.raises(error.UnprocessableEntityError) as refused:
             mollie.payments.create(body)
         assert refused.value.field == field, change
@@ -450,9 +491,16 @@ def test_every_fixture_key_is_in_the_sandbox_response(sandbox, mollie, http):
     customer = _customer(mollie, locale="nl_NL")
     mandate = _mandate(customer, reference="YOUR-COMPANY-MD1380")
     recurring = _recurring(mollie, customer, "10.00")
-    oneoff = mollie.payments.create({"amount": {"currency": "EUR", "value": "10.00"}, "description": "Order",
-                                     "redirectUrl": "https://shop.example/", "cancelUrl": "https://shop.example/x",
-                                     "webhookUrl": "https://shop.example/hook", "customerId": customer.id})
+    oneoff = mollie.payments.create(
+        {
+            "amount": {"currency": "EUR", "value": "10.00"},
+            "description": "Order",
+            "redirectUrl": "https://shop.example/",
+            "cancelUrl": "https://shop.example/x",
+            "webhookUrl": "https://shop.example/hook",
+            "customerId": customer.id,
+        }
+    )
     canceled = mollie.payments.delete(_recurring(mollie, customer, "3.00").id)
     link = mollie.payment_links.create({"amount": {"currency": "EUR", "value": "24.95"}, "description": "Tyres"})
     _force(sandbox, recurring.id, "paid")
@@ -460,15 +508,19 @@ def test_every_fixture_key_is_in_the_sandbox_response(sandbox, mollie, http):
     singles = {
         "customer_single": mollie.customers.get(customer.id),
         "customer_mandate_single": customer.mandates.get(mandate.id),
-        "payment_single": [mollie.payments.get(_recurring(mollie, customer, "2.00").id),
-                           mollie.payments.get(oneoff.id)],
+        "payment_single": [
+            mollie.payments.get(_recurring(mollie, customer, "2.00").id),
+            mollie.payments.get(oneoff.id),
+        ],
         "payment_canceled": canceled,
         "payment_link_single": mollie.payment_links.get(link.id),
         "refund_single": mollie.payments.get(recurring.id).refunds.get(refund.id),
     }
     lists = {
-        "customers_list": "/v2/customers", "payments_list": "/v2/payments",
-        "payment_links_list": "/v2/payment-links", "refunds_list": f"/v2/payments/{recurring.id}/refunds",
+        "customers_list": "/v2/customers",
+        "payments_list": "/v2/payments",
+        "payment_links_list": "/v2/payment-links",
+        "refunds_list": f"/v2/payments/{recurring.id}/refunds",
         "customer_mandates_list": f"/v2/customers/{customer.id}/mandates",
         "customer_payments_multiple": f"/v2/customers/{customer.id}/payments",
     }
@@ -477,8 +529,12 @@ def test_every_fixture_key_is_in_the_sandbox_response(sandbox, mollie, http):
         for one in ours if isinstance(ours, list) else [ours]:
             one = dict(one)
             report[f"{name} ({one['id']})"] = _missing(_fixture(name), one)
-            assert one["mode"] == "test" and one["createdAt"] and one["_links"]["self"]["href"].startswith(
-                f"{sandbox.url}/v2/") and one["_links"]["documentation"]["href"]
+            assert (
+                one["mode"] == "test"
+                and one["createdAt"]
+                and one["_links"]["self"]["href"].startswith(f"{sandbox.url}/v2/")
+                and one["_links"]["documentation"]["href"]
+            )
     for name, path in lists.items():
         fixture, ours = _fixture(name), http.get(path).json()
         (plural,) = fixture["_embedded"]
@@ -510,8 +566,16 @@ def test_a_page_deep_in_a_large_table_is_read_from_its_cursor(sandbox, mollie):
         ids = []
         for i in range(3000):
             owner = ann if i % 3 else bob
-            ids.append(service.add_payment({"amount": {"currency": "EUR", "value": "1.00"}, "description": f"P{i}",
-                                            "sequenceType": "recurring", "customerId": owner["id"]})["id"])
+            ids.append(
+                service.add_payment(
+                    {
+                        "amount": {"currency": "EUR", "value": "1.00"},
+                        "description": f"P{i}",
+                        "sequenceType": "recurring",
+                        "customerId": owner["id"],
+                    }
+                )["id"]
+            )
     page = mollie.payments.list(limit=250, **{"from": ids[1500]})
     assert [p.id for p in page] == ids[1500:1250:-1]
     bobs = [p for i, p in enumerate(ids) if i % 3 == 0]

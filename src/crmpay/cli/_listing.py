@@ -10,17 +10,16 @@ import typer
 from crmpay.cli._app import Application
 
 
-def listing_app(kind: str, fetch: Callable[..., list[dict[str, Any]]], columns: tuple[str, ...],
-                with_status: bool = True) -> typer.Typer:
+def listing_app(
+    kind: str, fetch: Callable[..., list[dict[str, Any]]], columns: tuple[str, ...], with_status: bool = True
+) -> typer.Typer:
     """A Typer group with `list` and `show` over `fetch(store, **filters)`."""
-    app = typer.Typer(help=f"List and show {kind}s in the store (filled by `crmpay sync`).",
-                      no_args_is_help=True)
+    app = typer.Typer(help=f"List and show {kind}s in the store (filled by `crmpay sync`).", no_args_is_help=True)
 
     @app.command("list")
     def list_(
         provider: str = typer.Option(None, help="Only this provider."),
-        status: str = typer.Option(None, help="Only this status (provider's or normalised).",
-                                   hidden=not with_status),
+        status: str = typer.Option(None, help="Only this status (provider's or normalised).", hidden=not with_status),
         customer: str = typer.Option(None, "--customer", help="Only the customer with this email."),
         since: str = typer.Option(None, "--since", help="Created on or after this date (YYYY-MM-DD)."),
         limit: int = typer.Option(None, "--limit", min=1, help="At most N records."),
@@ -34,8 +33,12 @@ def listing_app(kind: str, fetch: Callable[..., list[dict[str, Any]]], columns: 
         if json_output:
             out.out.json(items)
             return
-        out.out.table(columns, [[item.get(c) for c in columns] for item in items],
-                      title=f"{kind}s", empty=f"no {kind}s in the store")
+        out.out.table(
+            columns,
+            [[item.get(c) for c in columns] for item in items],
+            title=f"{kind}s",
+            empty=f"no {kind}s in the store",
+        )
 
     list_.__doc__ = f"List {kind}s, newest first.\n\n    Example: crmpay {kind}s list --provider gocardless --json"
 

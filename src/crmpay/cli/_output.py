@@ -104,8 +104,9 @@ class Output:
         self._console(stderr=True).print(f"[yellow]warning:[/yellow] {_escape(message)}")
 
     @contextmanager
-    def progress(self, *, enabled: bool = True, unit: str = "done"
-                 ) -> Iterator[Callable[[str, int, int | None], None] | None]:
+    def progress(
+        self, *, enabled: bool = True, unit: str = "done"
+    ) -> Iterator[Callable[[str, int, int | None], None] | None]:
         """A live count per label on a terminal's stderr, cleared at the end; None elsewhere.
 
         The caller gets `update(label, completed, total=None)`, or None when stderr is not
@@ -117,8 +118,12 @@ class Output:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         tasks: dict[str, Any] = {}
-        columns = (SpinnerColumn(), TextColumn("{task.description}"),
-                   TextColumn("{task.completed}{task.fields[of]} " + unit), TimeElapsedColumn())
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed}{task.fields[of]} " + unit),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=self._console(stderr=True), transient=True) as bar:
 
             def update(label: str, completed: int, total: int | None = None) -> None:

@@ -39,8 +39,9 @@ def import_(
 
     app = Application.current()
     rules, where = load_rules(app.config, rules_file)
-    parsed = read_source(app.config, rules, file=file, fmt=fmt, from_service=from_service,
-                         since=since, until=until, tz=tz)
+    parsed = read_source(
+        app.config, rules, file=file, fmt=fmt, from_service=from_service, since=since, until=until, tz=tz
+    )
     if not parsed.calls:
         shown = "; ".join(str(p) for p in parsed.problems[:5]) or "the input holds no call"
         raise UsageError(f"no valid call to import ({shown})", hint="check --format and the file's columns")
@@ -48,17 +49,30 @@ def import_(
     id_field = app.config.settings.crm.call_id_field
     users = crm_context(crm, rules, id_field, where)
     app.home.ensure_profile_dir(app.profile)
-    with (exclusive(app.home.profile_dir(app.profile) / "calls.lock", "calls import"),
-          app.out.progress(enabled=not (json_output or dry_run), unit="written") as progress):
-        report = import_calls(app.store(), crm, rules, parsed.calls, parsed.problems, users=users,
-                              id_field=id_field, dry_run=dry_run, progress=progress)
+    with (
+        exclusive(app.home.profile_dir(app.profile) / "calls.lock", "calls import"),
+        app.out.progress(enabled=not (json_output or dry_run), unit="written") as progress,
+    ):
+        report = import_calls(
+            app.store(),
+            crm,
+            rules,
+            parsed.calls,
+            parsed.problems,
+            users=users,
+            id_field=id_field,
+            dry_run=dry_run,
+            progress=progress,
+        )
     if json_output:
         app.out.json(report.as_dict())
     else:
         if dry_run:
-            app.out.table(("line", "identity", "customer", "plan"),
-                          [(p["line"], p["identity"], p["customer"] or "", p["plan"]) for p in report.plan],
-                          title="plan (dry run: nothing written)")
+            app.out.table(
+                ("line", "identity", "customer", "plan"),
+                [(p["line"], p["identity"], p["customer"] or "", p["plan"]) for p in report.plan],
+                title="plan (dry run: nothing written)",
+            )
         for problem in report.problems[:20]:
             app.out.warn(problem)
         for failure in report.failures[:20]:
@@ -68,11 +82,37 @@ def import_(
             app.out.warn(f"… and {more} more failed calls (see `crmpay calls list --status failed`)")
         c = report.as_dict()["created"]
         verb = "would create" if dry_run else "created"
-        app.out.table(("calls read", "ignored", "already imported", "matched", f"{verb}: accounts", "leads",
-                       "contacts", "deals", "tasks", "calls", "failed"),
-                      [(report.read, report.ignored, report.already, report.matched, c["accounts"], c["leads"],
-                        c["contacts"], c["deals"], c["tasks"], c["calls"], report.failed + len(report.problems))],
-                      title="calls import (dry run)" if dry_run else "calls import")
+        app.out.table(
+            (
+                "calls read",
+                "ignored",
+                "already imported",
+                "matched",
+                f"{verb}: accounts",
+                "leads",
+                "contacts",
+                "deals",
+                "tasks",
+                "calls",
+                "failed",
+            ),
+            [
+                (
+                    report.read,
+                    report.ignored,
+                    report.already,
+                    report.matched,
+                    c["accounts"],
+                    c["leads"],
+                    c["contacts"],
+                    c["deals"],
+                    c["tasks"],
+                    c["calls"],
+                    report.failed + len(report.problems),
+                )
+            ],
+            title="calls import (dry run)" if dry_run else "calls import",
+        )
     if report.failures or report.problems:
         raise typer.Exit(int(ExitCode.PARTIAL))
 
@@ -94,6 +134,21 @@ def list_(
     if json_output:
         app.out.json(items)
         return
-    app.out.table(("started_at", "identity", "direction", "caller", "receiver", "status", "crm_call_id", "error"),
-                  [(i["started_at"], i["identity"], i["direction"], i["caller"], i["receiver"], i["status"],
-                    i["crm_call_id"], i["error"]) for i in items], title="calls", empty="no calls imported yet")
+    app.out.table(
+        ("started_at", "identity", "direction", "caller", "receiver", "status", "crm_call_id", "error"),
+        [
+            (
+                i["started_at"],
+                i["identity"],
+                i["direction"],
+                i["caller"],
+                i["receiver"],
+                i["status"],
+                i["crm_call_id"],
+                i["error"],
+            )
+            for i in items
+        ],
+        title="calls",
+        empty="no calls imported yet",
+    )

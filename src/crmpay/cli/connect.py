@@ -36,8 +36,9 @@ def _read_secret(label: str, env_name: str, from_stdin: bool) -> str:
     return value
 
 
-def _connect_provider(name: str, label: str, environment: str, base_url: str | None,
-                      token_stdin: bool, json_output: bool) -> None:
+def _connect_provider(
+    name: str, label: str, environment: str, base_url: str | None, token_stdin: bool, json_output: bool
+) -> None:
     from crmpay.providers import SECRET_FIELD
     from crmpay.secrets import env_var
     from crmpay.services.connections import connect_provider
@@ -46,9 +47,16 @@ def _connect_provider(name: str, label: str, environment: str, base_url: str | N
     secret = _read_secret(label, env_var(name, SECRET_FIELD[name]), token_stdin)
     check = connect_provider(app.config, name, secret, environment=environment, base_url=base_url)
     if json_output:
-        app.out.json({"service": name, "profile": app.profile, "connected": True,
-                      "account_id": check.account_id, "account_name": check.account_name,
-                      "warnings": check.warnings})
+        app.out.json(
+            {
+                "service": name,
+                "profile": app.profile,
+                "connected": True,
+                "account_id": check.account_id,
+                "account_name": check.account_name,
+                "warnings": check.warnings,
+            }
+        )
         return
     for warning in check.warnings:
         app.out.warn(warning)
@@ -72,7 +80,9 @@ def gocardless(
 
 @command.command("mollie")
 def mollie(
-    environment: str = typer.Option("live", help="live or local (local needs --base-url); test mode comes from a test_ key."),
+    environment: str = typer.Option(
+        "live", help="live or local (local needs --base-url); test mode comes from a test_ key."
+    ),
     base_url: str = typer.Option(None, "--base-url", help="API address, for --environment local."),
     token_stdin: bool = typer.Option(False, "--token-stdin", help="Read the API key from stdin."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -103,11 +113,20 @@ def smtp(
 
     app = Application.current()
     password = _read_secret("Password", env_var("smtp", "password"), password_stdin) if user else None
-    connect_smtp(app.config, host=host, port=port, security=security, user=user,
-                 from_address=from_address, password=password)
+    connect_smtp(
+        app.config, host=host, port=port, security=security, user=user, from_address=from_address, password=password
+    )
     if json_output:
-        app.out.json({"service": "smtp", "profile": app.profile, "connected": True,
-                      "host": host, "port": port, "security": security})
+        app.out.json(
+            {
+                "service": "smtp",
+                "profile": app.profile,
+                "connected": True,
+                "host": host,
+                "port": port,
+                "security": security,
+            }
+        )
     else:
         app.out.success(f"smtp connected for profile {app.profile} ({host}:{port}, {security})")
 
@@ -134,8 +153,15 @@ def zoho(
     client_id = _read_secret("Client id", env_var("zoho", "client_id"), False)
     client_secret = _read_secret("Client secret", env_var("zoho", "client_secret"), False)
     code = grant_code or _read_secret("Grant code", "CRMPAY_ZOHO_GRANT_CODE", False)
-    result = connect_zoho(app.config, client_id=client_id, client_secret=client_secret, grant_code=code,
-                          dc=dc, environment=environment, base_url=base_url)
+    result = connect_zoho(
+        app.config,
+        client_id=client_id,
+        client_secret=client_secret,
+        grant_code=code,
+        dc=dc,
+        environment=environment,
+        base_url=base_url,
+    )
     if json_output:
         app.out.json(result)
     else:
@@ -161,10 +187,13 @@ def sipsim(
     app = Application.current()
     client_id = _read_secret("Client id", env_var("sipsim", "client_id"), False)
     client_secret = _read_secret("Client secret", env_var("sipsim", "client_secret"), False)
-    result = connect_sipsim(app.config, client_id=client_id, client_secret=client_secret,
-                            environment=environment, base_url=base_url)
+    result = connect_sipsim(
+        app.config, client_id=client_id, client_secret=client_secret, environment=environment, base_url=base_url
+    )
     if json_output:
         app.out.json(result)
         return
-    app.out.success(f"sipsim connected for profile {app.profile} ({result['active_phones']} active phone(s): "
-                    f"{', '.join(result['numbers']) or 'none'})")
+    app.out.success(
+        f"sipsim connected for profile {app.profile} ({result['active_phones']} active phone(s): "
+        f"{', '.join(result['numbers']) or 'none'})"
+    )

@@ -9,5 +9,4 @@ def _fetch(store, **filters):
     return list_customers(store, **filters)
 
 
-command = listing_app("customer", _fetch, ("provider", "id", "email", "name", "created_at"),
-                      with_status=False)
+command = listing_app("customer", _fetch, ("provider", "id", "email", "name", "created_at"), with_status=False)

@@ -45,25 +45,36 @@ def create(
 
     app = Application.current()
     invoice = create_invoice(
-        app.store(), prefix=app.config.settings.seller.invoice_prefix, customer_email=customer,
-        customer_name=name, language=language, currency=currency,
+        app.store(),
+        prefix=app.config.settings.seller.invoice_prefix,
+        customer_email=customer,
+        customer_name=name,
+        language=language,
+        currency=currency,
         lines=[InvoiceLine.parse(text) for text in line],
         issue_date=_date(issue_date, "--issue-date") or date.today(),
-        due_date=_date(due, "--due"), customer_address=address, dry_run=dry_run,
+        due_date=_date(due, "--due"),
+        customer_address=address,
+        dry_run=dry_run,
     )
     data = invoice_dict(invoice)
     if json_output:
         app.out.json({**data, "dry_run": dry_run})
         return
     verb = "would create" if dry_run else "created"
-    app.out.success(f"{verb} invoice {invoice.number}: {data['total_incl_vat']} {invoice.currency} "
-                    f"incl. VAT, due {invoice.due_date}")
+    app.out.success(
+        f"{verb} invoice {invoice.number}: {data['total_incl_vat']} {invoice.currency} "
+        f"incl. VAT, due {invoice.due_date}"
+    )
 
 
 @command.command("import")
 def import_(
-    file: Path = typer.Argument(..., help="CSV: invoice_ref, customer_email, customer_name, currency, "
-                                          "issue_date, due_date, description, quantity, unit_price, vat_rate."),
+    file: Path = typer.Argument(
+        ...,
+        help="CSV: invoice_ref, customer_email, customer_name, currency, "
+        "issue_date, due_date, description, quantity, unit_price, vat_rate.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and show numbers; store nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -77,8 +88,7 @@ def import_(
     from crmpay.services.invoice_csv import import_invoices
 
     app = Application.current()
-    result = import_invoices(app.store(), file, prefix=app.config.settings.seller.invoice_prefix,
-                             dry_run=dry_run)
+    result = import_invoices(app.store(), file, prefix=app.config.settings.seller.invoice_prefix, dry_run=dry_run)
     if json_output:
         app.out.json({**result.as_dict(), "dry_run": dry_run})
     else:
@@ -91,15 +101,19 @@ def import_(
     if json_output:
         return
     verb = "would create" if dry_run else "created"
-    app.out.success(f"{file}: {result.rows} rows, {result.invoices} invoices; {verb} "
-                    f"{len(result.created)} ({', '.join(result.created) or 'none'}), "
-                    f"{len(result.already_imported)} already imported")
+    app.out.success(
+        f"{file}: {result.rows} rows, {result.invoices} invoices; {verb} "
+        f"{len(result.created)} ({', '.join(result.created) or 'none'}), "
+        f"{len(result.already_imported)} already imported"
+    )
 
 
 @command.command("send")
 def send(
     number: str = typer.Argument(..., help="The invoice number."),
-    mandate: str = typer.Option(None, "--mandate", help="Collect with this mandate (else the customer's only usable one)."),
+    mandate: str = typer.Option(
+        None, "--mandate", help="Collect with this mandate (else the customer's only usable one)."
+    ),
     provider: str = typer.Option(None, "--provider", help="gocardless or mollie, when both are connected."),
     no_email: bool = typer.Option(False, "--no-email", help="Do not email; print the link or the payment."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen; create and send nothing."),
@@ -115,15 +129,14 @@ def send(
 
     Example: crmpay invoice send INV-2026-0001
     """
-    from crmpay.providers import connected_providers, open_provider
-    from crmpay.services.invoice_documents import seller_from
-    from crmpay.services.invoices import load_invoice
-    from crmpay.services.send_invoice import InvoiceSender
-
     from datetime import date as _today
 
     from crmpay.core.errors import UsageError
     from crmpay.crm import open_crm, zoho_connected
+    from crmpay.providers import connected_providers, open_provider
+    from crmpay.services.invoice_documents import seller_from
+    from crmpay.services.invoices import load_invoice
+    from crmpay.services.send_invoice import InvoiceSender
 
     app = Application.current()
     store = app.store()
@@ -141,9 +154,9 @@ def send(
     providers = {n: open_provider(config, n) for n in connected_providers(config)}
     mailer, sender = _mailer(config)
     seller = seller_from(config) if not no_email else None
-    result = InvoiceSender(store, app.profile, providers, mailer=mailer, seller=seller,
-                           sender=sender).send(invoice, mandate=mandate, provider=provider,
-                                               email=not no_email, dry_run=dry_run, new_attempt=new_attempt)
+    result = InvoiceSender(store, app.profile, providers, mailer=mailer, seller=seller, sender=sender).send(
+        invoice, mandate=mandate, provider=provider, email=not no_email, dry_run=dry_run, new_attempt=new_attempt
+    )
     if invoice.source == "zoho" and crm is not None and not dry_run:
         from crmpay.services.zoho_invoices import STATUS_SENT, push_status
 
@@ -154,9 +167,11 @@ def send(
         return
     verb = "would " if dry_run else ""
     if result.action == "payment":
-        app.out.success(f"{number}: {verb}collect {result.amount} {result.currency} by direct debit "
-                        f"({result.provider}, mandate {result.mandate_id}) on {result.charge_date}"
-                        + (f" — payment {result.payment_id}" if result.payment_id else ""))
+        app.out.success(
+            f"{number}: {verb}collect {result.amount} {result.currency} by direct debit "
+            f"({result.provider}, mandate {result.mandate_id}) on {result.charge_date}"
+            + (f" — payment {result.payment_id}" if result.payment_id else "")
+        )
     else:
         app.out.success(f"{number}: {verb}send a mandate-setup link ({result.provider})")
         if result.setup_link:
@@ -212,10 +227,22 @@ def list_(
     if json_output:
         app.out.json(items)
         return
-    app.out.table(("number", "status", "customer", "total incl. VAT", "due", "paid on"),
-                  [(i["number"], i["status"], i["customer_email"],
-                    f"{i['total_incl_vat']} {i['currency']}", i["due_date"], i["paid_on"])
-                   for i in items], title="invoices", empty="no invoices")
+    app.out.table(
+        ("number", "status", "customer", "total incl. VAT", "due", "paid on"),
+        [
+            (
+                i["number"],
+                i["status"],
+                i["customer_email"],
+                f"{i['total_incl_vat']} {i['currency']}",
+                i["due_date"],
+                i["paid_on"],
+            )
+            for i in items
+        ],
+        title="invoices",
+        empty="no invoices",
+    )
 
 
 @command.command("show")
@@ -234,8 +261,8 @@ def show(
     if json_output:
         app.out.json(data)
         return
-    app.out.fields([(k, v) for k, v in data.items() if k not in ("lines", "vat")],
-                   title=f"invoice {number}")
-    app.out.table(("description", "qty", "unit price", "VAT %", "net"),
-                  [(ln["description"], ln["quantity"], ln["unit_price"], ln["vat_rate"], ln["net"])
-                   for ln in data["lines"]])
+    app.out.fields([(k, v) for k, v in data.items() if k not in ("lines", "vat")], title=f"invoice {number}")
+    app.out.table(
+        ("description", "qty", "unit price", "VAT %", "net"),
+        [(ln["description"], ln["quantity"], ln["unit_price"], ln["vat_rate"], ln["net"]) for ln in data["lines"]],
+    )

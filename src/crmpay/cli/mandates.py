@@ -16,13 +16,21 @@ def import_(
     file: Path = typer.Argument(None, help="CSV file: name, email, iban, bic, mandate_reference, signature_date…"),
     provider: str = typer.Option("none", "--provider", help="gocardless, mollie or none (store only)."),
     status: str = typer.Option(None, "--status", help="Collect the results of GoCardless mandate import IM…"),
-    from_provider: str = typer.Option(None, "--from", help="Import a provider's existing mandates and link them to CRM contacts."),
+    from_provider: str = typer.Option(
+        None, "--from", help="Import a provider's existing mandates and link them to CRM contacts."
+    ),
     all_statuses: bool = typer.Option(False, "--all-statuses", help="With --from: not only usable mandates."),
-    create_contacts: bool = typer.Option(False, "--create-contacts", help="With --from: create a contact when none matches."),
+    create_contacts: bool = typer.Option(
+        False, "--create-contacts", help="With --from: create a contact when none matches."
+    ),
     link: list[str] = typer.Option(None, "--link", help="With --from: MANDATE=CONTACT_ID settles an ambiguous email."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; change nothing."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the valid rows; exit 3 if any row was invalid."),
-    errors_csv: Path = typer.Option(None, "--errors-csv", help="Write rejected rows with a reason column to this file."),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Import the valid rows; exit 3 if any row was invalid."
+    ),
+    errors_csv: Path = typer.Option(
+        None, "--errors-csv", help="Write rejected rows with a reason column to this file."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Import mandates from an accountant's CSV file; every row is validated first.
@@ -49,22 +57,43 @@ def import_(
         if link and len(pairs) != len(link):
             raise UsageError("--link takes MANDATE=CONTACT_ID")
         mapping = app.config.settings.crm
-        report = import_and_link(app.store(), open_provider(app.config, from_provider), open_crm(app.config),
-                                 contacts_module=mapping.contacts_module, mandate_field=mapping.contact_mandate_field,
-                                 all_statuses=all_statuses, dry_run=dry_run, create_contacts=create_contacts,
-                                 links=pairs)
+        report = import_and_link(
+            app.store(),
+            open_provider(app.config, from_provider),
+            open_crm(app.config),
+            contacts_module=mapping.contacts_module,
+            mandate_field=mapping.contact_mandate_field,
+            all_statuses=all_statuses,
+            dry_run=dry_run,
+            create_contacts=create_contacts,
+            links=pairs,
+        )
         if json_output:
             app.out.json(report.as_dict())
         else:
-            app.out.table(("mandates", "linked", "contacts created", "ambiguous", "no contact"),
-                          [(report.mandates, len(report.linked), len(report.created_contacts),
-                            len(report.ambiguous), len(report.no_contact))], title=f"mandates from {from_provider}")
+            app.out.table(
+                ("mandates", "linked", "contacts created", "ambiguous", "no contact"),
+                [
+                    (
+                        report.mandates,
+                        len(report.linked),
+                        len(report.created_contacts),
+                        len(report.ambiguous),
+                        len(report.no_contact),
+                    )
+                ],
+                title=f"mandates from {from_provider}",
+            )
             for item in report.ambiguous:
-                app.out.warn(f"{item['mandate']}: {item['email']} is the email of contacts {', '.join(item['contacts'])}; "
-                             f"choose with --link {item['mandate']}=CONTACT_ID")
+                app.out.warn(
+                    f"{item['mandate']}: {item['email']} is the email of contacts {', '.join(item['contacts'])}; "
+                    f"choose with --link {item['mandate']}=CONTACT_ID"
+                )
             for item in report.no_contact:
-                app.out.warn(f"{item['mandate']}: no CRM contact has the email {item['email'] or '(none)'}; "
-                             "use --create-contacts or --link")
+                app.out.warn(
+                    f"{item['mandate']}: no CRM contact has the email {item['email'] or '(none)'}; "
+                    "use --create-contacts or --link"
+                )
         if report.unlinked:
             raise PartialFailure(f"{report.unlinked} mandate(s) left unlinked")
         return
@@ -75,9 +104,12 @@ def import_(
         if json_output:
             app.out.json(report)
         else:
-            app.out.table(("record", "mandate", "status"), [(c["record_identifier"], c["mandate"], c["status"])
-                                                           for c in report["collected"]],
-                          title=f"mandate import {status}: {report['status']}", empty="no mandates yet")
+            app.out.table(
+                ("record", "mandate", "status"),
+                [(c["record_identifier"], c["mandate"], c["status"]) for c in report["collected"]],
+                title=f"mandate import {status}: {report['status']}",
+                empty="no mandates yet",
+            )
             for record, problem in report["errors"].items():
                 app.out.warn(f"{record}: {problem}")
         return
@@ -89,9 +121,18 @@ def import_(
 
         client = open_provider(app.config, provider)
     settings = app.config.settings
-    result = import_csv(app.store(), file, provider=provider, today=date.today(),
-                        dry_run=dry_run, skip_invalid=skip_invalid, errors_csv=errors_csv, client=client,
-                        profile=app.profile, creditor=(settings.creditor_id, settings.seller.name))
+    result = import_csv(
+        app.store(),
+        file,
+        provider=provider,
+        today=date.today(),
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        errors_csv=errors_csv,
+        client=client,
+        profile=app.profile,
+        creditor=(settings.creditor_id, settings.seller.name),
+    )
     if json_output:
         app.out.json(result.as_dict())
     else:
@@ -106,8 +147,10 @@ def import_(
         if result.rejects_file:
             app.out.info(f"rejected rows written to {result.rejects_file}")
         if result.provider_import:
-            app.out.info(f"GoCardless mandate import {result.provider_import} submitted; collect it with "
-                         f"`crmpay mandates import --status {result.provider_import}`")
+            app.out.info(
+                f"GoCardless mandate import {result.provider_import} submitted; collect it with "
+                f"`crmpay mandates import --status {result.provider_import}`"
+            )
         for failure in result.failed:
             app.out.warn(failure)
     raise_for(result, skip_invalid=skip_invalid)
@@ -130,16 +173,28 @@ def list_(
     from crmpay.services.mandate_import import list_mandates
 
     app = Application.current()
-    items = list_mandates(app.store(), today=date.today(), provider=provider, status=status,
-                          customer_email=customer, limit=limit)
+    items = list_mandates(
+        app.store(), today=date.today(), provider=provider, status=status, customer_email=customer, limit=limit
+    )
     if json_output:
         app.out.json(items)
         return
     app.out.table(
         ("provider", "id", "status", "reference", "customer", "expires", ""),
-        [(m["provider"], m["id"], m["status"], m["reference"], m["customer_email"],
-          m["expires_on"], "EXPIRED" if m["expired"] else "") for m in items],
-        title="mandates", empty="no mandates in the store",
+        [
+            (
+                m["provider"],
+                m["id"],
+                m["status"],
+                m["reference"],
+                m["customer_email"],
+                m["expires_on"],
+                "EXPIRED" if m["expired"] else "",
+            )
+            for m in items
+        ],
+        title="mandates",
+        empty="no mandates in the store",
     )
 
 

@@ -31,8 +31,10 @@ def cancel(
     if json_output:
         app.out.json(result)
     else:
-        app.out.success(f"payment {payment} ({result['provider']}): {result['status']}"
-                        + (f"; invoice {result['invoice']} is unpaid again" if result["invoice"] and not dry_run else ""))
+        app.out.success(
+            f"payment {payment} ({result['provider']}): {result['status']}"
+            + (f"; invoice {result['invoice']} is unpaid again" if result["invoice"] and not dry_run else "")
+        )
 
 
 @command.command("record")
@@ -53,12 +55,21 @@ def record(
     from crmpay.services.invoices import record_payment
 
     app = Application.current()
-    result = record_payment(app.store(), number, amount=amount, method=method,
-                            received_on=_date(received_on, "--received-on"), reference=reference,
-                            today=date.today(), dry_run=dry_run)
+    result = record_payment(
+        app.store(),
+        number,
+        amount=amount,
+        method=method,
+        received_on=_date(received_on, "--received-on"),
+        reference=reference,
+        today=date.today(),
+        dry_run=dry_run,
+    )
     if json_output:
         app.out.json(result)
         return
     verb = "would record" if dry_run else "recorded"
-    app.out.success(f"{verb} {result['amount']} {result['currency']} by {method} on {number}: "
-                    f"{result['status']}, {result['remaining']} {result['currency']} left")
+    app.out.success(
+        f"{verb} {result['amount']} {result['currency']} by {method} on {number}: "
+        f"{result['status']}, {result['remaining']} {result['currency']} left"
+    )

@@ -9,5 +9,8 @@ def _fetch(store, **filters):
     return list_payments(store, **filters)
 
 
-command = listing_app("payment", _fetch, ("provider", "id", "amount", "currency", "status",
-                                          "charge_date", "customer_email", "invoice_number"))
+command = listing_app(
+    "payment",
+    _fetch,
+    ("provider", "id", "amount", "currency", "status", "charge_date", "customer_email", "invoice_number"),
+)

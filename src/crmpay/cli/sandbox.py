@@ -18,9 +18,7 @@ _URL_HELP = "The sandbox's address (else CRMPAY_SANDBOX_URL)."
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(0, help="Port; 0 picks a free one."),
-    json_output: bool = typer.Option(
-        False, "--json", help="Print the address and credentials as one JSON line first."
-    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the address and credentials as one JSON line first."),
 ) -> None:
     """Serve the sandbox until interrupted (Ctrl-C or SIGTERM), then exit 0.
 

@@ -43,16 +43,14 @@ def status(
         )
         for s in report
     ]
-    app.out.table(("service", "state", "secrets from", "settings"), rows,
-                  title=f"profile {app.profile}")
+    app.out.table(("service", "state", "secrets from", "settings"), rows, title=f"profile {app.profile}")
     if counts is None:
         app.out.info(f"store: {database} (not created yet)")
     else:
         app.out.info(f"store: {database} (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
     if not secrets.keyring_available():
         app.out.warn(
-            "no keyring backend: secrets can only come from the environment "
-            f"({', '.join(secrets.all_env_vars())})"
+            f"no keyring backend: secrets can only come from the environment ({', '.join(secrets.all_env_vars())})"
         )
 
 

@@ -35,7 +35,9 @@ def sync(
     if not names:
         from crmpay.core.errors import NotConnected
 
-        raise NotConnected("no payment provider is connected", hint="run `crmpay connect gocardless` or `crmpay connect mollie`")
+        raise NotConnected(
+            "no payment provider is connected", hint="run `crmpay connect gocardless` or `crmpay connect mollie`"
+        )
     providers = {name: open_provider(app.config, name) for name in names}
     app.home.ensure_profile_dir(app.profile)
     with exclusive(app.home.profile_dir(app.profile) / "sync.lock", "sync"):
@@ -54,8 +56,9 @@ def sync(
             client = open_crm(app.config)
             checked = check_mapping(app.config, client)
             if not checked["ok"]:
-                raise UsageError("the CRM mapping is incomplete: " + "; ".join(checked["missing"]),
-                                 hint="see `crmpay crm check`")
+                raise UsageError(
+                    "the CRM mapping is incomplete: " + "; ".join(checked["missing"]), hint="see `crmpay crm check`"
+                )
             pushed = push(app.store(), client, app.config.settings.crm, dry_run=dry_run)
             for report in reports:
                 for resource, counts in report.counts.items():
@@ -64,11 +67,14 @@ def sync(
             push_failures = pushed.failures
             numbers = [n for r in reports for n in r.invoices_updated]
             failed = push_status(app.store(), client, numbers) if numbers and not dry_run else []
-            crm = (f"pushed {sum(pushed.pushed.values())} record(s), {len(push_failures)} failed; "
-                   f"invoice statuses pushed ({len(numbers) - len(failed)} of {len(numbers)})")
+            crm = (
+                f"pushed {sum(pushed.pushed.values())} record(s), {len(push_failures)} failed; "
+                f"invoice statuses pushed ({len(numbers) - len(failed)} of {len(numbers)})"
+            )
     if json_output:
-        app.out.json({"dry_run": dry_run, "crm": crm, "crm_failures": push_failures,
-                      "providers": [r.as_dict() for r in reports]})
+        app.out.json(
+            {"dry_run": dry_run, "crm": crm, "crm_failures": push_failures, "providers": [r.as_dict() for r in reports]}
+        )
     elif not quiet or any(r.error for r in reports) or push_failures:
         rows = []
         for report in reports:
@@ -76,10 +82,14 @@ def sync(
                 rows.append((report.provider, "-", "error", "", "", "", "", "", report.error))
                 continue
             for resource, c in report.counts.items():
-                rows.append((report.provider, report.mode, resource, c.fetched, c.new, c.updated,
-                             c.pushed, c.failed, ""))
-        app.out.table(("provider", "mode", "resource", "fetched", "new", "updated", "pushed", "failed", "error"), rows,
-                      title="sync (dry run: nothing kept)" if dry_run else "sync")
+                rows.append(
+                    (report.provider, report.mode, resource, c.fetched, c.new, c.updated, c.pushed, c.failed, "")
+                )
+        app.out.table(
+            ("provider", "mode", "resource", "fetched", "new", "updated", "pushed", "failed", "error"),
+            rows,
+            title="sync (dry run: nothing kept)" if dry_run else "sync",
+        )
         updated = [n for r in reports for n in r.invoices_updated]
         if updated:
             app.out.info(f"invoices updated: {', '.join(updated)}")

@@ -77,8 +77,7 @@ def totals(lines: list[InvoiceLine], currency: str) -> Totals:
     for line in lines:
         bases[line.vat_rate] = bases.get(line.vat_rate, Decimal(0)) + line.net(currency)
     vat_lines = [
-        VatLine(rate, Money(base, currency),
-                Money(round_to_currency(base * rate / 100, currency), currency))
+        VatLine(rate, Money(base, currency), Money(round_to_currency(base * rate / 100, currency), currency))
         for rate, base in sorted(bases.items())
     ]
     zero = Money(Decimal(0).quantize(Money.from_minor(0, currency).amount), currency)

@@ -14,11 +14,32 @@ from crmpay.core.errors import UsageError
 
 # ISO 4217 minor-unit exponents that differ from 2; everything else has 2.
 _EXPONENTS: dict[str, int] = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "UYI": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
     "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-    "CLF": 4, "UYW": 4,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+    "CLF": 4,
+    "UYW": 4,
 }
 
 
@@ -44,9 +65,7 @@ class Money:
         object.__setattr__(self, "currency", self.currency.upper())
         exp = exponent(self.currency)
         if self.amount != self.amount.quantize(Decimal(1).scaleb(-exp)):
-            raise UsageError(
-                f"{self.amount} has more decimals than {self.currency} allows ({exp})"
-            )
+            raise UsageError(f"{self.amount} has more decimals than {self.currency} allows ({exp})")
 
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:

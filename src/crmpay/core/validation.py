@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import string
 from datetime import date
-from functools import lru_cache
+from functools import cache
 
 from schwifty import registry as _iban_registry
 from schwifty.exceptions import SchwiftyException
@@ -62,7 +62,7 @@ def iban_problems(text: str) -> list[str]:
     return []
 
 
-@lru_cache(maxsize=None)
+@cache
 def _iban_spec(country: str) -> tuple[int, re.Pattern[str]] | None:
     try:
         spec = _iban_registry.get_iban_spec(country)
@@ -95,9 +95,7 @@ def mandate_reference_problems(reference: str) -> list[str]:
     bad = sorted(set(reference) - _REFERENCE_CHARS)
     if bad:
         shown = "".join(bad)
-        problems.append(
-            f"mandate reference has characters outside A-Z a-z 0-9 + ? / - : ( ) . , ' : {shown!r}"
-        )
+        problems.append(f"mandate reference has characters outside A-Z a-z 0-9 + ? / - : ( ) . , ' : {shown!r}")
     if reference.startswith("/") or reference.endswith("/"):
         problems.append("mandate reference must not start or end with '/'")
     if "//" in reference:

@@ -19,8 +19,9 @@ def open_crm(config: Config) -> ZohoCRM:
     fields = [require_secret(config.profile, "zoho", f) for f in ("client_id", "client_secret", "refresh_token")]
     settings = config.settings.zoho or ZohoSettings()
     cache = TokenCache(config.profile, config.home.profile_dir(config.profile))
-    return ZohoCRM(*fields, token_cache=cache, dc=settings.dc, accounts=settings.accounts_url,
-                   api_url=settings.base_url)
+    return ZohoCRM(
+        *fields, token_cache=cache, dc=settings.dc, accounts=settings.accounts_url, api_url=settings.base_url
+    )
 
 
 def zoho_connected(config: Config) -> bool:

@@ -58,8 +58,13 @@ class TokenCache:
             return None
 
     def save(self, token: CachedToken) -> None:
-        raw = json.dumps({"access_token": token.access_token, "expires_at": token.expires_at.isoformat(),
-                          "api_domain": token.api_domain})
+        raw = json.dumps(
+            {
+                "access_token": token.access_token,
+                "expires_at": token.expires_at.isoformat(),
+                "api_domain": token.api_domain,
+            }
+        )
         if secrets.keyring_available():
             secrets.set_secret(self.profile, "zoho", "access_token", raw)
             return

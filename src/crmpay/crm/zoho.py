@@ -49,24 +49,40 @@ def accounts_url(dc: str, override: str | None = None) -> str:
     return DATA_CENTRES[dc][0]
 
 
-def exchange_grant_code(client_id: str, client_secret: str, code: str, *, dc: str = "eu",
-                        accounts: str | None = None, http: httpx.Client | None = None) -> dict[str, Any]:
+def exchange_grant_code(
+    client_id: str,
+    client_secret: str,
+    code: str,
+    *,
+    dc: str = "eu",
+    accounts: str | None = None,
+    http: httpx.Client | None = None,
+) -> dict[str, Any]:
     """Grant code -> {refresh_token, access_token, expires_in, api_domain}."""
     client = http or httpx.Client(timeout=30)
     try:
-        response = client.post(f"{accounts_url(dc, accounts)}/oauth/v2/token", data={
-            "grant_type": "authorization_code", "client_id": client_id, "client_secret": client_secret,
-            "code": code})
+        response = client.post(
+            f"{accounts_url(dc, accounts)}/oauth/v2/token",
+            data={
+                "grant_type": "authorization_code",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "code": code,
+            },
+        )
     except httpx.HTTPError as exc:
         raise TemporaryError(f"cannot reach Zoho accounts: {type(exc).__name__}") from None
     body = _json(response)
     if body.get("error") or "refresh_token" not in body:
         error = body.get("error", "no refresh token in the answer")
         if error == "invalid_client":
-            raise AuthError("Zoho rejected the client id or secret",
-                            hint="copy them from the API console's Self Client")
-        raise AuthError(f"Zoho refused the grant code ({error})",
-                        hint="generate a new grant code in the API console (it is valid 3 minutes)")
+            raise AuthError(
+                "Zoho rejected the client id or secret", hint="copy them from the API console's Self Client"
+            )
+        raise AuthError(
+            f"Zoho refused the grant code ({error})",
+            hint="generate a new grant code in the API console (it is valid 3 minutes)",
+        )
     return body
 
 
@@ -82,10 +98,20 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 class ZohoCRM:
-    def __init__(self, client_id: str, client_secret: str, refresh_token: str, *, token_cache: TokenCache,
-                 dc: str = "eu", accounts: str | None = None, api_url: str | None = None,
-                 retry_policy: RetryPolicy | None = None, timeout: float = 30,
-                 http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        *,
+        token_cache: TokenCache,
+        dc: str = "eu",
+        accounts: str | None = None,
+        api_url: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float = 30,
+        http: httpx.Client | None = None,
+    ) -> None:
         self._client_id, self._client_secret, self._refresh = client_id, client_secret, refresh_token
         self._accounts = accounts_url(dc, accounts)
         self._api_override = api_url.rstrip("/") if api_url else None
@@ -110,34 +136,56 @@ class ZohoCRM:
 
     def _mint(self) -> CachedToken:
         try:
-            response = self._http.post(f"{self._accounts}/oauth/v2/token", data={
-                "grant_type": "refresh_token", "client_id": self._client_id,
-                "client_secret": self._client_secret, "refresh_token": self._refresh})
+            response = self._http.post(
+                f"{self._accounts}/oauth/v2/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "client_id": self._client_id,
+                    "client_secret": self._client_secret,
+                    "refresh_token": self._refresh,
+                },
+            )
         except httpx.HTTPError as exc:
             raise TemporaryError(f"cannot reach Zoho accounts: {type(exc).__name__}") from None
         body = _json(response)
         if "access_token" not in body:
             if response.status_code == 400 and "too many requests" in str(body).lower():
-                raise TemporaryError("Zoho blocked new access tokens for this refresh token "
-                                     "(more than ten in ten minutes)", hint="try again in ten minutes")
-            raise AuthError(f"Zoho refused to refresh the access token ({body.get('error', 'unknown')})",
-                            hint="run `crmpay connect zoho` again")
+                raise TemporaryError(
+                    "Zoho blocked new access tokens for this refresh token (more than ten in ten minutes)",
+                    hint="try again in ten minutes",
+                )
+            raise AuthError(
+                f"Zoho refused to refresh the access token ({body.get('error', 'unknown')})",
+                hint="run `crmpay connect zoho` again",
+            )
         domain = self._api_override or body.get("api_domain") or DATA_CENTRES["us"][1]
-        return CachedToken(body["access_token"], now() + timedelta(seconds=int(body.get("expires_in", 3600))),
-                           domain.rstrip("/"))
+        return CachedToken(
+            body["access_token"], now() + timedelta(seconds=int(body.get("expires_in", 3600))), domain.rstrip("/")
+        )
 
     # -- requests -------------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                 json: Any = None, safe: bool = True) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None, safe: bool = True
+    ) -> httpx.Response:
         refreshed = False
         while True:
             token = self._access()
             url = f"{token.api_domain}/crm/{API_VERSION}/{path}"
             response = send_with_retries(
-                lambda: self._http.request(method, url, params=params, json=json,
-                                           headers={"Authorization": f"Zoho-oauthtoken {token.access_token}"}),
-                service="Zoho CRM", what=f"{method} {path}", safe=safe, policy=self._policy, rng=self._rng,
-                code_of=lambda r: str(_json(r).get("code", "")))
+                lambda url=url, token=token: self._http.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers={"Authorization": f"Zoho-oauthtoken {token.access_token}"},
+                ),
+                service="Zoho CRM",
+                what=f"{method} {path}",
+                safe=safe,
+                policy=self._policy,
+                rng=self._rng,
+                code_of=lambda r: str(_json(r).get("code", "")),
+            )
             body = _json(response)
             code = body.get("code")
             if response.status_code == 401 and code == "INVALID_TOKEN" and not refreshed:
@@ -147,8 +195,10 @@ class ZohoCRM:
             if code in SCOPE_CODES or response.status_code in (401, 403):
                 scope = (body.get("details") or {}).get("required_scope")
                 missing = f"; the token lacks the scope {scope}" if scope else ""
-                raise AuthError(f"Zoho CRM refused {method} {path}: {code or response.status_code}{missing}",
-                                hint="grant the scope in the API console and run `crmpay connect zoho` again")
+                raise AuthError(
+                    f"Zoho CRM refused {method} {path}: {code or response.status_code}{missing}",
+                    hint="grant the scope in the API console and run `crmpay connect zoho` again",
+                )
             if response.status_code >= 400 and response.status_code != 207 and not body.get("data"):
                 raise OperationFailed(f"Zoho CRM refused {method} {path}: {code}: {body.get('message', '')}")
             return response
@@ -196,8 +246,13 @@ class ZohoCRM:
         hits = _json(self._request("GET", f"{module}/search", params={"email": email})).get("data", [])
         return [r for r in hits if str(r.get("Email") or "").casefold() == email.casefold()]
 
-    def find_by_phone(self, module: str, e164: str, normalise: Callable[[str], str | None] | None = None,
-                      fields: tuple[str, ...] = ("Phone", "Mobile")) -> list[dict[str, Any]]:
+    def find_by_phone(
+        self,
+        module: str,
+        e164: str,
+        normalise: Callable[[str], str | None] | None = None,
+        fields: tuple[str, ...] = ("Phone", "Mobile"),
+    ) -> list[dict[str, Any]]:
         hits = _json(self._request("GET", f"{module}/search", params={"phone": e164})).get("data", [])
         same = normalise or (lambda text: "+" + re.sub(r"\D", "", text) if text else None)
         return [r for r in hits if any(r.get(f) and same(str(r[f])) == e164 for f in fields)]
@@ -212,14 +267,25 @@ class ZohoCRM:
     def update(self, module: str, records: list[dict[str, Any]]) -> list[RecordResult]:
         return self._write("PUT", module, records, safe=True)
 
-    def upsert(self, module: str, records: list[dict[str, Any]], duplicate_check_fields: list[str]) -> list[RecordResult]:
-        return self._write("POST", f"{module}/upsert", records, safe=True, duplicate_check_fields=duplicate_check_fields)
+    def upsert(
+        self, module: str, records: list[dict[str, Any]], duplicate_check_fields: list[str]
+    ) -> list[RecordResult]:
+        return self._write(
+            "POST", f"{module}/upsert", records, safe=True, duplicate_check_fields=duplicate_check_fields
+        )
 
-    def _write(self, method: str, path: str, records: list[dict[str, Any]], *, safe: bool,
-               duplicate_check_fields: list[str] | None = None) -> list[RecordResult]:
+    def _write(
+        self,
+        method: str,
+        path: str,
+        records: list[dict[str, Any]],
+        *,
+        safe: bool,
+        duplicate_check_fields: list[str] | None = None,
+    ) -> list[RecordResult]:
         results: list[RecordResult] = []
         for start in range(0, len(records), BATCH):
-            chunk = records[start:start + BATCH]
+            chunk = records[start : start + BATCH]
             body: dict[str, Any] = {"data": chunk, "trigger": []}
             if duplicate_check_fields:
                 body["duplicate_check_fields"] = duplicate_check_fields
@@ -228,9 +294,17 @@ class ZohoCRM:
                 entry = answer[offset] if offset < len(answer) else {}
                 details = entry.get("details") or {}
                 ok = entry.get("status") == "success"
-                results.append(RecordResult(start + offset, ok, details.get("id") if ok else None,
-                                            entry.get("action"), entry.get("code", "NO_ANSWER"),
-                                            entry.get("message", "no answer for this record"), details))
+                results.append(
+                    RecordResult(
+                        start + offset,
+                        ok,
+                        details.get("id") if ok else None,
+                        entry.get("action"),
+                        entry.get("code", "NO_ANSWER"),
+                        entry.get("message", "no answer for this record"),
+                        details,
+                    )
+                )
         return results
 
     def close(self) -> None:

@@ -45,23 +45,54 @@ def register_fonts() -> None:
 
 LABELS = {
     "fr": {
-        "title": "FACTURE", "number": "N°", "issued": "Date d'émission", "service": "Date de la prestation",
-        "due": "Échéance", "bill_to": "Facturé à", "description": "Description", "qty": "Qté",
-        "unit": "PU HT", "vat_rate": "TVA", "net": "Total HT", "vat_summary": "Récapitulatif TVA",
-        "base": "Base HT", "vat": "TVA", "total_excl": "Total HT", "total_vat": "Total TVA",
-        "total_incl": "Total TTC", "payment": "Paiement", "siren": "SIREN", "siret": "SIRET",
-        "vat_number": "N° TVA", "penalty": "Pénalités de retard",
+        "title": "FACTURE",
+        "number": "N°",
+        "issued": "Date d'émission",
+        "service": "Date de la prestation",
+        "due": "Échéance",
+        "bill_to": "Facturé à",
+        "description": "Description",
+        "qty": "Qté",
+        "unit": "PU HT",
+        "vat_rate": "TVA",
+        "net": "Total HT",
+        "vat_summary": "Récapitulatif TVA",
+        "base": "Base HT",
+        "vat": "TVA",
+        "total_excl": "Total HT",
+        "total_vat": "Total TVA",
+        "total_incl": "Total TTC",
+        "payment": "Paiement",
+        "siren": "SIREN",
+        "siret": "SIRET",
+        "vat_number": "N° TVA",
+        "penalty": "Pénalités de retard",
         "default_penalty": "trois fois le taux d'intérêt légal, exigibles dès le lendemain de l'échéance",
         "indemnity": "Indemnité forfaitaire pour frais de recouvrement en cas de retard : 40 €",
         "page": "Page",
     },
     "en": {
-        "title": "INVOICE", "number": "No.", "issued": "Issue date", "service": "Date of service",
-        "due": "Due date", "bill_to": "Bill to", "description": "Description", "qty": "Qty",
-        "unit": "Unit price excl. VAT", "vat_rate": "VAT", "net": "Total excl. VAT",
-        "vat_summary": "VAT summary", "base": "Taxable base", "vat": "VAT",
-        "total_excl": "Total excl. VAT", "total_vat": "Total VAT", "total_incl": "Total incl. VAT",
-        "payment": "Payment", "siren": "SIREN", "siret": "SIRET", "vat_number": "VAT no.",
+        "title": "INVOICE",
+        "number": "No.",
+        "issued": "Issue date",
+        "service": "Date of service",
+        "due": "Due date",
+        "bill_to": "Bill to",
+        "description": "Description",
+        "qty": "Qty",
+        "unit": "Unit price excl. VAT",
+        "vat_rate": "VAT",
+        "net": "Total excl. VAT",
+        "vat_summary": "VAT summary",
+        "base": "Taxable base",
+        "vat": "VAT",
+        "total_excl": "Total excl. VAT",
+        "total_vat": "Total VAT",
+        "total_incl": "Total incl. VAT",
+        "payment": "Payment",
+        "siren": "SIREN",
+        "siret": "SIRET",
+        "vat_number": "VAT no.",
         "penalty": "Late payment penalties",
         "default_penalty": "three times the French legal interest rate, due from the day after the due date",
         "indemnity": "Fixed compensation for recovery costs in case of late payment: EUR 40",
@@ -127,8 +158,7 @@ class _Page:
         self.page = 1
         self.y = self.height - 20 * mm
 
-    def text(self, x: float, y: float, text: str, *, font: str = REGULAR, size: float = 9,
-             align: str = "left") -> None:
+    def text(self, x: float, y: float, text: str, *, font: str = REGULAR, size: float = 9, align: str = "left") -> None:
         if align == "right":
             x -= text_width(text, font, size)
         for run, cjk in _runs(text):
@@ -137,8 +167,9 @@ class _Page:
             self.c.drawString(x, y, run)
             x += pdfmetrics.stringWidth(run, face, size)
 
-    def line(self, text: str, *, font: str = REGULAR, size: float = 9, x: float | None = None,
-             gap: float = 4.6 * mm) -> None:
+    def line(
+        self, text: str, *, font: str = REGULAR, size: float = 9, x: float | None = None, gap: float = 4.6 * mm
+    ) -> None:
         self.need(gap)
         self.text(self.left if x is None else x, self.y, text, font=font, size=size)
         self.y -= gap
@@ -173,16 +204,16 @@ class _Page:
             self.y = self.height - 20 * mm
 
     def footer(self) -> None:
-        self.text(self.right, 12 * mm, f"{self.number} — {self.labels['page']} {self.page}",
-                  size=7, align="right")
+        self.text(self.right, 12 * mm, f"{self.number} — {self.labels['page']} {self.page}", size=7, align="right")
 
     def finish(self) -> None:
         self.footer()
         self.c.save()
 
 
-def render_invoice(invoice: Invoice, seller: Seller, target: str | Path | Any, *,
-                   payment_line: str | None = None) -> None:
+def render_invoice(
+    invoice: Invoice, seller: Seller, target: str | Path | Any, *, payment_line: str | None = None
+) -> None:
     """Draw `invoice` to `target` (a path or a binary file object)."""
     register_fonts()
     labels = LABELS["fr" if invoice.language == "fr" else "en"]
@@ -197,8 +228,7 @@ def render_invoice(invoice: Invoice, seller: Seller, target: str | Path | Any, *
         page.line(seller.legal_form)
     for part in (seller.address or "").splitlines():
         page.line(part)
-    ids = [(labels["siren"], seller.siren), (labels["siret"], seller.siret),
-           (labels["vat_number"], seller.vat_number)]
+    ids = [(labels["siren"], seller.siren), (labels["siret"], seller.siret), (labels["vat_number"], seller.vat_number)]
     for label, value in ids:
         if value:
             page.line(f"{label} : {value}" if lang == "fr" else f"{label}: {value}")
@@ -206,12 +236,14 @@ def render_invoice(invoice: Invoice, seller: Seller, target: str | Path | Any, *
     y = top
     page.text(page.right, y, labels["title"], font=BOLD, size=16, align="right")
     y -= 7 * mm
-    facts = [(labels["number"], invoice.number), (labels["issued"], invoice.issue_date.isoformat()),
-             (labels["service"], invoice.issue_date.isoformat()),
-             (labels["due"], invoice.due_date.isoformat())]
+    facts = [
+        (labels["number"], invoice.number),
+        (labels["issued"], invoice.issue_date.isoformat()),
+        (labels["service"], invoice.issue_date.isoformat()),
+        (labels["due"], invoice.due_date.isoformat()),
+    ]
     for label, value in facts:
-        page.text(page.right, y, f"{label} : {value}" if lang == "fr" else f"{label}: {value}",
-                  align="right")
+        page.text(page.right, y, f"{label} : {value}" if lang == "fr" else f"{label}: {value}", align="right")
         y -= 4.6 * mm
     page.y = min(left_bottom, y) - 6 * mm
 
@@ -225,6 +257,7 @@ def render_invoice(invoice: Invoice, seller: Seller, target: str | Path | Any, *
 
     # Lines
     cols = [page.left, page.left + 92 * mm, page.left + 110 * mm, page.left + 140 * mm, page.right]
+
     def header() -> None:
         page.need(8 * mm)
         page.text(cols[0], page.y, labels["description"], font=BOLD)
@@ -242,13 +275,18 @@ def render_invoice(invoice: Invoice, seller: Seller, target: str | Path | Any, *
             page.need(len(wrapped) * 4.2 * mm + 10 * mm)
             header()
         page.text(cols[1] + 12 * mm, page.y, _number(item.quantity, lang), align="right")
-        page.text(cols[2] + 27 * mm, page.y,
-                  format_money(Money(item.unit_price, invoice.currency), lang)
-                  if item.unit_price == item.unit_price.quantize(Money.from_minor(1, invoice.currency).amount)
-                  else f"{_number(item.unit_price, lang)} {invoice.currency}", align="right")
+        page.text(
+            cols[2] + 27 * mm,
+            page.y,
+            format_money(Money(item.unit_price, invoice.currency), lang)
+            if item.unit_price == item.unit_price.quantize(Money.from_minor(1, invoice.currency).amount)
+            else f"{_number(item.unit_price, lang)} {invoice.currency}",
+            align="right",
+        )
         page.text(cols[3] + 14 * mm, page.y, f"{_number(item.vat_rate, lang)} %", align="right")
-        page.text(cols[4], page.y, format_money(Money(item.net(invoice.currency), invoice.currency), lang),
-                  align="right")
+        page.text(
+            cols[4], page.y, format_money(Money(item.net(invoice.currency), invoice.currency), lang), align="right"
+        )
         for part in wrapped:
             page.text(cols[0], page.y, part)
             page.y -= 4.2 * mm
@@ -261,14 +299,15 @@ def render_invoice(invoice: Invoice, seller: Seller, target: str | Path | Any, *
     page.line(labels["vat_summary"], font=BOLD)
     for vat in sums.vat_lines:
         page.text(page.left, page.y, f"{labels['vat']} {_number(vat.rate, lang)} %")
-        page.text(page.left + 70 * mm, page.y,
-                  f"{labels['base']} {format_money(vat.base, lang)}", align="right")
+        page.text(page.left + 70 * mm, page.y, f"{labels['base']} {format_money(vat.base, lang)}", align="right")
         page.text(page.left + 110 * mm, page.y, format_money(vat.vat, lang), align="right")
         page.y -= 4.6 * mm
     page.y -= 2 * mm
-    for label, amount, font in ((labels["total_excl"], sums.excl_vat, REGULAR),
-                                (labels["total_vat"], sums.vat, REGULAR),
-                                (labels["total_incl"], sums.incl_vat, BOLD)):
+    for label, amount, font in (
+        (labels["total_excl"], sums.excl_vat, REGULAR),
+        (labels["total_vat"], sums.vat, REGULAR),
+        (labels["total_incl"], sums.incl_vat, BOLD),
+    ):
         page.text(page.right - 45 * mm, page.y, label, font=font, align="right")
         page.text(page.right, page.y, format_money(amount, lang), font=font, align="right")
         page.y -= 5 * mm

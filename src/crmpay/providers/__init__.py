@@ -63,8 +63,4 @@ def open_provider(config: Config, name: str) -> PaymentProvider:
 def connected_providers(config: Config) -> list[str]:
     from crmpay.secrets import read_secret
 
-    return [
-        name
-        for name in PROVIDERS
-        if read_secret(config.profile, name, SECRET_FIELD[name]) is not None
-    ]
+    return [name for name in PROVIDERS if read_secret(config.profile, name, SECRET_FIELD[name]) is not None]

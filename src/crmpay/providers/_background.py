@@ -35,22 +35,29 @@ _HEADER = struct.Struct("<cHI")  # kind, listing index, payload length
 READY, PAGE, DONE, FAILED = b"R", b"P", b"D", b"X"
 PIPE_BYTES = 1 << 20  # the default limit for an unprivileged process
 # -P: the working directory is not put on the child's path; the parent's crmpay is.
-_BOOT = ("import sys\n"
-         "if sys.argv[1] not in sys.path: sys.path.insert(0, sys.argv[1])\n"
-         "from crmpay.providers._background import _child\n"
-         "sys.exit(_child())\n")
+_BOOT = (
+    "import sys\n"
+    "if sys.argv[1] not in sys.path: sys.path.insert(0, sys.argv[1])\n"
+    "from crmpay.providers._background import _child\n"
+    "sys.exit(_child())\n"
+)
 
 
-def read_listings(provider: str, spec: dict[str, Any],
-                  listings: list[Listing]) -> Iterator[tuple[int, list[dict[str, Any]]]] | None:
+def read_listings(
+    provider: str, spec: dict[str, Any], listings: list[Listing]
+) -> Iterator[tuple[int, list[dict[str, Any]]]] | None:
     """(listing index, raw records) for every page of each listing, in order; None when no
     child process can run here (then read in this process)."""
     import crmpay
 
     package_root = str(Path(crmpay.__file__).resolve().parent.parent)  # the same crmpay as ours
     try:
-        child = subprocess.Popen([sys.executable, "-P", "-c", _BOOT, package_root],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            [sys.executable, "-P", "-c", _BOOT, package_root],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
     except OSError:
         return None
     assert child.stdin is not None and child.stdout is not None
@@ -85,7 +92,8 @@ def _pages(child: subprocess.Popen[bytes]) -> Iterator[tuple[int, list[dict[str,
                     code = None
                 raise errors.TemporaryError(
                     f"the process reading the listings stopped (exit code {code})",
-                    hint="run the sync again; it resumes from what the store holds")
+                    hint="run the sync again; it resumes from what the store holds",
+                )
     finally:
         _stop(child)
 
@@ -158,10 +166,12 @@ def _child() -> int:
     except BrokenPipeError:  # the parent is gone
         return 1
     except errors.CrmpayError as exc:
-        send(FAILED, payload=orjson.dumps({"type": type(exc).__name__, "message": exc.message,
-                                           "hint": exc.hint}))
+        send(FAILED, payload=orjson.dumps({"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}))
     except Exception as exc:  # a bug: say what broke, never with the request's content
-        send(FAILED, payload=orjson.dumps({"type": "OperationFailed",
-                                           "message": f"reading the listings failed: {type(exc).__name__}"}))
+        send(
+            FAILED,
+            payload=orjson.dumps(
+                {"type": "OperationFailed", "message": f"reading the listings failed: {type(exc).__name__}"}
+            ),
+        )
     return 0
-

@@ -49,18 +49,27 @@ LISTINGS = {  # name: (what an error calls it, the SDK's service)
 }
 
 MANDATE_STATES = {
-    "pending_customer_approval": MandateState.PENDING, "pending_submission": MandateState.PENDING,
-    "submitted": MandateState.PENDING, "active": MandateState.ACTIVE, "failed": MandateState.FAILED,
-    "cancelled": MandateState.CANCELLED, "expired": MandateState.EXPIRED,
-    "consumed": MandateState.EXPIRED, "blocked": MandateState.SUSPENDED,
+    "pending_customer_approval": MandateState.PENDING,
+    "pending_submission": MandateState.PENDING,
+    "submitted": MandateState.PENDING,
+    "active": MandateState.ACTIVE,
+    "failed": MandateState.FAILED,
+    "cancelled": MandateState.CANCELLED,
+    "expired": MandateState.EXPIRED,
+    "consumed": MandateState.EXPIRED,
+    "blocked": MandateState.SUSPENDED,
     "suspended_by_payer": MandateState.SUSPENDED,
 }
 USABLE = {"pending_customer_approval", "pending_submission", "submitted", "active"}
 PAYMENT_STATES = {
-    "pending_customer_approval": PaymentState.PENDING, "pending_submission": PaymentState.PENDING,
-    "submitted": PaymentState.SUBMITTED, "confirmed": PaymentState.PAID,
-    "paid_out": PaymentState.PAID, "cancelled": PaymentState.CANCELLED,
-    "customer_approval_denied": PaymentState.FAILED, "failed": PaymentState.FAILED,
+    "pending_customer_approval": PaymentState.PENDING,
+    "pending_submission": PaymentState.PENDING,
+    "submitted": PaymentState.SUBMITTED,
+    "confirmed": PaymentState.PAID,
+    "paid_out": PaymentState.PAID,
+    "cancelled": PaymentState.CANCELLED,
+    "customer_approval_denied": PaymentState.FAILED,
+    "failed": PaymentState.FAILED,
     "charged_back": PaymentState.CHARGED_BACK,
 }
 
@@ -75,54 +84,111 @@ def _day(value: str | None) -> date | None:
 
 def customer_from(raw: dict[str, Any]) -> Customer:
     name = " ".join(filter(None, [raw.get("given_name"), raw.get("family_name")])) or raw.get("company_name")
-    return Customer(NAME, raw["id"], raw.get("email"), name, raw.get("company_name"),
-                    raw.get("language"), _when(raw.get("created_at")), raw)
+    return Customer(
+        NAME,
+        raw["id"],
+        raw.get("email"),
+        name,
+        raw.get("company_name"),
+        raw.get("language"),
+        _when(raw.get("created_at")),
+        raw,
+    )
 
 
 def bank_account_from(raw: dict[str, Any]) -> BankAccount:
-    return BankAccount(NAME, raw["id"], (raw.get("links") or {}).get("customer"),
-                       raw.get("account_holder_name"), raw.get("account_number_ending"),
-                       raw.get("bank_name"), raw.get("country_code"), raw.get("currency"),
-                       bool(raw.get("enabled", True)), _when(raw.get("created_at")), raw)
+    return BankAccount(
+        NAME,
+        raw["id"],
+        (raw.get("links") or {}).get("customer"),
+        raw.get("account_holder_name"),
+        raw.get("account_number_ending"),
+        raw.get("bank_name"),
+        raw.get("country_code"),
+        raw.get("currency"),
+        bool(raw.get("enabled", True)),
+        _when(raw.get("created_at")),
+        raw,
+    )
 
 
 def mandate_from(raw: dict[str, Any]) -> Mandate:
     status = raw["status"]
     links = raw.get("links") or {}
     scheme = raw.get("scheme")
-    return Mandate(NAME, raw["id"], links.get("customer"), links.get("customer_bank_account"),
-                   status, MANDATE_STATES.get(status, MandateState.PENDING), status in USABLE,
-                   scheme, raw.get("reference"), SCHEME_CURRENCY.get(scheme or ""),
-                   _day(raw.get("next_possible_charge_date")), None, _when(raw.get("created_at")), raw)
+    return Mandate(
+        NAME,
+        raw["id"],
+        links.get("customer"),
+        links.get("customer_bank_account"),
+        status,
+        MANDATE_STATES.get(status, MandateState.PENDING),
+        status in USABLE,
+        scheme,
+        raw.get("reference"),
+        SCHEME_CURRENCY.get(scheme or ""),
+        _day(raw.get("next_possible_charge_date")),
+        None,
+        _when(raw.get("created_at")),
+        raw,
+    )
 
 
-SCHEME_CURRENCY = {"bacs": "GBP", "faster_payments": "GBP", "sepa_core": "EUR", "ach": "USD",
-                   "autogiro": "SEK", "betalingsservice": "DKK", "becs": "AUD", "becs_nz": "NZD",
-                   "pad": "CAD", "pay_to": "AUD"}
+SCHEME_CURRENCY = {
+    "bacs": "GBP",
+    "faster_payments": "GBP",
+    "sepa_core": "EUR",
+    "ach": "USD",
+    "autogiro": "SEK",
+    "betalingsservice": "DKK",
+    "becs": "AUD",
+    "becs_nz": "NZD",
+    "pad": "CAD",
+    "pay_to": "AUD",
+}
 
 
 def payment_from(raw: dict[str, Any], customer_id: str | None = None) -> Payment:
     status = raw["status"]
     links = raw.get("links") or {}
-    return Payment(NAME, raw["id"], Money.from_minor(int(raw["amount"]), raw["currency"]), status,
-                   PAYMENT_STATES.get(status, PaymentState.PENDING), status == "pending_submission",
-                   links.get("mandate"), customer_id, _day(raw.get("charge_date")),
-                   raw.get("description"), raw.get("reference"),
-                   {str(k): str(v) for k, v in (raw.get("metadata") or {}).items()},
-                   _when(raw.get("created_at")), raw)
+    return Payment(
+        NAME,
+        raw["id"],
+        Money.from_minor(int(raw["amount"]), raw["currency"]),
+        status,
+        PAYMENT_STATES.get(status, PaymentState.PENDING),
+        status == "pending_submission",
+        links.get("mandate"),
+        customer_id,
+        _day(raw.get("charge_date")),
+        raw.get("description"),
+        raw.get("reference"),
+        {str(k): str(v) for k, v in (raw.get("metadata") or {}).items()},
+        _when(raw.get("created_at")),
+        raw,
+    )
 
 
 def event_from(raw: dict[str, Any]) -> ProviderEvent:
     links = raw.get("links") or {}
     singular = (raw.get("resource_type") or "").rstrip("s")
     resource = links.get(singular) or next((v for v in links.values() if v), None)
-    return ProviderEvent(NAME, raw["id"], _when(raw["created_at"]), raw.get("resource_type", ""),
-                         raw.get("action", ""), resource, raw)
+    return ProviderEvent(
+        NAME, raw["id"], _when(raw["created_at"]), raw.get("resource_type", ""), raw.get("action", ""), resource, raw
+    )
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (gc_errors.RateLimitError, gc_errors.GoCardlessInternalError,
-                        gc_errors.MalformedResponseError, requests.ConnectionError, requests.Timeout)):
+    if isinstance(
+        exc,
+        (
+            gc_errors.RateLimitError,
+            gc_errors.GoCardlessInternalError,
+            gc_errors.MalformedResponseError,
+            requests.ConnectionError,
+            requests.Timeout,
+        ),
+    ):
         return True
     return isinstance(exc, gc_errors.ApiError) and (exc.code or 0) >= 500
 
@@ -131,42 +197,56 @@ class GoCardlessProvider:
     name = NAME
     max_page_size = PAGE
 
-    def __init__(self, access_token: str, *, environment: str = "sandbox", base_url: str | None = None,
-                 retry_policy: RetryPolicy | None = None, timeout: float = 30) -> None:
+    def __init__(
+        self,
+        access_token: str,
+        *,
+        environment: str = "sandbox",
+        base_url: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float = 30,
+    ) -> None:
         if environment == "local":
             if not base_url:
                 raise UsageError("gocardless: environment 'local' needs a base URL")
-            self._client = gocardless_pro.Client(access_token=access_token, base_url=base_url,
-                                                 timeout=timeout)
+            self._client = gocardless_pro.Client(access_token=access_token, base_url=base_url, timeout=timeout)
         elif environment in ("live", "sandbox"):
-            self._client = gocardless_pro.Client(access_token=access_token, environment=environment,
-                                                 timeout=timeout)
+            self._client = gocardless_pro.Client(access_token=access_token, environment=environment, timeout=timeout)
         else:
             raise UsageError(f"gocardless: unknown environment {environment!r}")
         self._policy = retry_policy or RetryPolicy()
         self._rng = random.Random()
         self._customer_of_mandate: dict[str, str | None] = {}
-        self._spec = {"access_token": access_token, "environment": environment, "base_url": base_url,
-                      "timeout": timeout, "retry_policy": asdict(self._policy)}
+        self._spec = {
+            "access_token": access_token,
+            "environment": environment,
+            "base_url": base_url,
+            "timeout": timeout,
+            "retry_policy": asdict(self._policy),
+        }
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> GoCardlessProvider:
         """The same provider in another process (`_background`): settings, token and retries."""
-        return cls(spec["access_token"], environment=spec["environment"], base_url=spec["base_url"],
-                   timeout=spec["timeout"], retry_policy=RetryPolicy(**spec["retry_policy"]))
+        return cls(
+            spec["access_token"],
+            environment=spec["environment"],
+            base_url=spec["base_url"],
+            timeout=spec["timeout"],
+            retry_policy=RetryPolicy(**spec["retry_policy"]),
+        )
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T], *, safe: bool = True) -> T:
         try:
-            return with_retries(fn, is_transient=_is_transient, safe=safe, policy=self._policy,
-                                rng=self._rng)
+            return with_retries(fn, is_transient=_is_transient, safe=safe, policy=self._policy, rng=self._rng)
         except gc_errors.AuthenticationError:
-            raise AuthError("GoCardless rejected the access token",
-                            hint="run `crmpay connect gocardless` with a valid token") from None
+            raise AuthError(
+                "GoCardless rejected the access token", hint="run `crmpay connect gocardless` with a valid token"
+            ) from None
         except gc_errors.PermissionsError as exc:
             raise AuthError(f"GoCardless refused {what}: {exc.message}") from None
-        except (gc_errors.RateLimitError, gc_errors.GoCardlessInternalError,
-                gc_errors.MalformedResponseError) as exc:
+        except (gc_errors.RateLimitError, gc_errors.GoCardlessInternalError, gc_errors.MalformedResponseError) as exc:
             raise TemporaryError(f"GoCardless is unavailable for {what}: {_message(exc)}") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TemporaryError(f"cannot reach GoCardless for {what}: {type(exc).__name__}") from None
@@ -195,11 +275,12 @@ class GoCardlessProvider:
             if not cursor:
                 return
 
-    def _pages(self, what: str, service: Any, params: dict[str, Any] | None = None, *,
-               read_ahead: bool = False) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, what: str, service: Any, params: dict[str, Any] | None = None, *, read_ahead: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """Every raw record of a listing, one after the other."""
         pages = self._page_list(what, service, params)
-        for records in (_paging.read_ahead(pages) if read_ahead else pages):
+        for records in _paging.read_ahead(pages) if read_ahead else pages:
             yield from records
 
     def raw_pages(self, listing: str, params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -207,8 +288,9 @@ class GoCardlessProvider:
         what, service = LISTINGS[listing]
         return self._page_list(what, getattr(self._client, service), params)
 
-    def _listing(self, name: str, params: dict[str, Any] | None = None, *,
-                 read_ahead: bool = False) -> Iterator[dict[str, Any]]:
+    def _listing(
+        self, name: str, params: dict[str, Any] | None = None, *, read_ahead: bool = False
+    ) -> Iterator[dict[str, Any]]:
         what, service = LISTINGS[name]
         return self._pages(what, getattr(self._client, service), params, read_ahead=read_ahead)
 
@@ -221,8 +303,9 @@ class GoCardlessProvider:
         names = ("customers", "bank_accounts", "mandates", "payments")
         pages = _background.read_listings(NAME, self._spec, [(name, None) for name in names])
         if pages is None:
-            pages = _paging.read_ahead((index, records) for index, name in enumerate(names)
-                                       for records in self.raw_pages(name))
+            pages = _paging.read_ahead(
+                (index, records) for index, name in enumerate(names) for records in self.raw_pages(name)
+            )
         mappers = (customer_from, bank_account_from, self._mandate, self._payment)
         for index, records in pages:
             mapper = mappers[index]
@@ -246,8 +329,10 @@ class GoCardlessProvider:
         warnings = []
         status = creditor.get("verification_status")
         if status and status != "successful":
-            warnings.append(f"the GoCardless creditor {creditor['id']} is not verified "
-                            f"(verification_status: {status}); payouts wait until it is")
+            warnings.append(
+                f"the GoCardless creditor {creditor['id']} is not verified "
+                f"(verification_status: {status}); payouts wait until it is"
+            )
         return AccountCheck(creditor["id"], creditor.get("name"), warnings)
 
     def iter_customers(self, *, read_ahead: bool = False) -> Iterator[Customer]:
@@ -262,18 +347,23 @@ class GoCardlessProvider:
     def iter_payments(self, *, created_after: datetime | None = None, read_ahead: bool = False) -> Iterator[Payment]:
         params = None
         if created_after:
-            stamp = (created_after.replace(tzinfo=UTC) if created_after.tzinfo is None  # naive: UTC
-                     else created_after.astimezone(UTC))
+            stamp = (
+                created_after.replace(tzinfo=UTC)
+                if created_after.tzinfo is None  # naive: UTC
+                else created_after.astimezone(UTC)
+            )
             params = {"created_at[gt]": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond:06d}Z"}
         return map(self._payment, self._listing("payments", params, read_ahead=read_ahead))
 
     def get_customer(self, customer_id: str) -> Customer:
-        return customer_from(self._call(f"customer {customer_id}",
-                                        lambda: self._client.customers.get(customer_id)).attributes)
+        return customer_from(
+            self._call(f"customer {customer_id}", lambda: self._client.customers.get(customer_id)).attributes
+        )
 
     def get_mandate(self, mandate_id: str, *, customer_id: str | None = None) -> Mandate:
-        mandate = mandate_from(self._call(f"mandate {mandate_id}",
-                                          lambda: self._client.mandates.get(mandate_id)).attributes)
+        mandate = mandate_from(
+            self._call(f"mandate {mandate_id}", lambda: self._client.mandates.get(mandate_id)).attributes
+        )
         self._customer_of_mandate[mandate.id] = mandate.customer_id
         return mandate
 
@@ -288,22 +378,37 @@ class GoCardlessProvider:
         given, family = new.given_name, new.family_name
         if not (given or family):
             given, _, family = new.name.partition(" ")
-        params = {"email": new.email, "given_name": given or None, "family_name": family or None,
-                  "company_name": new.company_name, "language": new.language,
-                  "country_code": new.country_code, "metadata": new.metadata}
-        raw = self._call("creating a customer", lambda: self._client.customers.create(
-            params={k: v for k, v in params.items() if v not in (None, {})},
-            headers={"Idempotency-Key": idempotency_key})).attributes
+        params = {
+            "email": new.email,
+            "given_name": given or None,
+            "family_name": family or None,
+            "company_name": new.company_name,
+            "language": new.language,
+            "country_code": new.country_code,
+            "metadata": new.metadata,
+        }
+        raw = self._call(
+            "creating a customer",
+            lambda: self._client.customers.create(
+                params={k: v for k, v in params.items() if v not in (None, {})},
+                headers={"Idempotency-Key": idempotency_key},
+            ),
+        ).attributes
         return customer_from(raw)
 
     def create_mandate(self, new: NewMandate, *, idempotency_key: str) -> Mandate:
         """A bank account from the IBAN (reused when it exists), then the mandate on it."""
+
         def bank_account() -> str:
             try:
                 return self._client.customer_bank_accounts.create(
-                    params={"account_holder_name": new.holder_name, "iban": new.iban,
-                            "links": {"customer": new.customer_id}},
-                    headers={"Idempotency-Key": f"{idempotency_key}:bank_account"}).id
+                    params={
+                        "account_holder_name": new.holder_name,
+                        "iban": new.iban,
+                        "links": {"customer": new.customer_id},
+                    },
+                    headers={"Idempotency-Key": f"{idempotency_key}:bank_account"},
+                ).id
             except gc_errors.ValidationFailedError as exc:
                 for error in exc.errors or []:
                     if error.get("reason") == "bank_account_exists":
@@ -316,83 +421,124 @@ class GoCardlessProvider:
             params["reference"] = new.reference
         if new.metadata:
             params["metadata"] = new.metadata
-        raw = self._call("creating a mandate", lambda: self._client.mandates.create(
-            params=params, headers={"Idempotency-Key": idempotency_key})).attributes
+        raw = self._call(
+            "creating a mandate",
+            lambda: self._client.mandates.create(params=params, headers={"Idempotency-Key": idempotency_key}),
+        ).attributes
         mandate = mandate_from(raw)
         self._customer_of_mandate[mandate.id] = mandate.customer_id
         return mandate
 
     def create_payment(self, new: NewPayment, *, idempotency_key: str) -> Payment:
-        params: dict[str, Any] = {"amount": new.amount.minor, "currency": new.amount.currency,
-                                  "description": new.description, "links": {"mandate": new.mandate_id}}
+        params: dict[str, Any] = {
+            "amount": new.amount.minor,
+            "currency": new.amount.currency,
+            "description": new.description,
+            "links": {"mandate": new.mandate_id},
+        }
         if new.charge_date:
             params["charge_date"] = new.charge_date.isoformat()
         if new.reference:
             params["reference"] = new.reference
         if new.metadata:
             params["metadata"] = dict(list(new.metadata.items())[:3])
-        raw = self._call("creating a payment", lambda: self._client.payments.create(
-            params=params, headers={"Idempotency-Key": idempotency_key})).attributes
+        raw = self._call(
+            "creating a payment",
+            lambda: self._client.payments.create(params=params, headers={"Idempotency-Key": idempotency_key}),
+        ).attributes
         return payment_from(raw, new.customer_id or self._customer_of_mandate.get(new.mandate_id))
 
     def create_setup_link(self, new: NewSetupLink, *, idempotency_key: str) -> SetupLink:
         """A billing request (mandate, plus a first payment with an amount) and its flow."""
-        request: dict[str, Any] = {"mandate_request": {"scheme": new.scheme, "currency": new.currency},
-                                   "links": {"customer": new.customer_id}}
+        request: dict[str, Any] = {
+            "mandate_request": {"scheme": new.scheme, "currency": new.currency},
+            "links": {"customer": new.customer_id},
+        }
         if new.amount is not None:
-            request["payment_request"] = {"amount": new.amount.minor, "currency": new.amount.currency,
-                                          "description": new.description}
+            request["payment_request"] = {
+                "amount": new.amount.minor,
+                "currency": new.amount.currency,
+                "description": new.description,
+            }
         if new.metadata:
             request["metadata"] = dict(list(new.metadata.items())[:3])
-        br = self._call("creating a billing request", lambda: self._client.billing_requests.create(
-            params=request, headers={"Idempotency-Key": f"{idempotency_key}:billing_request"})).attributes
-        flow_params = {"links": {"billing_request": br["id"]}, "lock_currency": True,
-                       "redirect_uri": new.redirect_url, "language": new.language}
+        br = self._call(
+            "creating a billing request",
+            lambda: self._client.billing_requests.create(
+                params=request, headers={"Idempotency-Key": f"{idempotency_key}:billing_request"}
+            ),
+        ).attributes
+        flow_params = {
+            "links": {"billing_request": br["id"]},
+            "lock_currency": True,
+            "redirect_uri": new.redirect_url,
+            "language": new.language,
+        }
         flow_params = {k: v for k, v in flow_params.items() if v is not None}
 
         def flow() -> dict[str, Any]:
             try:
                 return self._client.billing_request_flows.create(
-                    params=flow_params, headers={"Idempotency-Key": f"{idempotency_key}:flow"}).attributes
+                    params=flow_params, headers={"Idempotency-Key": f"{idempotency_key}:flow"}
+                ).attributes
             except gc_errors.IdempotentCreationConflictError:
                 # The API cannot read a flow back, and the SDK does not try: a second flow for
                 # the same billing request is harmless (both links fulfil the one request).
                 return self._client.billing_request_flows.create(params=flow_params).attributes
 
         raw = self._call("creating a billing request flow", flow)
-        return SetupLink(NAME, br["id"], raw["authorisation_url"], _when(raw.get("expires_at")),
-                         new.customer_id, {"billing_request": br, "flow": raw})
+        return SetupLink(
+            NAME,
+            br["id"],
+            raw["authorisation_url"],
+            _when(raw.get("expires_at")),
+            new.customer_id,
+            {"billing_request": br, "flow": raw},
+        )
 
     def get_setup_link_mandate(self, billing_request_id: str) -> str | None:
         """The mandate a fulfilled billing request created, if any."""
-        raw = self._call(f"billing request {billing_request_id}",
-                         lambda: self._client.billing_requests.get(billing_request_id)).attributes
+        raw = self._call(
+            f"billing request {billing_request_id}", lambda: self._client.billing_requests.get(billing_request_id)
+        ).attributes
         return (raw.get("links") or {}).get("mandate_request_mandate")
 
     # -- mandate imports (bulk migration of existing mandates) ----------------------------------
     def create_mandate_import(self, scheme: str, *, idempotency_key: str) -> dict[str, Any]:
-        return self._call("creating a mandate import", lambda: self._client.mandate_imports.create(
-            params={"scheme": scheme}, headers={"Idempotency-Key": idempotency_key})).attributes
+        return self._call(
+            "creating a mandate import",
+            lambda: self._client.mandate_imports.create(
+                params={"scheme": scheme}, headers={"Idempotency-Key": idempotency_key}
+            ),
+        ).attributes
 
     def get_mandate_import(self, import_id: str) -> dict[str, Any]:
         return self._call(f"mandate import {import_id}", lambda: self._client.mandate_imports.get(import_id)).attributes
 
     def mandate_import_entries(self, import_id: str) -> list[dict[str, Any]]:
-        return list(self._pages(f"entries of {import_id}", self._client.mandate_import_entries,
-                                {"mandate_import": import_id}))
+        return list(
+            self._pages(f"entries of {import_id}", self._client.mandate_import_entries, {"mandate_import": import_id})
+        )
 
     def add_mandate_import_entry(self, import_id: str, entry: dict[str, Any]) -> None:
         params = {**entry, "links": {"mandate_import": import_id}}
-        self._call(f"adding {entry.get('record_identifier')} to {import_id}",
-                   lambda: self._client.mandate_import_entries.create(params=params), safe=False)
+        self._call(
+            f"adding {entry.get('record_identifier')} to {import_id}",
+            lambda: self._client.mandate_import_entries.create(params=params),
+            safe=False,
+        )
 
     def submit_mandate_import(self, import_id: str) -> dict[str, Any]:
-        return self._call(f"submitting {import_id}", lambda: self._client.mandate_imports.submit(import_id),
-                          safe=False).attributes
+        return self._call(
+            f"submitting {import_id}", lambda: self._client.mandate_imports.submit(import_id), safe=False
+        ).attributes
 
     def get_bank_account(self, account_id: str) -> BankAccount:
-        return bank_account_from(self._call(f"bank account {account_id}",
-                                            lambda: self._client.customer_bank_accounts.get(account_id)).attributes)
+        return bank_account_from(
+            self._call(
+                f"bank account {account_id}", lambda: self._client.customer_bank_accounts.get(account_id)
+            ).attributes
+        )
 
     def latest_event_id(self) -> str | None:
         """The newest event's id: where a first sync starts reading events from."""
@@ -400,8 +546,9 @@ class GoCardlessProvider:
         return page.records[0].id if page.records else None
 
     def cancel_payment(self, payment_id: str) -> Payment:
-        raw = self._call(f"cancelling payment {payment_id}",
-                         lambda: self._client.payments.cancel(payment_id), safe=False).attributes
+        raw = self._call(
+            f"cancelling payment {payment_id}", lambda: self._client.payments.cancel(payment_id), safe=False
+        ).attributes
         return payment_from(raw, self._customer_of_mandate.get((raw.get("links") or {}).get("mandate")))
 
     def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:

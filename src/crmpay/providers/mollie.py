@@ -54,8 +54,7 @@ from crmpay.providers._retry import RetryPolicy, with_retries
 T = TypeVar("T")
 NAME = "mollie"
 PAGE = 250
-MANDATE_STATES = {"valid": MandateState.ACTIVE, "pending": MandateState.PENDING,
-                  "invalid": MandateState.FAILED}
+MANDATE_STATES = {"valid": MandateState.ACTIVE, "pending": MandateState.PENDING, "invalid": MandateState.FAILED}
 
 
 def _when(value: str | None) -> datetime | None:
@@ -81,9 +80,25 @@ def _amount(money: Money) -> dict[str, str]:
     return {"currency": money.currency, "value": money.decimal_string()}
 
 
-_LOCALES = {"fr": "fr_FR", "en": "en_US", "nl": "nl_NL", "de": "de_DE", "es": "es_ES", "it": "it_IT",
-            "pt": "pt_PT", "ca": "ca_ES", "nb": "nb_NO", "sv": "sv_SE", "fi": "fi_FI", "da": "da_DK",
-            "is": "is_IS", "hu": "hu_HU", "pl": "pl_PL", "lv": "lv_LV", "lt": "lt_LT"}
+_LOCALES = {
+    "fr": "fr_FR",
+    "en": "en_US",
+    "nl": "nl_NL",
+    "de": "de_DE",
+    "es": "es_ES",
+    "it": "it_IT",
+    "pt": "pt_PT",
+    "ca": "ca_ES",
+    "nb": "nb_NO",
+    "sv": "sv_SE",
+    "fi": "fi_FI",
+    "da": "da_DK",
+    "is": "is_IS",
+    "hu": "hu_HU",
+    "pl": "pl_PL",
+    "lv": "lv_LV",
+    "lt": "lt_LT",
+}
 
 
 def _locale(language: str) -> str:
@@ -96,26 +111,55 @@ def _last_segment(link: dict[str, Any] | None) -> str | None:
 
 def customer_from(raw: dict[str, Any]) -> Customer:
     locale = raw.get("locale") or ""
-    return Customer(NAME, raw["id"], raw.get("email"), raw.get("name"), None,
-                    locale.split("_")[0] or None, _when(raw.get("createdAt")), dict(raw))
+    return Customer(
+        NAME,
+        raw["id"],
+        raw.get("email"),
+        raw.get("name"),
+        None,
+        locale.split("_")[0] or None,
+        _when(raw.get("createdAt")),
+        dict(raw),
+    )
 
 
 def mandate_from(raw: dict[str, Any], customer_id: str | None = None) -> Mandate:
     status = raw["status"]
     customer_id = customer_id or _last_segment((raw.get("_links") or {}).get("customer"))
-    return Mandate(NAME, raw["id"], customer_id, raw["id"], status,
-                   MANDATE_STATES.get(status, MandateState.PENDING), status == "valid",
-                   "sepa_core" if raw.get("method") == "directdebit" else raw.get("method"),
-                   raw.get("mandateReference"), "EUR", None, _day(raw.get("signatureDate")),
-                   _when(raw.get("createdAt")), dict(raw))
+    return Mandate(
+        NAME,
+        raw["id"],
+        customer_id,
+        raw["id"],
+        status,
+        MANDATE_STATES.get(status, MandateState.PENDING),
+        status == "valid",
+        "sepa_core" if raw.get("method") == "directdebit" else raw.get("method"),
+        raw.get("mandateReference"),
+        "EUR",
+        None,
+        _day(raw.get("signatureDate")),
+        _when(raw.get("createdAt")),
+        dict(raw),
+    )
 
 
 def bank_account_from(mandate: Mandate) -> BankAccount:
     details = mandate.raw.get("details") or {}
     account = details.get("consumerAccount") or ""
-    return BankAccount(NAME, mandate.id, mandate.customer_id, details.get("consumerName"),
-                       account[-4:] or None, None, account[:2] or None, "EUR",
-                       mandate.status == "valid", mandate.created_at, {"mandate": mandate.id})
+    return BankAccount(
+        NAME,
+        mandate.id,
+        mandate.customer_id,
+        details.get("consumerName"),
+        account[-4:] or None,
+        None,
+        account[:2] or None,
+        "EUR",
+        mandate.status == "valid",
+        mandate.created_at,
+        {"mandate": mandate.id},
+    )
 
 
 def payment_from(raw: dict[str, Any]) -> Payment:
@@ -136,10 +180,22 @@ def payment_from(raw: dict[str, Any]) -> Payment:
         state = PaymentState.FAILED
     metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
     details = raw.get("details") if isinstance(raw.get("details"), dict) else {}
-    return Payment(NAME, raw["id"], money, status, state, bool(raw.get("isCancelable")),
-                   raw.get("mandateId"), raw.get("customerId"), _day(details.get("dueDate")),
-                   raw.get("description"), None, {str(k): str(v) for k, v in metadata.items()},
-                   _when(raw.get("createdAt")), dict(raw))
+    return Payment(
+        NAME,
+        raw["id"],
+        money,
+        status,
+        state,
+        bool(raw.get("isCancelable")),
+        raw.get("mandateId"),
+        raw.get("customerId"),
+        _day(details.get("dueDate")),
+        raw.get("description"),
+        None,
+        {str(k): str(v) for k, v in metadata.items()},
+        _when(raw.get("createdAt")),
+        dict(raw),
+    )
 
 
 class _Accepted(Exception):
@@ -180,15 +236,24 @@ class MollieProvider:
     name = NAME
     max_page_size = PAGE
 
-    def __init__(self, api_key: str, *, environment: str = "live", base_url: str | None = None,
-                 retry_policy: RetryPolicy | None = None, timeout: float = 30,
-                 redirect_url: str | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        environment: str = "live",
+        base_url: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float = 30,
+        redirect_url: str | None = None,
+    ) -> None:
         self._client = Client(timeout=(5, timeout))
         try:
             self._client.set_api_key(api_key)
         except mollie_errors.RequestSetupError:
-            raise AuthError("Mollie API keys start with test_ or live_",
-                            hint="copy the key from the Mollie dashboard (Developers > API keys)") from None
+            raise AuthError(
+                "Mollie API keys start with test_ or live_",
+                hint="copy the key from the Mollie dashboard (Developers > API keys)",
+            ) from None
         if environment == "local":
             if not base_url:
                 raise UsageError("mollie: environment 'local' needs a base URL")
@@ -207,8 +272,9 @@ class MollieProvider:
         try:
             return with_retries(fn, is_transient=_is_transient, safe=safe, policy=self._policy, rng=self._rng)
         except mollie_errors.UnauthorizedError:
-            raise AuthError("Mollie rejected the API key",
-                            hint="run `crmpay connect mollie` with a valid key") from None
+            raise AuthError(
+                "Mollie rejected the API key", hint="run `crmpay connect mollie` with a valid key"
+            ) from None
         except mollie_errors.RequestSetupError as exc:
             raise UsageError(f"cannot ask Mollie for {what}: {exc}") from None
         except _Accepted:
@@ -220,10 +286,12 @@ class MollieProvider:
             if status in (401, 403):
                 raise AuthError(f"Mollie refused {what} (HTTP {status})") from None
             if 400 <= status < 500 and status != 429:
-                raise OperationFailed(f"Mollie refused {what} (HTTP {status}): the answer was not "
-                                      "a Mollie error body") from None
-            raise TemporaryError(f"Mollie gave no usable answer for {what}"
-                                 + (f" (HTTP {status})" if status else "")) from None
+                raise OperationFailed(
+                    f"Mollie refused {what} (HTTP {status}): the answer was not a Mollie error body"
+                ) from None
+            raise TemporaryError(
+                f"Mollie gave no usable answer for {what}" + (f" (HTTP {status})" if status else "")
+            ) from None
         except mollie_errors.ResponseError as exc:
             status = _status(exc)
             if status == 403:
@@ -243,7 +311,7 @@ class MollieProvider:
 
     def _pages(self, what: str, first: Callable[[], Any], *, read_ahead: bool = False) -> Iterator[dict[str, Any]]:
         pages = self._page_list(what, first)
-        for page in (_paging.read_ahead(pages) if read_ahead else pages):
+        for page in _paging.read_ahead(pages) if read_ahead else pages:
             for item in page:
                 yield dict(item)
 
@@ -260,9 +328,12 @@ class MollieProvider:
         return AccountCheck(None, f"Mollie ({self._mode} mode)", warnings)
 
     def iter_customers(self, *, read_ahead: bool = False) -> Iterator[Customer]:
-        return (customer_from(raw) for raw in
-                self._pages("listing customers", lambda: self._client.customers.list(limit=PAGE),
-                            read_ahead=read_ahead))
+        return (
+            customer_from(raw)
+            for raw in self._pages(
+                "listing customers", lambda: self._client.customers.list(limit=PAGE), read_ahead=read_ahead
+            )
+        )
 
     def iter_mandates(self, *, read_ahead: bool = False) -> Iterator[Mandate]:
         for customer in self.iter_customers(read_ahead=read_ahead):
@@ -279,28 +350,31 @@ class MollieProvider:
         return (bank_account_from(mandate) for mandate in self.iter_mandates(read_ahead=read_ahead))
 
     def iter_payments(self, *, created_after: datetime | None = None, read_ahead: bool = False) -> Iterator[Payment]:
-        for raw in self._pages("listing payments", lambda: self._client.payments.list(limit=PAGE),
-                               read_ahead=read_ahead):
+        for raw in self._pages(
+            "listing payments", lambda: self._client.payments.list(limit=PAGE), read_ahead=read_ahead
+        ):
             payment = payment_from(raw)
             if created_after and payment.created_at and payment.created_at <= created_after:
                 return  # newest first: everything after this is older
             yield payment
 
     def get_customer(self, customer_id: str) -> Customer:
-        return customer_from(dict(self._call(f"customer {customer_id}",
-                                             lambda: self._client.customers.get(customer_id))))
+        return customer_from(
+            dict(self._call(f"customer {customer_id}", lambda: self._client.customers.get(customer_id)))
+        )
 
     def get_mandate(self, mandate_id: str, *, customer_id: str | None = None) -> Mandate:
         customer_id = customer_id or self._customer_of_mandate.get(mandate_id)
         if customer_id is None:
-            raise UsageError(f"Mollie mandate {mandate_id}: its customer is not known",
-                             hint="run `crmpay sync` first, or give the customer")
+            raise UsageError(
+                f"Mollie mandate {mandate_id}: its customer is not known",
+                hint="run `crmpay sync` first, or give the customer",
+            )
         raw = self._call(f"mandate {mandate_id}", lambda: self._mandates_of(customer_id).get(mandate_id))
         return mandate_from(dict(raw), customer_id)
 
     def get_payment(self, payment_id: str) -> Payment:
-        return payment_from(dict(self._call(f"payment {payment_id}",
-                                            lambda: self._client.payments.get(payment_id))))
+        return payment_from(dict(self._call(f"payment {payment_id}", lambda: self._client.payments.get(payment_id))))
 
     def create_customer(self, new: NewCustomer, *, idempotency_key: str) -> Customer:
         data: dict[str, Any] = {"name": new.name, "email": new.email}
@@ -308,13 +382,13 @@ class MollieProvider:
             data["locale"] = _locale(new.language)
         if new.metadata:
             data["metadata"] = new.metadata
-        raw = self._call("creating a customer",
-                         lambda: _done(self._client.customers.create(data, idempotency_key=idempotency_key)))
+        raw = self._call(
+            "creating a customer", lambda: _done(self._client.customers.create(data, idempotency_key=idempotency_key))
+        )
         return customer_from(dict(raw))
 
     def create_mandate(self, new: NewMandate, *, idempotency_key: str) -> Mandate:
-        data: dict[str, Any] = {"method": "directdebit", "consumerName": new.holder_name,
-                                "consumerAccount": new.iban}
+        data: dict[str, Any] = {"method": "directdebit", "consumerName": new.holder_name, "consumerAccount": new.iban}
         if new.bic:
             data["consumerBic"] = new.bic
         if new.signature_date:
@@ -322,8 +396,7 @@ class MollieProvider:
         if new.reference:
             data["mandateReference"] = new.reference
         resource = self._mandates_of(new.customer_id)
-        raw = self._call("creating a mandate",
-                         lambda: _done(resource.create(data, idempotency_key=idempotency_key)))
+        raw = self._call("creating a mandate", lambda: _done(resource.create(data, idempotency_key=idempotency_key)))
         self._customer_of_mandate[raw["id"]] = new.customer_id
         return mandate_from(dict(raw), new.customer_id)
 
@@ -331,13 +404,17 @@ class MollieProvider:
         if not new.customer_id:
             raise UsageError("a Mollie recurring payment needs the mandate's customer id")
         data: dict[str, Any] = {
-            "amount": _amount(new.amount), "description": new.description[:255], "sequenceType": "recurring",
-            "customerId": new.customer_id, "mandateId": new.mandate_id,
+            "amount": _amount(new.amount),
+            "description": new.description[:255],
+            "sequenceType": "recurring",
+            "customerId": new.customer_id,
+            "mandateId": new.mandate_id,
         }
         if new.metadata:
             data["metadata"] = new.metadata
-        raw = self._call("creating a payment",
-                         lambda: _done(self._client.payments.create(data, idempotency_key=idempotency_key)))
+        raw = self._call(
+            "creating a payment", lambda: _done(self._client.payments.create(data, idempotency_key=idempotency_key))
+        )
         return payment_from(dict(raw))
 
     def create_setup_link(self, new: NewSetupLink, *, idempotency_key: str) -> SetupLink:
@@ -348,21 +425,31 @@ class MollieProvider:
         """
         redirect = new.redirect_url or self._redirect_url
         if not redirect:
-            raise UsageError("a Mollie first payment needs a redirect URL: the page the customer "
-                             "returns to after paying", hint="give the provider a redirect_url")
+            raise UsageError(
+                "a Mollie first payment needs a redirect URL: the page the customer returns to after paying",
+                hint="give the provider a redirect_url",
+            )
         amount = new.amount if new.amount is not None else Money.from_minor(1, new.currency)
         data: dict[str, Any] = {
-            "amount": _amount(amount), "description": new.description[:255], "sequenceType": "first",
-            "customerId": new.customer_id, "redirectUrl": redirect,
+            "amount": _amount(amount),
+            "description": new.description[:255],
+            "sequenceType": "first",
+            "customerId": new.customer_id,
+            "redirectUrl": redirect,
         }
         if new.language:
             data["locale"] = _locale(new.language)
         if new.metadata:
             data["metadata"] = new.metadata
-        raw = dict(self._call("creating a first payment",
-                              lambda: _done(self._client.payments.create(data, idempotency_key=idempotency_key))))
-        return SetupLink(NAME, raw["id"], raw["_links"]["checkout"]["href"], _when(raw.get("expiresAt")),
-                         new.customer_id, raw)
+        raw = dict(
+            self._call(
+                "creating a first payment",
+                lambda: _done(self._client.payments.create(data, idempotency_key=idempotency_key)),
+            )
+        )
+        return SetupLink(
+            NAME, raw["id"], raw["_links"]["checkout"]["href"], _when(raw.get("expiresAt")), new.customer_id, raw
+        )
 
     def get_setup_link_mandate(self, payment_id: str) -> str | None:
         return self.get_payment(payment_id).mandate_id
@@ -371,8 +458,10 @@ class MollieProvider:
         current = self.get_payment(payment_id)
         if not current.cancellable:
             raise OperationFailed(f"payment {payment_id} is {current.status}; it can no longer be cancelled")
-        raw = self._call(f"cancelling payment {payment_id}", lambda: _done(
-            self._client.payments.delete(payment_id, idempotency_key=f"cancel:{payment_id}")))
+        raw = self._call(
+            f"cancelling payment {payment_id}",
+            lambda: _done(self._client.payments.delete(payment_id, idempotency_key=f"cancel:{payment_id}")),
+        )
         return payment_from(dict(raw))
 
     def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:

@@ -111,9 +111,7 @@ class Router:
 
     def add(self, method: str, template: str, handler: Handler, *, service: str) -> None:
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
-        self._routes.append(
-            Route(method.upper(), template, re.compile(f"^{regex}$"), handler, service)
-        )
+        self._routes.append(Route(method.upper(), template, re.compile(f"^{regex}$"), handler, service))
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self._routes:

@@ -50,22 +50,65 @@ DOCS = "https://developer.gocardless.com/api-reference"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 RATE_LIMIT = 1000  # requests per minute, as the real API announces
-SCHEME_CURRENCY = {"bacs": "GBP", "faster_payments": "GBP", "sepa_core": "EUR", "ach": "USD",
-                   "autogiro": "SEK", "betalingsservice": "DKK", "becs": "AUD", "becs_nz": "NZD",
-                   "pad": "CAD", "pay_to": "AUD"}
-CURRENCY_SCHEME = {"EUR": "sepa_core", "GBP": "bacs", "SEK": "autogiro", "DKK": "betalingsservice",
-                   "USD": "ach", "AUD": "becs", "NZD": "becs_nz", "CAD": "pad"}
+SCHEME_CURRENCY = {
+    "bacs": "GBP",
+    "faster_payments": "GBP",
+    "sepa_core": "EUR",
+    "ach": "USD",
+    "autogiro": "SEK",
+    "betalingsservice": "DKK",
+    "becs": "AUD",
+    "becs_nz": "NZD",
+    "pad": "CAD",
+    "pay_to": "AUD",
+}
+CURRENCY_SCHEME = {
+    "EUR": "sepa_core",
+    "GBP": "bacs",
+    "SEK": "autogiro",
+    "DKK": "betalingsservice",
+    "USD": "ach",
+    "AUD": "becs",
+    "NZD": "becs_nz",
+    "CAD": "pad",
+}
 COUNTRY_CURRENCY = {"GB": "GBP", "SE": "SEK", "DK": "DKK"}
-REFERENCE_LIMITS = {"ach": 10, "bacs": 10, "autogiro": 11, "becs": 30, "becs_nz": 12,
-                    "betalingsservice": 30, "pay_to": 18}
+REFERENCE_LIMITS = {
+    "ach": 10,
+    "bacs": 10,
+    "autogiro": 11,
+    "becs": 30,
+    "becs_nz": 12,
+    "betalingsservice": 30,
+    "pay_to": 18,
+}
 USABLE_MANDATE = frozenset({"pending_customer_approval", "pending_submission", "submitted", "active"})
 ENDED_MANDATE = frozenset({"cancelled", "failed", "expired", "consumed", "blocked"})
 VERIFICATION_STATUSES = ("successful", "in_review", "action_required")
-KINDS = ("customers", "customer_bank_accounts", "mandates", "payments", "billing_requests",
-         "billing_request_flows", "mandate_imports", "mandate_import_entries", "events", "creditors")
-ID_PREFIX = {"customers": "CU", "customer_bank_accounts": "BA", "mandates": "MD", "payments": "PM",
-             "billing_requests": "BRQ", "billing_request_flows": "BRF", "mandate_imports": "IM",
-             "mandate_import_entries": "IME", "events": "EV", "creditors": "CR"}
+KINDS = (
+    "customers",
+    "customer_bank_accounts",
+    "mandates",
+    "payments",
+    "billing_requests",
+    "billing_request_flows",
+    "mandate_imports",
+    "mandate_import_entries",
+    "events",
+    "creditors",
+)
+ID_PREFIX = {
+    "customers": "CU",
+    "customer_bank_accounts": "BA",
+    "mandates": "MD",
+    "payments": "PM",
+    "billing_requests": "BRQ",
+    "billing_request_flows": "BRF",
+    "mandate_imports": "IM",
+    "mandate_import_entries": "IME",
+    "events": "EV",
+    "creditors": "CR",
+}
 # Links that listings filter on, indexed per kind: ids in creation order for each value.
 INDEXED: dict[str, tuple[str, ...]] = {
     "customer_bank_accounts": ("customer",),
@@ -73,51 +116,140 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "payments": ("mandate", "customer"),
     "billing_requests": ("customer",),
     "mandate_import_entries": ("mandate_import",),
-    "events": ("payment", "mandate", "customer", "customer_bank_account", "billing_request",
-               "billing_request_flow", "creditor"),
+    "events": (
+        "payment",
+        "mandate",
+        "customer",
+        "customer_bank_account",
+        "billing_request",
+        "billing_request_flow",
+        "creditor",
+    ),
 }
 EVENT_INDEXED = frozenset(INDEXED["events"])
-EVENT_LINKS = ("bank_authorisation", "billing_request", "billing_request_flow", "creditor", "customer",
-               "customer_bank_account", "instalment_schedule", "mandate", "mandate_request",
-               "mandate_request_mandate", "new_customer_bank_account", "new_mandate", "organisation",
-               "outbound_payment", "parent_event", "payer_authorisation", "payment",
-               "payment_account_transaction", "payment_request_payment", "payout",
-               "previous_customer_bank_account", "refund", "scheme_identifier", "subscription")
-EVENT_DETAILS = ("bank_account_id", "cause", "currency", "description", "item_count",
-                 "not_retried_reason", "origin", "property", "reason_code", "scheme", "will_attempt_retry")
+EVENT_LINKS = (
+    "bank_authorisation",
+    "billing_request",
+    "billing_request_flow",
+    "creditor",
+    "customer",
+    "customer_bank_account",
+    "instalment_schedule",
+    "mandate",
+    "mandate_request",
+    "mandate_request_mandate",
+    "new_customer_bank_account",
+    "new_mandate",
+    "organisation",
+    "outbound_payment",
+    "parent_event",
+    "payer_authorisation",
+    "payment",
+    "payment_account_transaction",
+    "payment_request_payment",
+    "payout",
+    "previous_customer_bank_account",
+    "refund",
+    "scheme_identifier",
+    "subscription",
+)
+EVENT_DETAILS = (
+    "bank_account_id",
+    "cause",
+    "currency",
+    "description",
+    "item_count",
+    "not_retried_reason",
+    "origin",
+    "property",
+    "reason_code",
+    "scheme",
+    "will_attempt_retry",
+)
 # The link that names an event's own resource, by resource_type.
-EVENT_SUBJECT = {"payments": "payment", "mandates": "mandate", "customers": "customer",
-                 "customer_bank_accounts": "customer_bank_account", "billing_requests": "billing_request",
-                 "creditors": "creditor"}
+EVENT_SUBJECT = {
+    "payments": "payment",
+    "mandates": "mandate",
+    "customers": "customer",
+    "customer_bank_accounts": "customer_bank_account",
+    "billing_requests": "billing_request",
+    "creditors": "creditor",
+}
 EVENT_FILTERS = ("payment", "mandate", "customer", "customer_bank_account", "billing_request")
-INCLUDABLE = {"payment": "payments", "mandate": "mandates", "customer": "customers",
-              "customer_bank_account": "customer_bank_accounts", "billing_request": "billing_requests",
-              "creditor": "creditors"}
-PREFILL_KEYS = ("address_line1", "address_line2", "address_line3", "city", "company_name",
-                "country_code", "danish_identity_number", "email", "family_name", "given_name",
-                "postal_code", "region", "swedish_identity_number")
-CUSTOMER_FIELDS = ("email", "given_name", "family_name", "company_name", "address_line1",
-                   "address_line2", "address_line3", "city", "region", "postal_code",
-                   "country_code", "language", "phone_number", "danish_identity_number",
-                   "swedish_identity_number")
-SCENARIOS = ("payment_confirmed", "payment_paid_out", "payment_failed", "payment_charged_back",
-             "payment_submitted", "mandate_activated", "mandate_failed", "mandate_expired",
-             "creditor_verification_status_action_required", "creditor_verification_status_in_review",
-             "creditor_verification_status_successful")
+INCLUDABLE = {
+    "payment": "payments",
+    "mandate": "mandates",
+    "customer": "customers",
+    "customer_bank_account": "customer_bank_accounts",
+    "billing_request": "billing_requests",
+    "creditor": "creditors",
+}
+PREFILL_KEYS = (
+    "address_line1",
+    "address_line2",
+    "address_line3",
+    "city",
+    "company_name",
+    "country_code",
+    "danish_identity_number",
+    "email",
+    "family_name",
+    "given_name",
+    "postal_code",
+    "region",
+    "swedish_identity_number",
+)
+CUSTOMER_FIELDS = (
+    "email",
+    "given_name",
+    "family_name",
+    "company_name",
+    "address_line1",
+    "address_line2",
+    "address_line3",
+    "city",
+    "region",
+    "postal_code",
+    "country_code",
+    "language",
+    "phone_number",
+    "danish_identity_number",
+    "swedish_identity_number",
+)
+SCENARIOS = (
+    "payment_confirmed",
+    "payment_paid_out",
+    "payment_failed",
+    "payment_charged_back",
+    "payment_submitted",
+    "mandate_activated",
+    "mandate_failed",
+    "mandate_expired",
+    "creditor_verification_status_action_required",
+    "creditor_verification_status_in_review",
+    "creditor_verification_status_successful",
+)
 # What the default cause of each status change says, as GoCardless writes it.
-CAUSES = {("payments", "created"): "payment_created", ("payments", "submitted"): "payment_submitted",
-          ("payments", "confirmed"): "payment_confirmed", ("payments", "paid_out"): "payment_paid_out",
-          ("payments", "cancelled"): "payment_cancelled",
-          ("payments", "resubmission_requested"): "payment_retried",
-          ("mandates", "created"): "mandate_created", ("mandates", "submitted"): "mandate_submitted",
-          ("mandates", "active"): "mandate_activated", ("mandates", "cancelled"): "mandate_cancelled",
-          ("mandates", "reinstated"): "mandate_reinstated", ("mandates", "expired"): "mandate_expired",
-          ("customer_bank_accounts", "created"): "bank_account_created",
-          ("customer_bank_accounts", "disabled"): "bank_account_disabled",
-          ("billing_requests", "created"): "billing_request_created",
-          ("billing_requests", "flow_created"): "billing_request_flow_created",
-          ("billing_requests", "fulfilled"): "billing_request_fulfilled",
-          ("billing_requests", "cancelled"): "billing_request_cancelled"}
+CAUSES = {
+    ("payments", "created"): "payment_created",
+    ("payments", "submitted"): "payment_submitted",
+    ("payments", "confirmed"): "payment_confirmed",
+    ("payments", "paid_out"): "payment_paid_out",
+    ("payments", "cancelled"): "payment_cancelled",
+    ("payments", "resubmission_requested"): "payment_retried",
+    ("mandates", "created"): "mandate_created",
+    ("mandates", "submitted"): "mandate_submitted",
+    ("mandates", "active"): "mandate_activated",
+    ("mandates", "cancelled"): "mandate_cancelled",
+    ("mandates", "reinstated"): "mandate_reinstated",
+    ("mandates", "expired"): "mandate_expired",
+    ("customer_bank_accounts", "created"): "bank_account_created",
+    ("customer_bank_accounts", "disabled"): "bank_account_disabled",
+    ("billing_requests", "created"): "billing_request_created",
+    ("billing_requests", "flow_created"): "billing_request_flow_created",
+    ("billing_requests", "fulfilled"): "billing_request_fulfilled",
+    ("billing_requests", "cancelled"): "billing_request_cancelled",
+}
 SOURCE_TYPES = {"api": "access_token", "customer": "payer", "payer": "payer"}
 # Order in which the clock visits what is due on one day: mandates before their payments.
 MANDATE_RANK, PAYMENT_RANK = 0, 1
@@ -134,7 +266,8 @@ class GoCardlessService(Tables):
     def reset(self) -> None:
         self.reset_tables(KINDS)
         self.index: dict[tuple[str, str], dict[str, list[str]]] = {
-            (kind, key): {} for kind, keys in INDEXED.items() for key in keys}
+            (kind, key): {} for kind, keys in INDEXED.items() for key in keys
+        }
         self.idempotency: dict[tuple[str, str], str] = {}  # (kind, key) -> id
         self.private: dict[str, dict[str, Any]] = {}  # per object: IBAN, lifecycle dates, retries
         self.accounts_by_iban: dict[tuple[str, str], str] = {}  # (customer, IBAN) -> bank account
@@ -198,25 +331,62 @@ class GoCardlessService(Tables):
 
     def _new_creditor(self) -> dict[str, Any]:
         now = self._now()
-        address = {"address_line1": "1 rue de la Sandbox", "address_line2": None, "address_line3": None,
-                   "city": "Paris", "region": None, "postal_code": "75001", "country_code": "FR"}
+        address = {
+            "address_line1": "1 rue de la Sandbox",
+            "address_line2": None,
+            "address_line3": None,
+            "city": "Paris",
+            "region": None,
+            "postal_code": "75001",
+            "country_code": "FR",
+        }
         return {
-            "id": self._new_id("creditors"), "created_at": now, "name": "crmpay sandbox creditor",
-            **address, "bank_reference_prefix": "CRMPAY", "can_create_refunds": False,
-            "creditor_type": "company", "custom_payment_pages_enabled": False,
-            "fx_payout_currency": None, "logo_url": None, "mandate_imports_enabled": True,
-            "merchant_responsible_for_notifications": True, "verification_status": "successful",
-            "links": {f"default_{c}_payout_account": None
-                      for c in ("aud", "cad", "dkk", "eur", "gbp", "nzd", "sek", "usd")},
+            "id": self._new_id("creditors"),
+            "created_at": now,
+            "name": "crmpay sandbox creditor",
+            **address,
+            "bank_reference_prefix": "CRMPAY",
+            "can_create_refunds": False,
+            "creditor_type": "company",
+            "custom_payment_pages_enabled": False,
+            "fx_payout_currency": None,
+            "logo_url": None,
+            "mandate_imports_enabled": True,
+            "merchant_responsible_for_notifications": True,
+            "verification_status": "successful",
+            "links": {
+                f"default_{c}_payout_account": None for c in ("aud", "cad", "dkk", "eur", "gbp", "nzd", "sek", "usd")
+            },
             "scheme_identifiers": [
-                {"id": "SU0000000001", "name": "crmpay sandbox creditor", "scheme": "sepa_core",
-                 "reference": "FR72ZZZ123456", "status": "active", "currency": "EUR",
-                 "minimum_advance_notice": 3, "can_specify_mandate_reference": True, **address,
-                 "email": "creditor@sandbox.invalid", "phone_number": None, "created_at": now},
-                {"id": "SU0000000002", "name": "crmpay sandbox creditor", "scheme": "bacs",
-                 "reference": "420042", "status": "active", "currency": "GBP",
-                 "minimum_advance_notice": 3, "can_specify_mandate_reference": True, **address,
-                 "email": "creditor@sandbox.invalid", "phone_number": None, "created_at": now}],
+                {
+                    "id": "SU0000000001",
+                    "name": "crmpay sandbox creditor",
+                    "scheme": "sepa_core",
+                    "reference": "FR72ZZZ123456",
+                    "status": "active",
+                    "currency": "EUR",
+                    "minimum_advance_notice": 3,
+                    "can_specify_mandate_reference": True,
+                    **address,
+                    "email": "creditor@sandbox.invalid",
+                    "phone_number": None,
+                    "created_at": now,
+                },
+                {
+                    "id": "SU0000000002",
+                    "name": "crmpay sandbox creditor",
+                    "scheme": "bacs",
+                    "reference": "420042",
+                    "status": "active",
+                    "currency": "GBP",
+                    "minimum_advance_notice": 3,
+                    "can_specify_mandate_reference": True,
+                    **address,
+                    "email": "creditor@sandbox.invalid",
+                    "phone_number": None,
+                    "created_at": now,
+                },
+            ],
         }
 
     # -- wire helpers ------------------------------------------------------------------------
@@ -225,17 +395,27 @@ class GoCardlessService(Tables):
         count = self.window[1] + 1 if self.window[0] == minute else 1
         self.window = (minute, count)
         remaining = 0 if exhausted else max(0, RATE_LIMIT - count)
-        return {"RateLimit-Limit": str(RATE_LIMIT), "RateLimit-Remaining": str(remaining),
-                "RateLimit-Reset": formatdate((minute + 1) * 60, usegmt=True)}
+        return {
+            "RateLimit-Limit": str(RATE_LIMIT),
+            "RateLimit-Remaining": str(remaining),
+            "RateLimit-Reset": formatdate((minute + 1) * 60, usegmt=True),
+        }
 
     def _ok(self, status: int, body: Any) -> Response:
         return Response.json_body(status, body, headers=self._headers())
 
     def _error(self, status: int, kind: str, message: str, errors: list[dict[str, Any]]) -> HttpError:
         anchor = errors[0].get("reason") or kind if errors else kind
-        body = {"error": {"type": kind, "code": status, "message": message,
-                          "documentation_url": f"{DOCS}#{anchor}",
-                          "request_id": self.sandbox.ids.next("RQ", 12), "errors": errors}}
+        body = {
+            "error": {
+                "type": kind,
+                "code": status,
+                "message": message,
+                "documentation_url": f"{DOCS}#{anchor}",
+                "request_id": self.sandbox.ids.next("RQ", 12),
+                "errors": errors,
+            }
+        }
         return HttpError(Response.json_body(status, body, headers=self._headers(exhausted=status == 429)))
 
     def _invalid_state(self, reason: str, message: str, status: int = 422, **links: str) -> HttpError:
@@ -246,8 +426,12 @@ class GoCardlessService(Tables):
 
     def _validation(self, field: str, message: str, envelope: str | None = None) -> HttpError:
         pointer = "/" + "/".join(filter(None, [envelope, *field.split(".")]))
-        return self._error(422, "validation_failed", "Validation failed",
-                           [{"field": field, "message": message, "request_pointer": pointer}])
+        return self._error(
+            422,
+            "validation_failed",
+            "Validation failed",
+            [{"field": field, "message": message, "request_pointer": pointer}],
+        )
 
     def _usage(self, status: int, reason: str, message: str) -> HttpError:
         return self._error(status, "invalid_api_usage", message, [{"reason": reason, "message": message}])
@@ -258,8 +442,12 @@ class GoCardlessService(Tables):
     def fault_response(self, status: int) -> Response:
         if status == 429:
             return self._usage(429, "rate_limit_exceeded", "Rate limit exceeded").response
-        return self._error(500, "gocardless", "Uh-oh! Something went wrong", [
-            {"reason": "internal_server_error", "message": "Internal server error"}]).response
+        return self._error(
+            500,
+            "gocardless",
+            "Uh-oh! Something went wrong",
+            [{"reason": "internal_server_error", "message": "Internal server error"}],
+        ).response
 
     def credentials(self) -> dict[str, Any]:
         return {"access_token": TOKEN, "environment": "local", "base_url": self.sandbox.url}
@@ -269,6 +457,7 @@ class GoCardlessService(Tables):
             if request.header("Authorization") != f"Bearer {TOKEN}":
                 raise self._usage(401, "unauthorized", "Unauthorized")
             return handler(request)
+
         return wrapped
 
     def _body(self, request: Request, envelope: str) -> dict[str, Any]:
@@ -298,9 +487,12 @@ class GoCardlessService(Tables):
         key = request.header("Idempotency-Key")
         existing = self.idempotency.get((kind, key)) if key else None
         if existing:
-            raise self._invalid_state("idempotent_creation_conflict",
-                                      "A resource has already been created with this idempotency key",
-                                      status=409, conflicting_resource_id=existing)
+            raise self._invalid_state(
+                "idempotent_creation_conflict",
+                "A resource has already been created with this idempotency key",
+                status=409,
+                conflicting_resource_id=existing,
+            )
 
     def _remember(self, request: Request, kind: str, ident: str) -> None:
         key = request.header("Idempotency-Key")
@@ -321,17 +513,34 @@ class GoCardlessService(Tables):
         return dict(metadata)
 
     # -- events ------------------------------------------------------------------------------
-    def _event(self, resource_type: str, action: str, links: dict[str, str],
-               cause: str | None = None, description: str = "", origin: str = "gocardless",
-               **details: Any) -> None:
+    def _event(
+        self,
+        resource_type: str,
+        action: str,
+        links: dict[str, str],
+        cause: str | None = None,
+        description: str = "",
+        origin: str = "gocardless",
+        **details: Any,
+    ) -> None:
         """Record one event. Stored compactly (links and details without their nulls) and
         rendered in full when answered: 100,000 payments make several times as many events."""
         event = {
-            "id": "", "created_at": "", "resource_type": resource_type, "action": action,
+            "id": "",
+            "created_at": "",
+            "resource_type": resource_type,
+            "action": action,
             "links": {k: v for k, v in links.items() if v},
-            "details": {k: v for k, v in {
-                "origin": origin, "cause": cause or CAUSES.get((resource_type, action), action),
-                "description": description, **details}.items() if v is not None},
+            "details": {
+                k: v
+                for k, v in {
+                    "origin": origin,
+                    "cause": cause or CAUSES.get((resource_type, action), action),
+                    "description": description,
+                    **details,
+                }.items()
+                if v is not None
+            },
         }
         if self.deferred is not None:
             self.deferred.append(event)
@@ -347,11 +556,15 @@ class GoCardlessService(Tables):
         subject = event["links"].get(EVENT_SUBJECT.get(event["resource_type"], ""))
         resource = self.objects.get(event["resource_type"], {}).get(subject or "")
         origin = event["details"].get("origin")
-        return {**event, "links": {**dict.fromkeys(EVENT_LINKS), **event["links"]},
-                "details": {**dict.fromkeys(EVENT_DETAILS), **event["details"]},
-                "metadata": {}, "resource_metadata": dict((resource or {}).get("metadata") or {}),
-                "customer_notifications": [],
-                "source": {"type": SOURCE_TYPES.get(origin, "gc_team"), "name": "crmpay sandbox"}}
+        return {
+            **event,
+            "links": {**dict.fromkeys(EVENT_LINKS), **event["links"]},
+            "details": {**dict.fromkeys(EVENT_DETAILS), **event["details"]},
+            "metadata": {},
+            "resource_metadata": dict((resource or {}).get("metadata") or {}),
+            "customer_notifications": [],
+            "source": {"type": SOURCE_TYPES.get(origin, "gc_team"), "name": "crmpay sandbox"},
+        }
 
     # -- listing -----------------------------------------------------------------------------
     def _limit(self, request: Request) -> int:
@@ -408,10 +621,17 @@ class GoCardlessService(Tables):
             moment = moment.replace(tzinfo=UTC)
         return iso(moment), moment.microsecond % 1000 == 0
 
-    def _list(self, kind: str, request: Request, match: Callable[[dict[str, Any]], bool] | None = None,
-              *, index: tuple[str, str] | None = None, envelope: str | None = None,
-              render: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-              extra: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None) -> Response:
+    def _list(
+        self,
+        kind: str,
+        request: Request,
+        match: Callable[[dict[str, Any]], bool] | None = None,
+        *,
+        index: tuple[str, str] | None = None,
+        envelope: str | None = None,
+        render: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        extra: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
+    ) -> Response:
         """One page, newest first: `after` walks to older records, `before` to newer ones.
 
         `index` = (link, value) reads that link's index instead of the whole table; the
@@ -420,8 +640,7 @@ class GoCardlessService(Tables):
         """
         limit = self._limit(request)
         positions = self.position[kind]
-        ids: Sequence[str] = (self.index[(kind, index[0])].get(index[1], []) if index
-                              else self.order[kind])
+        ids: Sequence[str] = self.index[(kind, index[0])].get(index[1], []) if index else self.order[kind]
         whole = not index
         after, before = request.arg("after"), request.arg("before")
         if after and before:
@@ -435,14 +654,17 @@ class GoCardlessService(Tables):
         if low:
             start = bisect.bisect_left(range(len(ids)), True, key=lambda i: low(objects[ids[i]]["created_at"]))
         if high:
-            stop = bisect.bisect_left(range(len(ids)), True,
-                                      key=lambda i: not high(objects[ids[i]]["created_at"]))
+            stop = bisect.bisect_left(range(len(ids)), True, key=lambda i: not high(objects[ids[i]]["created_at"]))
 
         page: list[dict[str, Any]] = []
         more = False
         if before:  # newer than the cursor: walk forwards, then show newest first
-            i = max(start, positions[before] + 1 if whole else
-                    bisect.bisect_right(ids, positions[before], key=positions.__getitem__))
+            i = max(
+                start,
+                positions[before] + 1
+                if whole
+                else bisect.bisect_right(ids, positions[before], key=positions.__getitem__),
+            )
             while i < stop:
                 obj = objects[ids[i]]
                 i += 1
@@ -456,8 +678,10 @@ class GoCardlessService(Tables):
         else:
             end = stop
             if after:  # the cursor's index in ids, or where it would be
-                end = min(stop, positions[after] if whole else
-                          bisect.bisect_left(ids, positions[after], key=positions.__getitem__))
+                end = min(
+                    stop,
+                    positions[after] if whole else bisect.bisect_left(ids, positions[after], key=positions.__getitem__),
+                )
             i = end - 1
             while i >= start:
                 obj = objects[ids[i]]
@@ -468,8 +692,10 @@ class GoCardlessService(Tables):
                         break
                     page.append(obj)
             has_newer, has_older = bool(after) and bool(page), more
-        cursors = {"before": page[0]["id"] if page and has_newer else None,
-                   "after": page[-1]["id"] if page and has_older else None}
+        cursors = {
+            "before": page[0]["id"] if page and has_newer else None,
+            "after": page[-1]["id"] if page and has_older else None,
+        }
         body: dict[str, Any] = {envelope or kind: [render(o) if render else o for o in page]}
         if extra:
             body.update(extra(page))
@@ -480,6 +706,7 @@ class GoCardlessService(Tables):
         def handler(request: Request) -> Response:
             obj = self._get(kind, request.params["id"])
             return self._ok(200, {kind: render(obj) if render else obj})
+
         return handler
 
     # -- routes --------------------------------------------------------------------------------
@@ -528,8 +755,12 @@ class GoCardlessService(Tables):
             router.add(method, template, self._authorised(handler), service=self.name)
         router.add("GET", "/__sandbox/gocardless/flow/{id}", self.flow_page, service="control")
         router.add("POST", "/__sandbox/gocardless/flow/{id}", self.complete_flow, service="control")
-        router.add("GET", "/__sandbox/gocardless/creditor",
-                   lambda r: Response.json_body(200, {"creditors": self.creditor}), service="control")
+        router.add(
+            "GET",
+            "/__sandbox/gocardless/creditor",
+            lambda r: Response.json_body(200, {"creditors": self.creditor}),
+            service="control",
+        )
         router.add("PUT", "/__sandbox/gocardless/creditor", self.set_creditor, service="control")
 
     # -- listings and their filters ---------------------------------------------------------------
@@ -623,8 +854,7 @@ class GoCardlessService(Tables):
                 out[kind_] = [self._mandate_out(o) for o in objects] if kind_ == "mandates" else objects
             return {"linked": out} if includes else {}
 
-        return self._list("events", request, self._all(tests), index=index, render=self._render_event,
-                          extra=linked)
+        return self._list("events", request, self._all(tests), index=index, render=self._render_event, extra=linked)
 
     # -- creditor -------------------------------------------------------------------------------
     def set_creditor(self, request: Request) -> Response:
@@ -646,16 +876,18 @@ class GoCardlessService(Tables):
         self._replay(request, "customers")
         data = self._body(request, "customers")
         if not (data.get("email") or data.get("family_name") or data.get("company_name")):
-            raise self._validation("email", "must be present when family_name and company_name are blank",
-                                   "customers")
+            raise self._validation("email", "must be present when family_name and company_name are blank", "customers")
         customer = self._new_customer(data)
         self._remember(request, "customers", customer["id"])
         return self._ok(201, {"customers": customer})
 
     def _new_customer(self, data: dict[str, Any]) -> dict[str, Any]:
-        customer = {"id": self._new_id("customers"), "created_at": self._now(),
-                    **{f: data.get(f) for f in CUSTOMER_FIELDS},
-                    "metadata": self._metadata(data)}
+        customer = {
+            "id": self._new_id("customers"),
+            "created_at": self._now(),
+            **{f: data.get(f) for f in CUSTOMER_FIELDS},
+            "metadata": self._metadata(data),
+        }
         customer["language"] = customer["language"] or "en"
         return self._store("customers", customer)
 
@@ -681,6 +913,7 @@ class GoCardlessService(Tables):
             obj = self._get(kind, request.params["id"])
             obj["metadata"] = self._metadata(self._body(request, kind))
             return self._ok(200, {kind: self._mandate_out(obj) if kind == "mandates" else obj})
+
         return handler
 
     # -- bank accounts ---------------------------------------------------------------------------
@@ -690,13 +923,15 @@ class GoCardlessService(Tables):
         customer_id = (data.get("links") or {}).get("customer")
         if customer_id not in self.objects["customers"] or customer_id in self.removed:
             raise self._validation("links.customer", "must be an existing customer", "customer_bank_accounts")
-        account = self._new_bank_account(customer_id, data.get("account_holder_name"), data.get("iban"),
-                                         data.get("metadata"))
+        account = self._new_bank_account(
+            customer_id, data.get("account_holder_name"), data.get("iban"), data.get("metadata")
+        )
         self._remember(request, "customer_bank_accounts", account["id"])
         return self._ok(201, {"customer_bank_accounts": account})
 
-    def _new_bank_account(self, customer_id: str, holder: str | None, iban: str | None,
-                          metadata: Any = None, *, reuse: bool = False) -> dict[str, Any]:
+    def _new_bank_account(
+        self, customer_id: str, holder: str | None, iban: str | None, metadata: Any = None, *, reuse: bool = False
+    ) -> dict[str, Any]:
         """Checks the IBAN (national length, mod-97); a second account with the same IBAN for
         the same customer is refused with `bank_account_exists` (or reused, when `reuse`)."""
         envelope = "customer_bank_accounts"
@@ -714,22 +949,40 @@ class GoCardlessService(Tables):
             if reuse:
                 return self.objects["customer_bank_accounts"][existing]
             message = "Bank account already exists"
-            raise self._error(409, "validation_failed", message, [
-                {"reason": "bank_account_exists", "message": message,
-                 "links": {"customer_bank_account": existing}}])
+            raise self._error(
+                409,
+                "validation_failed",
+                message,
+                [{"reason": "bank_account_exists", "message": message, "links": {"customer_bank_account": existing}}],
+            )
         meta = self._metadata({"metadata": metadata})
         country = iban[:2]
         ident = self._new_id("customer_bank_accounts")
-        account = {"id": ident, "created_at": self._now(),
-                   "account_holder_name": holder, "account_number_ending": iban[-4:],
-                   "account_type": None, "bank_account_token": None, "bank_name": "SANDBOX BANK",
-                   "country_code": country, "currency": COUNTRY_CURRENCY.get(country, "EUR"), "enabled": True,
-                   "links": {"customer": customer_id}, "metadata": meta,
-                   "payer_name_verification_result": None, "trusted_recipient": False}
+        account = {
+            "id": ident,
+            "created_at": self._now(),
+            "account_holder_name": holder,
+            "account_number_ending": iban[-4:],
+            "account_type": None,
+            "bank_account_token": None,
+            "bank_name": "SANDBOX BANK",
+            "country_code": country,
+            "currency": COUNTRY_CURRENCY.get(country, "EUR"),
+            "enabled": True,
+            "links": {"customer": customer_id},
+            "metadata": meta,
+            "payer_name_verification_result": None,
+            "trusted_recipient": False,
+        }
         self.private[ident] = {"iban": iban, "customer": customer_id}
         self._store("customer_bank_accounts", account)
-        self._event("customer_bank_accounts", "created", {"customer_bank_account": ident},
-                    origin="api", description="Customer bank account created")
+        self._event(
+            "customer_bank_accounts",
+            "created",
+            {"customer_bank_account": ident},
+            origin="api",
+            description="Customer bank account created",
+        )
         return account
 
     def disable_bank_account(self, request: Request) -> Response:
@@ -738,13 +991,22 @@ class GoCardlessService(Tables):
             raise self._invalid_state("bank_account_disabled", "This bank account is already disabled")
         account["enabled"] = False
         self.accounts_by_iban.pop((account["links"]["customer"], self.private[account["id"]]["iban"]), None)
-        self._event("customer_bank_accounts", "disabled", {"customer_bank_account": account["id"]},
-                    origin="api", description="Customer bank account disabled")
+        self._event(
+            "customer_bank_accounts",
+            "disabled",
+            {"customer_bank_account": account["id"]},
+            origin="api",
+            description="Customer bank account disabled",
+        )
         for mandate_id in self.index[("mandates", "customer_bank_account")].get(account["id"], []):
             mandate = self.objects["mandates"][mandate_id]
             if mandate["status"] in USABLE_MANDATE:
-                self._set_mandate(mandate, "cancelled", cause="bank_account_disabled",
-                                  description="The customer's bank account was disabled")
+                self._set_mandate(
+                    mandate,
+                    "cancelled",
+                    cause="bank_account_disabled",
+                    description="The customer's bank account was disabled",
+                )
         return self._ok(200, {"customer_bank_accounts": account})
 
     # -- mandates ---------------------------------------------------------------------------------
@@ -761,28 +1023,47 @@ class GoCardlessService(Tables):
         if scheme not in SCHEME_CURRENCY:
             raise self._validation("scheme", "is not a supported scheme", "mandates")
         if SCHEME_CURRENCY[scheme] != account["currency"]:
-            raise self._validation("scheme", f"is not available for a {account['currency']} bank account",
-                                   "mandates")
+            raise self._validation("scheme", f"is not available for a {account['currency']} bank account", "mandates")
         mandate = self._new_mandate(account, scheme, data.get("reference"), data.get("metadata"), "api")
         self._remember(request, "mandates", mandate["id"])
         return self._ok(201, {"mandates": self._mandate_out(mandate)})
 
-    def _new_mandate(self, account: dict[str, Any], scheme: str, reference: str | None,
-                     metadata: Any, origin: str, status: str = "pending_submission",
-                     authorisation_source: str = "web") -> dict[str, Any]:
+    def _new_mandate(
+        self,
+        account: dict[str, Any],
+        scheme: str,
+        reference: str | None,
+        metadata: Any,
+        origin: str,
+        status: str = "pending_submission",
+        authorisation_source: str = "web",
+    ) -> dict[str, Any]:
         if reference is not None and reference.casefold() in self.references:
             raise self._validation("reference", "must be unique", "mandates")
         meta = self._metadata({"metadata": metadata})
         ident = self._new_id("mandates")
         mandate = {
-            "id": ident, "created_at": self._now(), "reference": reference or f"CRMPAY-{ident[2:]}",
-            "scheme": scheme, "status": status, "authorisation_source": authorisation_source,
-            "consent_parameters": None, "consent_type": None, "funds_settlement": "managed",
-            "mandate_type": "bank_debit", "metadata": meta,
-            "next_possible_charge_date": None, "next_possible_standard_ach_charge_date": None,
-            "payments_require_approval": False, "verified_at": None,
-            "links": {"creditor": self.creditor["id"], "customer": account["links"]["customer"],
-                      "customer_bank_account": account["id"], "new_mandate": None},
+            "id": ident,
+            "created_at": self._now(),
+            "reference": reference or f"CRMPAY-{ident[2:]}",
+            "scheme": scheme,
+            "status": status,
+            "authorisation_source": authorisation_source,
+            "consent_parameters": None,
+            "consent_type": None,
+            "funds_settlement": "managed",
+            "mandate_type": "bank_debit",
+            "metadata": meta,
+            "next_possible_charge_date": None,
+            "next_possible_standard_ach_charge_date": None,
+            "payments_require_approval": False,
+            "verified_at": None,
+            "links": {
+                "creditor": self.creditor["id"],
+                "customer": account["links"]["customer"],
+                "customer_bank_account": account["id"],
+                "new_mandate": None,
+            },
         }
         submit_on = next_working_day(self._today() + timedelta(days=1))
         self.private[ident] = {"submit_on": submit_on, "active_on": add_working_days(submit_on, 2)}
@@ -791,8 +1072,9 @@ class GoCardlessService(Tables):
         links = {"mandate": ident}
         self._event("mandates", "created", links, origin=origin, description="Mandate created", scheme=scheme)
         if status == "active":
-            self._event("mandates", "active", links, scheme=scheme,
-                        description="The mandate has been set up successfully")
+            self._event(
+                "mandates", "active", links, scheme=scheme, description="The mandate has been set up successfully"
+            )
         self._schedule_mandate(mandate)
         return mandate
 
@@ -812,30 +1094,43 @@ class GoCardlessService(Tables):
         self._refresh_charge_date(mandate)
         return mandate
 
-    def _set_mandate(self, mandate: dict[str, Any], status: str, *, cause: str | None = None,
-                     description: str = "", origin: str = "gocardless", **details: Any) -> None:
+    def _set_mandate(
+        self,
+        mandate: dict[str, Any],
+        status: str,
+        *,
+        cause: str | None = None,
+        description: str = "",
+        origin: str = "gocardless",
+        **details: Any,
+    ) -> None:
         mandate["status"] = status
         self._refresh_charge_date(mandate)
         action = {"pending_submission": "reinstated"}.get(status, status)
-        self._event("mandates", action, {"mandate": mandate["id"]},
-                    cause=cause, origin=origin,
-                    description=description or f"Mandate {status.replace('_', ' ')}",
-                    scheme=mandate["scheme"], **details)
+        self._event(
+            "mandates",
+            action,
+            {"mandate": mandate["id"]},
+            cause=cause,
+            origin=origin,
+            description=description or f"Mandate {status.replace('_', ' ')}",
+            scheme=mandate["scheme"],
+            **details,
+        )
         if status in ENDED_MANDATE:
             for payment_id in self.index[("payments", "mandate")].get(mandate["id"], []):
                 payment = self.objects["payments"][payment_id]
                 if payment["status"] in ("pending_submission", "pending_customer_approval"):
-                    self._set_payment(payment, "cancelled", cause=f"mandate_{status}",
-                                      description=f"The mandate was {status}")
+                    self._set_payment(
+                        payment, "cancelled", cause=f"mandate_{status}", description=f"The mandate was {status}"
+                    )
         self._schedule_mandate(mandate)
 
     def cancel_mandate(self, request: Request) -> Response:
         mandate = self._get("mandates", request.params["id"])
         if mandate["status"] in ENDED_MANDATE:
-            raise self._invalid_state("mandate_already_cancelled",
-                                      f"Mandate is already {mandate['status']}")
-        self._set_mandate(mandate, "cancelled", origin="api",
-                          description="The mandate was cancelled at your request")
+            raise self._invalid_state("mandate_already_cancelled", f"Mandate is already {mandate['status']}")
+        self._set_mandate(mandate, "cancelled", origin="api", description="The mandate was cancelled at your request")
         return self._ok(200, {"mandates": self._mandate_out(mandate)})
 
     def reinstate_mandate(self, request: Request) -> Response:
@@ -863,8 +1158,9 @@ class GoCardlessService(Tables):
         if currency != expected:
             raise self._validation("currency", f"must be {expected} for a {mandate['scheme']} mandate", envelope)
         if mandate["status"] not in USABLE_MANDATE:
-            raise self._invalid_state("mandate_is_inactive",
-                                      "The mandate for this payment was cancelled, failed or expired")
+            raise self._invalid_state(
+                "mandate_is_inactive", "The mandate for this payment was cancelled, failed or expired"
+            )
         reference = data.get("reference")
         limit = REFERENCE_LIMITS.get(mandate["scheme"])
         if reference and limit and len(reference) > limit:
@@ -878,8 +1174,9 @@ class GoCardlessService(Tables):
             except ValueError:
                 raise self._validation("charge_date", "must be a date (YYYY-MM-DD)", envelope) from None
             if wanted < earliest:
-                raise self._validation("charge_date", "must be on or after mandate's next_possible_charge_date",
-                                       envelope)
+                raise self._validation(
+                    "charge_date", "must be on or after mandate's next_possible_charge_date", envelope
+                )
             charge = next_working_day(wanted)
         else:
             charge = earliest
@@ -887,55 +1184,97 @@ class GoCardlessService(Tables):
         self._remember(request, "payments", payment["id"])
         return self._ok(201, {"payments": payment})
 
-    def _new_payment(self, mandate: dict[str, Any], amount: int, currency: str, charge: date,
-                     data: dict[str, Any], origin: str = "api") -> dict[str, Any]:
+    def _new_payment(
+        self,
+        mandate: dict[str, Any],
+        amount: int,
+        currency: str,
+        charge: date,
+        data: dict[str, Any],
+        origin: str = "api",
+    ) -> dict[str, Any]:
         ident = self._new_id("payments")
         payment = {
-            "id": ident, "created_at": self._now(), "amount": amount, "amount_refunded": 0,
-            "app_fee": None, "charge_date": charge.isoformat(), "currency": currency,
-            "description": data.get("description"), "faster_ach": False, "fx": {
-                "estimated_exchange_rate": None, "exchange_rate": None, "fx_amount": None,
-                "fx_currency": None},
-            "metadata": self._metadata(data), "reference": data.get("reference"),
+            "id": ident,
+            "created_at": self._now(),
+            "amount": amount,
+            "amount_refunded": 0,
+            "app_fee": None,
+            "charge_date": charge.isoformat(),
+            "currency": currency,
+            "description": data.get("description"),
+            "faster_ach": False,
+            "fx": {"estimated_exchange_rate": None, "exchange_rate": None, "fx_amount": None, "fx_currency": None},
+            "metadata": self._metadata(data),
+            "reference": data.get("reference"),
             "retry_if_possible": bool(data.get("retry_if_possible", False)),
-            "scheme": mandate["scheme"], "status": "pending_submission",
-            "links": {"creditor": self.creditor["id"], "mandate": mandate["id"], "payout": None,
-                      "instalment_schedule": None, "subscription": None},
+            "scheme": mandate["scheme"],
+            "status": "pending_submission",
+            "links": {
+                "creditor": self.creditor["id"],
+                "mandate": mandate["id"],
+                "payout": None,
+                "instalment_schedule": None,
+                "subscription": None,
+            },
         }
         self.private[ident] = {"customer": mandate["links"]["customer"], "retries": 0}
         self._store("payments", payment)
-        self._event("payments", "created", {"payment": ident}, origin=origin,
-                    description="Payment created", scheme=mandate["scheme"], currency=currency)
+        self._event(
+            "payments",
+            "created",
+            {"payment": ident},
+            origin=origin,
+            description="Payment created",
+            scheme=mandate["scheme"],
+            currency=currency,
+        )
         self._schedule_payment(payment)
         return payment
 
-    def _set_payment(self, payment: dict[str, Any], status: str, *, cause: str | None = None,
-                     description: str = "", origin: str = "gocardless", **details: Any) -> None:
+    def _set_payment(
+        self,
+        payment: dict[str, Any],
+        status: str,
+        *,
+        cause: str | None = None,
+        description: str = "",
+        origin: str = "gocardless",
+        **details: Any,
+    ) -> None:
         payment["status"] = status
         if status == "paid_out" and not payment["links"]["payout"]:
             payment["links"]["payout"] = self.sandbox.ids.next("PO", 10)
         action = {"pending_submission": "resubmission_requested"}.get(status, status)
-        self._event("payments", action, {"payment": payment["id"]}, cause=cause, origin=origin,
-                    description=description or f"Payment {status.replace('_', ' ')}",
-                    scheme=payment["scheme"], currency=payment["currency"], **details)
+        self._event(
+            "payments",
+            action,
+            {"payment": payment["id"]},
+            cause=cause,
+            origin=origin,
+            description=description or f"Payment {status.replace('_', ' ')}",
+            scheme=payment["scheme"],
+            currency=payment["currency"],
+            **details,
+        )
         self._schedule_payment(payment)
 
     def cancel_payment(self, request: Request) -> Response:
         payment = self._get("payments", request.params["id"])
         if payment["status"] != "pending_submission":
             raise self._invalid_state(
-                "cancellation_failed",
-                f"This payment cannot be cancelled because its status is {payment['status']}")
-        self._set_payment(payment, "cancelled", origin="api",
-                          description="The payment was cancelled at your request")
+                "cancellation_failed", f"This payment cannot be cancelled because its status is {payment['status']}"
+            )
+        self._set_payment(payment, "cancelled", origin="api", description="The payment was cancelled at your request")
         return self._ok(200, {"payments": payment})
 
     def retry_payment(self, request: Request) -> Response:
         payment = self._get("payments", request.params["id"])
         private = self.private[payment["id"]]
         if payment["status"] != "failed":
-            raise self._invalid_state("retry_failed",
-                                      f"Only failed payments can be retried (this one is {payment['status']})")
+            raise self._invalid_state(
+                "retry_failed", f"Only failed payments can be retried (this one is {payment['status']})"
+            )
         if private["retries"] >= 3:
             raise self._invalid_state("retry_failed", "This payment has been retried 3 times already")
         mandate = self.objects["mandates"][payment["links"]["mandate"]]
@@ -951,12 +1290,10 @@ class GoCardlessService(Tables):
             except ValueError:
                 raise self._validation("charge_date", "must be a date (YYYY-MM-DD)", "data") from None
             if wanted < earliest:
-                raise self._validation("charge_date", "must be on or after mandate's next_possible_charge_date",
-                                       "data")
+                raise self._validation("charge_date", "must be on or after mandate's next_possible_charge_date", "data")
         payment["charge_date"] = next_working_day(wanted).isoformat()
         private["retries"] += 1
-        self._set_payment(payment, "pending_submission", origin="api",
-                          description="The payment will be resubmitted")
+        self._set_payment(payment, "pending_submission", origin="api", description="The payment will be resubmitted")
         return self._ok(200, {"payments": payment})
 
     # -- billing requests and flows ----------------------------------------------------------------
@@ -970,72 +1307,121 @@ class GoCardlessService(Tables):
         if customer_id and (customer_id not in self.objects["customers"] or customer_id in self.removed):
             raise self._validation("links.customer", "must be an existing customer", envelope)
         if not mandate_request and not payment_request:
-            raise self._validation("mandate_request", "a mandate_request or a payment_request is required",
-                                   envelope)
+            raise self._validation("mandate_request", "a mandate_request or a payment_request is required", envelope)
         currency = mandate_request.get("currency") or (payment_request or {}).get("currency") or "EUR"
         scheme = mandate_request.get("scheme") or CURRENCY_SCHEME.get(currency, "sepa_core")
         if SCHEME_CURRENCY.get(scheme) != currency:
-            raise self._validation("mandate_request.currency",
-                                   f"must be {SCHEME_CURRENCY.get(scheme, 'a supported currency')} for {scheme}",
-                                   envelope)
+            raise self._validation(
+                "mandate_request.currency",
+                f"must be {SCHEME_CURRENCY.get(scheme, 'a supported currency')} for {scheme}",
+                envelope,
+            )
         if payment_request:
             amount = payment_request.get("amount")
             if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-                raise self._validation("payment_request.amount", "must be a whole number greater than 0",
-                                       envelope)
+                raise self._validation("payment_request.amount", "must be a whole number greater than 0", envelope)
             if payment_request.get("currency", currency) != currency:
                 raise self._validation("payment_request.currency", f"must be {currency}", envelope)
         metadata = self._metadata(data)
         ident = self._new_id("billing_requests")
         br = {
-            "id": ident, "created_at": self._now(), "status": "pending", "fallback_enabled": False,
-            "fallback_occurred": False, "metadata": metadata,
-            "payment_context_code": None, "payment_purpose_code": None, "purpose_code": None,
-            "instalment_schedule_request": None, "subscription_request": None,
-            "actions": [{"type": "collect_bank_account", "required": True, "status": "pending",
-                         "completes_actions": ["choose_currency"], "requires_actions": [],
-                         "available_currencies": [currency], "bank_authorisation": None,
-                         "collect_customer_details": None, "institution_guess_status": None}],
-            "mandate_request": {"scheme": scheme, "currency": currency, "verify": "recommended",
-                                "authorisation_source": "web", "consent_type": None, "constraints": None,
-                                "description": mandate_request.get("description"),
-                                "funds_settlement": "managed",
-                                "metadata": self._metadata(mandate_request),
-                                "payer_requested_dual_signature": False, "sweeping": False,
-                                "links": {"mandate": None}} if mandate_request else None,
-            "payment_request": {"amount": payment_request["amount"], "currency": currency,
-                                "description": payment_request.get("description"), "app_fee": None,
-                                "funds_settlement": "managed", "reference": payment_request.get("reference"),
-                                "metadata": self._metadata(payment_request), "scheme": scheme,
-                                "links": {"payment": None}} if payment_request else None,
+            "id": ident,
+            "created_at": self._now(),
+            "status": "pending",
+            "fallback_enabled": False,
+            "fallback_occurred": False,
+            "metadata": metadata,
+            "payment_context_code": None,
+            "payment_purpose_code": None,
+            "purpose_code": None,
+            "instalment_schedule_request": None,
+            "subscription_request": None,
+            "actions": [
+                {
+                    "type": "collect_bank_account",
+                    "required": True,
+                    "status": "pending",
+                    "completes_actions": ["choose_currency"],
+                    "requires_actions": [],
+                    "available_currencies": [currency],
+                    "bank_authorisation": None,
+                    "collect_customer_details": None,
+                    "institution_guess_status": None,
+                }
+            ],
+            "mandate_request": {
+                "scheme": scheme,
+                "currency": currency,
+                "verify": "recommended",
+                "authorisation_source": "web",
+                "consent_type": None,
+                "constraints": None,
+                "description": mandate_request.get("description"),
+                "funds_settlement": "managed",
+                "metadata": self._metadata(mandate_request),
+                "payer_requested_dual_signature": False,
+                "sweeping": False,
+                "links": {"mandate": None},
+            }
+            if mandate_request
+            else None,
+            "payment_request": {
+                "amount": payment_request["amount"],
+                "currency": currency,
+                "description": payment_request.get("description"),
+                "app_fee": None,
+                "funds_settlement": "managed",
+                "reference": payment_request.get("reference"),
+                "metadata": self._metadata(payment_request),
+                "scheme": scheme,
+                "links": {"payment": None},
+            }
+            if payment_request
+            else None,
             "resources": {"customer": None, "customer_bank_account": None, "customer_billing_detail": None},
-            "links": {"creditor": self.creditor["id"], "customer": customer_id,
-                      "customer_bank_account": None,
-                      "mandate_request": f"MRQ{ident[3:]}" if mandate_request else None,
-                      "mandate_request_mandate": None,
-                      "payment_request": f"PRQ{ident[3:]}" if payment_request else None,
-                      "payment_request_payment": None, "bank_authorisation": None,
-                      "customer_billing_detail": None, "instalment_schedule_request": None,
-                      "instalment_schedule_request_instalment_schedule": None, "organisation": None,
-                      "payment_provider": None, "subscription_request": None,
-                      "subscription_request_subscription": None},
+            "links": {
+                "creditor": self.creditor["id"],
+                "customer": customer_id,
+                "customer_bank_account": None,
+                "mandate_request": f"MRQ{ident[3:]}" if mandate_request else None,
+                "mandate_request_mandate": None,
+                "payment_request": f"PRQ{ident[3:]}" if payment_request else None,
+                "payment_request_payment": None,
+                "bank_authorisation": None,
+                "customer_billing_detail": None,
+                "instalment_schedule_request": None,
+                "instalment_schedule_request_instalment_schedule": None,
+                "organisation": None,
+                "payment_provider": None,
+                "subscription_request": None,
+                "subscription_request_subscription": None,
+            },
         }
         if customer_id:
             br["resources"]["customer"] = self.objects["customers"][customer_id]
         self._store("billing_requests", br)
         self._remember(request, "billing_requests", ident)
-        self._event("billing_requests", "created", {"billing_request": ident, "customer": customer_id},
-                    origin="api", description="Billing request created")
+        self._event(
+            "billing_requests",
+            "created",
+            {"billing_request": ident, "customer": customer_id},
+            origin="api",
+            description="Billing request created",
+        )
         return self._ok(201, {"billing_requests": br})
 
     def cancel_billing_request(self, request: Request) -> Response:
         br = self._get("billing_requests", request.params["id"])
         if br["status"] in ("fulfilled", "cancelled"):
-            raise self._invalid_state("billing_request_not_cancellable",
-                                      f"This billing request is {br['status']}")
+            raise self._invalid_state("billing_request_not_cancellable", f"This billing request is {br['status']}")
         br["status"] = "cancelled"
-        self._event("billing_requests", "cancelled", {"billing_request": br["id"]}, origin="api",
-                    description="Billing request cancelled")
+        self._event(
+            "billing_requests",
+            "cancelled",
+            {"billing_request": br["id"]},
+            origin="api",
+            description="Billing request cancelled",
+        )
         return self._ok(200, {"billing_requests": br})
 
     def create_flow(self, request: Request) -> Response:
@@ -1043,8 +1429,9 @@ class GoCardlessService(Tables):
         data = self._body(request, "billing_request_flows")
         br = self.objects["billing_requests"].get((data.get("links") or {}).get("billing_request") or "")
         if br is None:
-            raise self._validation("links.billing_request", "must be an existing billing request",
-                                   "billing_request_flows")
+            raise self._validation(
+                "links.billing_request", "must be an existing billing request", "billing_request_flows"
+            )
         if br["status"] == "cancelled":
             raise self._invalid_state("billing_request_cancelled", "This billing request is cancelled")
         ident = self._new_id("billing_request_flows")
@@ -1053,24 +1440,38 @@ class GoCardlessService(Tables):
         if not isinstance(prefilled, dict):
             raise self._validation("prefilled_customer", "must be an object", "billing_request_flows")
         flow = {
-            "id": ident, "created_at": iso(now), "expires_at": iso(now + timedelta(days=7)),
+            "id": ident,
+            "created_at": iso(now),
+            "expires_at": iso(now + timedelta(days=7)),
             "authorisation_url": f"{self.sandbox.url}/__sandbox/gocardless/flow/{ident}",
-            "auto_fulfil": True, "customer_details_captured": False,
-            "exit_uri": data.get("exit_uri"), "redirect_uri": data.get("redirect_uri"),
-            "language": data.get("language") or "en", "links": {"billing_request": br["id"]},
+            "auto_fulfil": True,
+            "customer_details_captured": False,
+            "exit_uri": data.get("exit_uri"),
+            "redirect_uri": data.get("redirect_uri"),
+            "language": data.get("language") or "en",
+            "links": {"billing_request": br["id"]},
             "lock_bank_account": bool(data.get("lock_bank_account")),
             "lock_currency": bool(data.get("lock_currency")),
             "lock_customer_details": bool(data.get("lock_customer_details")),
             "prefilled_bank_account": data.get("prefilled_bank_account") or {"account_type": None},
-            "prefilled_customer": {**dict.fromkeys(PREFILL_KEYS),
-                                   **{k: v for k, v in prefilled.items() if k in PREFILL_KEYS}},
-            "session_token": None, "show_redirect_buttons": False,
-            "show_success_redirect_button": False, "skip_success_screen": False,
+            "prefilled_customer": {
+                **dict.fromkeys(PREFILL_KEYS),
+                **{k: v for k, v in prefilled.items() if k in PREFILL_KEYS},
+            },
+            "session_token": None,
+            "show_redirect_buttons": False,
+            "show_success_redirect_button": False,
+            "skip_success_screen": False,
         }
         self._store("billing_request_flows", flow)
         self._remember(request, "billing_request_flows", ident)
-        self._event("billing_requests", "flow_created", {"billing_request": br["id"], "billing_request_flow": ident},
-                    origin="api", description="A billing request flow was created")
+        self._event(
+            "billing_requests",
+            "flow_created",
+            {"billing_request": br["id"], "billing_request_flow": ident},
+            origin="api",
+            description="A billing request flow was created",
+        )
         return self._ok(201, {"billing_request_flows": flow})
 
     def _flow(self, ident: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -1097,16 +1498,19 @@ class GoCardlessService(Tables):
         def value(key: str) -> str:
             return html.escape(prefilled.get(key) or customer.get(key) or "", quote=True)
 
-        return Response.html(200, f"""<!doctype html><html lang="{html.escape(flow['language'])}">
+        return Response.html(
+            200,
+            f"""<!doctype html><html lang="{html.escape(flow["language"])}">
 <meta charset="utf-8"><title>Set up a Direct Debit</title>
-<h1>Set up a Direct Debit with {html.escape(self.creditor['name'])}</h1>{pay}
+<h1>Set up a Direct Debit with {html.escape(self.creditor["name"])}</h1>{pay}
 <form method="post">
-<label>Email <input name="email" value="{value('email')}"></label>
-<label>Given name <input name="given_name" value="{value('given_name')}"></label>
-<label>Family name <input name="family_name" value="{value('family_name')}"></label>
+<label>Email <input name="email" value="{value("email")}"></label>
+<label>Given name <input name="given_name" value="{value("given_name")}"></label>
+<label>Family name <input name="family_name" value="{value("family_name")}"></label>
 <label>Account holder <input name="account_holder_name"></label>
 <label>IBAN <input name="iban"></label>
-<button>Set up the Direct Debit</button></form></html>""")
+<button>Set up the Direct Debit</button></form></html>""",
+        )
 
     def complete_flow(self, request: Request) -> Response:
         """The customer submits the page: customer (if the request has none), bank account,
@@ -1118,7 +1522,8 @@ class GoCardlessService(Tables):
         customer_id = br["links"]["customer"]
         details = {k: form.get(k) or prefilled.get(k) for k in ("email", "given_name", "family_name")}
         holder = form.get("account_holder_name") or " ".join(
-            filter(None, [details["given_name"], details["family_name"]]))
+            filter(None, [details["given_name"], details["family_name"]])
+        )
         iban = form.get("iban") or ""
         problems = [] if iban else ["IBAN is required"]
         if customer_id is None and not (details["email"] or details["family_name"]):
@@ -1136,14 +1541,19 @@ class GoCardlessService(Tables):
             account = self._new_bank_account(customer_id, holder, iban, reuse=True)
             mandate = payment = None
             if br["mandate_request"]:
-                mandate = self._new_mandate(account, br["mandate_request"]["scheme"], None,
-                                            br["mandate_request"]["metadata"], "payer")
+                mandate = self._new_mandate(
+                    account, br["mandate_request"]["scheme"], None, br["mandate_request"]["metadata"], "payer"
+                )
             if br["payment_request"] and mandate is not None:
                 pr = br["payment_request"]
-                payment = self._new_payment(mandate, pr["amount"], pr["currency"],
-                                            date.fromisoformat(mandate["next_possible_charge_date"]),
-                                            {"description": pr["description"], "metadata": pr["metadata"],
-                                             "reference": pr["reference"]}, origin="payer")
+                payment = self._new_payment(
+                    mandate,
+                    pr["amount"],
+                    pr["currency"],
+                    date.fromisoformat(mandate["next_possible_charge_date"]),
+                    {"description": pr["description"], "metadata": pr["metadata"], "reference": pr["reference"]},
+                    origin="payer",
+                )
         finally:
             held, self.deferred = self.deferred, None
         self._relink("billing_requests", "customer", br, customer_id)
@@ -1160,11 +1570,19 @@ class GoCardlessService(Tables):
         for action in br["actions"]:
             action["status"] = "completed"
         flow["customer_details_captured"] = True
-        self._event("billing_requests", "fulfilled", {
-            "billing_request": br["id"], "billing_request_flow": flow["id"], "customer": customer_id,
-            "mandate_request_mandate": mandate and mandate["id"],
-            "payment_request_payment": payment and payment["id"]},
-            origin="payer", description="The billing request was fulfilled")
+        self._event(
+            "billing_requests",
+            "fulfilled",
+            {
+                "billing_request": br["id"],
+                "billing_request_flow": flow["id"],
+                "customer": customer_id,
+                "mandate_request_mandate": mandate and mandate["id"],
+                "payment_request_payment": payment and payment["id"],
+            },
+            origin="payer",
+            description="The billing request was fulfilled",
+        )
         for event in held:
             self._emit(event)
         return Response.html(200, "<h1>Your Direct Debit is set up</h1><p>You can close this page.</p>")
@@ -1178,8 +1596,13 @@ class GoCardlessService(Tables):
         if data.get("scheme") not in SCHEME_CURRENCY:
             raise self._validation("scheme", "is not a supported scheme", "mandate_imports")
         ident = self._new_id("mandate_imports")
-        imp = {"id": ident, "created_at": self._now(), "scheme": data["scheme"], "status": "created",
-               "links": {"creditor": self.creditor["id"]}}
+        imp = {
+            "id": ident,
+            "created_at": self._now(),
+            "scheme": data["scheme"],
+            "status": "created",
+            "links": {"creditor": self.creditor["id"]},
+        }
         self._store("mandate_imports", imp)
         self._remember(request, "mandate_imports", ident)
         return self._ok(201, {"mandate_imports": imp})
@@ -1192,8 +1615,9 @@ class GoCardlessService(Tables):
         if imp is None:
             raise self._validation("links.mandate_import", "must be an existing mandate import", envelope)
         if imp["status"] != "created":
-            raise self._invalid_state("mandate_import_not_created",
-                                      f"Entries can only be added to a created import (it is {imp['status']})")
+            raise self._invalid_state(
+                "mandate_import_not_created", f"Entries can only be added to a created import (it is {imp['status']})"
+            )
         if len(self.index[("mandate_import_entries", "mandate_import")].get(imp["id"], [])) >= 30_000:
             raise self._invalid_state("too_many_entries", "An import holds at most 30,000 entries")
         record = data.get("record_identifier")
@@ -1206,19 +1630,28 @@ class GoCardlessService(Tables):
             raise self._validation("bank_account.iban", "is required", envelope)
         customer = data.get("customer") or {}
         if not (customer.get("email") or customer.get("family_name") or customer.get("company_name")):
-            raise self._validation("customer.email", "must be present when family_name and company_name are blank",
-                                   envelope)
+            raise self._validation(
+                "customer.email", "must be present when family_name and company_name are blank", envelope
+            )
         amendment = data.get("amendment") or {}
         if imp["scheme"].startswith("sepa") and not amendment.get("original_mandate_reference"):
-            raise self._validation("amendment", "is required for SEPA mandate imports "
-                                   "(at least original_mandate_reference)", envelope)
+            raise self._validation(
+                "amendment", "is required for SEPA mandate imports (at least original_mandate_reference)", envelope
+            )
         ident = self._new_id("mandate_import_entries")
-        entry = {"id": ident, "created_at": self._now(), "record_identifier": record,
-                 "processing_errors": {},
-                 "links": {"mandate_import": imp["id"], "customer": None, "customer_bank_account": None,
-                           "mandate": None}}
-        self.private[ident] = {"customer": customer, "bank_account": bank, "amendment": amendment,
-                               "mandate": data.get("mandate") or {}}
+        entry = {
+            "id": ident,
+            "created_at": self._now(),
+            "record_identifier": record,
+            "processing_errors": {},
+            "links": {"mandate_import": imp["id"], "customer": None, "customer_bank_account": None, "mandate": None},
+        }
+        self.private[ident] = {
+            "customer": customer,
+            "bank_account": bank,
+            "amendment": amendment,
+            "mandate": data.get("mandate") or {},
+        }
         self._store("mandate_import_entries", entry)
         self._remember(request, "mandate_import_entries", ident)
         return self._ok(201, {"mandate_import_entries": entry})
@@ -1269,16 +1702,25 @@ class GoCardlessService(Tables):
             if not errors:
                 try:
                     customer = self._new_customer(data["customer"])
-                    account = self._new_bank_account(customer["id"], bank["account_holder_name"], bank["iban"],
-                                                      reuse=True)
-                    mandate = self._new_mandate(account, imp["scheme"], reference, data["mandate"].get("metadata"),
-                                                "api", status="active", authorisation_source="paper")
+                    account = self._new_bank_account(
+                        customer["id"], bank["account_holder_name"], bank["iban"], reuse=True
+                    )
+                    mandate = self._new_mandate(
+                        account,
+                        imp["scheme"],
+                        reference,
+                        data["mandate"].get("metadata"),
+                        "api",
+                        status="active",
+                        authorisation_source="paper",
+                    )
                 except HttpError as exc:
                     for error in json.loads(exc.response.body)["error"]["errors"]:
                         errors[error.get("field") or error.get("reason") or "entry"] = error["message"]
                 else:
-                    entry["links"].update(customer=customer["id"], customer_bank_account=account["id"],
-                                          mandate=mandate["id"])
+                    entry["links"].update(
+                        customer=customer["id"], customer_bank_account=account["id"], mandate=mandate["id"]
+                    )
             if errors:
                 entry["processing_errors"] = errors
         imp["status"] = "processed"
@@ -1304,57 +1746,75 @@ class GoCardlessService(Tables):
 
     def _payment_scenario(self, name: str, payment: dict[str, Any]) -> None:
         status = payment["status"]
-        allowed = {"payment_submitted": ("pending_submission",),
-                   "payment_confirmed": ("pending_submission", "submitted"),
-                   "payment_paid_out": ("pending_submission", "submitted", "confirmed"),
-                   "payment_failed": ("pending_submission", "submitted", "confirmed"),
-                   "payment_charged_back": ("pending_submission", "submitted", "confirmed", "paid_out")}
+        allowed = {
+            "payment_submitted": ("pending_submission",),
+            "payment_confirmed": ("pending_submission", "submitted"),
+            "payment_paid_out": ("pending_submission", "submitted", "confirmed"),
+            "payment_failed": ("pending_submission", "submitted", "confirmed"),
+            "payment_charged_back": ("pending_submission", "submitted", "confirmed", "paid_out"),
+        }
         if status not in allowed[name]:
-            raise self._invalid_state("invalid_state_for_scenario",
-                                      f"{name} cannot run on a payment that is {status}")
+            raise self._invalid_state("invalid_state_for_scenario", f"{name} cannot run on a payment that is {status}")
         mandate = self.objects["mandates"][payment["links"]["mandate"]]
         if mandate["status"] not in USABLE_MANDATE:
             raise self._invalid_state("mandate_is_inactive", f"The payment's mandate is {mandate['status']}")
         if mandate["status"] != "active" and mandate["scheme"] not in ("sepa_core", "ach", "becs", "becs_nz"):
-            raise self._invalid_state("mandate_not_active",
-                                      f"{name} needs an active mandate (this one is {mandate['status']})")
+            raise self._invalid_state(
+                "mandate_not_active", f"{name} needs an active mandate (this one is {mandate['status']})"
+            )
         if mandate["status"] != "active":  # SEPA mandates are submitted with their first payment
             if mandate["status"] != "submitted":
                 self._set_mandate(mandate, "submitted", description="Mandate submitted to the bank")
             self._set_mandate(mandate, "active", description="The mandate has been set up successfully")
-        path = {"payment_submitted": ["submitted"],
-                "payment_confirmed": ["submitted", "confirmed"],
-                "payment_paid_out": ["submitted", "confirmed", "paid_out"],
-                "payment_failed": ["submitted", "failed"],
-                "payment_charged_back": ["submitted", "confirmed", "paid_out", "charged_back"]}[name]
+        path = {
+            "payment_submitted": ["submitted"],
+            "payment_confirmed": ["submitted", "confirmed"],
+            "payment_paid_out": ["submitted", "confirmed", "paid_out"],
+            "payment_failed": ["submitted", "failed"],
+            "payment_charged_back": ["submitted", "confirmed", "paid_out", "charged_back"],
+        }[name]
         order = ["pending_submission", "submitted", "confirmed", "paid_out"]
         for step in path:
             if step in order and order.index(status) >= order.index(step):
                 continue  # already there
             extra: dict[str, Any] = {}
             if step == "failed":
-                extra = {"cause": "insufficient_funds", "origin": "bank", "reason_code": "AM04",
-                         "description": "The customer's account had insufficient funds",
-                         "will_attempt_retry": False}
+                extra = {
+                    "cause": "insufficient_funds",
+                    "origin": "bank",
+                    "reason_code": "AM04",
+                    "description": "The customer's account had insufficient funds",
+                    "will_attempt_retry": False,
+                }
             elif step == "charged_back":
-                extra = {"cause": "payment_charged_back", "origin": "bank", "reason_code": "MD06",
-                         "description": "The customer disputed the payment"}
+                extra = {
+                    "cause": "payment_charged_back",
+                    "origin": "bank",
+                    "reason_code": "MD06",
+                    "description": "The customer disputed the payment",
+                }
             self._set_payment(payment, step, **extra)
             status = step
 
     def _mandate_scenario(self, name: str, mandate: dict[str, Any]) -> None:
         status = mandate["status"]
         if status not in ("pending_customer_approval", "pending_submission", "submitted") or (
-                name == "mandate_expired" and status == "submitted"):
-            raise self._invalid_state("invalid_state_for_scenario",
-                                      f"{name} cannot run on a mandate that is {status}")
+            name == "mandate_expired" and status == "submitted"
+        ):
+            raise self._invalid_state("invalid_state_for_scenario", f"{name} cannot run on a mandate that is {status}")
         if status != "submitted":
             self._set_mandate(mandate, "submitted", description="Mandate submitted to the bank")
         if name == "mandate_activated":
             self._set_mandate(mandate, "active", description="The mandate has been set up successfully")
         elif name == "mandate_failed":
-            self._set_mandate(mandate, "failed", cause="invalid_bank_details", origin="bank",
-                              description="The bank rejected the mandate", reason_code="AC01")
+            self._set_mandate(
+                mandate,
+                "failed",
+                cause="invalid_bank_details",
+                origin="bank",
+                description="The bank rejected the mandate",
+                reason_code="AC01",
+            )
         else:
             self._set_mandate(mandate, "active", description="The mandate has been set up successfully")
             self._set_mandate(mandate, "expired", description="The mandate expired after a dormant period")
@@ -1372,8 +1832,7 @@ class GoCardlessService(Tables):
 
     def _mandate_due(self, mandate: dict[str, Any]) -> date | None:
         private = self.private[mandate["id"]]
-        return {"pending_submission": private["submit_on"],
-                "submitted": private["active_on"]}.get(mandate["status"])
+        return {"pending_submission": private["submit_on"], "submitted": private["active_on"]}.get(mandate["status"])
 
     def _schedule_mandate(self, mandate: dict[str, Any]) -> None:
         self._schedule(mandate["id"], self._mandate_due(mandate), MANDATE_RANK)
@@ -1428,9 +1887,14 @@ class GoCardlessService(Tables):
                 mandate = self.objects["mandates"][payment["links"]["mandate"]]
                 if mandate["status"] != "active":
                     if today >= charge:  # the mandate never became usable in time
-                        self._set_payment(payment, "failed", cause="mandate_not_active", origin="bank",
-                                          description="The mandate was not active on the charge date",
-                                          will_attempt_retry=False)
+                        self._set_payment(
+                            payment,
+                            "failed",
+                            cause="mandate_not_active",
+                            origin="bank",
+                            description="The mandate was not active on the charge date",
+                            will_attempt_retry=False,
+                        )
                     else:  # wait for the mandate, a day at a time
                         private["wait_until"] = today + timedelta(days=1)
                         self._schedule_payment(payment)

@@ -64,21 +64,78 @@ EXPIRES_AFTER = timedelta(days=12)
 REFUNDED_AFTER = 1
 FINAL = frozenset({"paid", "canceled", "expired", "failed"})
 KINDS = ("customers", "mandates", "payments", "payment-links", "refunds")
-RESOURCE = {"customers": "customer", "mandates": "mandate", "payments": "payment",
-            "payment-links": "payment-link", "refunds": "refund"}
-NOUN = {"customers": "customer", "mandates": "mandate", "payments": "payment",
-        "payment-links": "payment link", "refunds": "refund"}
-DOC_PAGE = {"customers": "customers-api", "mandates": "mandates-api", "payments": "payments-api",
-            "payment-links": "payment-links-api", "refunds": "refunds-api"}
-LOCALES = frozenset([
-    "en_US", "en_GB", "nl_NL", "nl_BE", "fr_FR", "fr_BE", "de_DE", "de_AT", "de_CH", "es_ES", "ca_ES",
-    "pt_PT", "it_IT", "nb_NO", "sv_SE", "fi_FI", "da_DK", "is_IS", "hu_HU", "pl_PL", "lv_LV", "lt_LT",
-])
-METHODS = frozenset([
-    "applepay", "bancomatpay", "bancontact", "banktransfer", "belfius", "billie", "blik", "creditcard",
-    "directdebit", "eps", "giftcard", "ideal", "kbc", "mybank", "paypal", "paysafecard", "przelewy24",
-    "riverty", "satispay", "trustly", "twint",
-])
+RESOURCE = {
+    "customers": "customer",
+    "mandates": "mandate",
+    "payments": "payment",
+    "payment-links": "payment-link",
+    "refunds": "refund",
+}
+NOUN = {
+    "customers": "customer",
+    "mandates": "mandate",
+    "payments": "payment",
+    "payment-links": "payment link",
+    "refunds": "refund",
+}
+DOC_PAGE = {
+    "customers": "customers-api",
+    "mandates": "mandates-api",
+    "payments": "payments-api",
+    "payment-links": "payment-links-api",
+    "refunds": "refunds-api",
+}
+LOCALES = frozenset(
+    [
+        "en_US",
+        "en_GB",
+        "nl_NL",
+        "nl_BE",
+        "fr_FR",
+        "fr_BE",
+        "de_DE",
+        "de_AT",
+        "de_CH",
+        "es_ES",
+        "ca_ES",
+        "pt_PT",
+        "it_IT",
+        "nb_NO",
+        "sv_SE",
+        "fi_FI",
+        "da_DK",
+        "is_IS",
+        "hu_HU",
+        "pl_PL",
+        "lv_LV",
+        "lt_LT",
+    ]
+)
+METHODS = frozenset(
+    [
+        "applepay",
+        "bancomatpay",
+        "bancontact",
+        "banktransfer",
+        "belfius",
+        "billie",
+        "blik",
+        "creditcard",
+        "directdebit",
+        "eps",
+        "giftcard",
+        "ideal",
+        "kbc",
+        "mybank",
+        "paypal",
+        "paysafecard",
+        "przelewy24",
+        "riverty",
+        "satispay",
+        "trustly",
+        "twint",
+    ]
+)
 FORCEABLE = ("paid", "failed", "expired", "canceled", "charged_back")
 _UNREACHABLE = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|::1|\[::1\])$", re.IGNORECASE)
 
@@ -118,8 +175,9 @@ class MollieService(Tables):
     def _now(self) -> str:
         return iso(self.sandbox.clock.now())
 
-    def _error(self, status: int, title: str, detail: str, field: str | None = None,
-               doc: str = "guides/handling-errors") -> HttpError:
+    def _error(
+        self, status: int, title: str, detail: str, field: str | None = None, doc: str = "guides/handling-errors"
+    ) -> HttpError:
         body: dict[str, Any] = {"status": status, "title": title, "detail": detail}
         if field:
             body["field"] = field
@@ -149,8 +207,11 @@ class MollieService(Tables):
         """Keep `obj` in creation order, also under its parent (customer, payment)."""
         super()._store(kind, obj)
         if parent is None:
-            parent = {"payments": obj.get("customerId"), "refunds": obj.get("paymentId"),
-                      "mandates": self.owner.get(obj["id"])}.get(kind)
+            parent = {
+                "payments": obj.get("customerId"),
+                "refunds": obj.get("paymentId"),
+                "mandates": self.owner.get(obj["id"]),
+            }.get(kind)
         if parent:
             self._index(kind, parent, obj["id"])
         if kind in ("payments", "refunds") and obj.get("status") in ("open", "pending", "queued"):
@@ -171,11 +232,15 @@ class MollieService(Tables):
 
     def fault_response(self, status: int) -> Response:
         if status == 429:
-            return self._error(429, "Too Many Requests",
-                               "You have exceeded the rate limit. Please slow down your requests.",
-                               doc="guides/handling-errors").response
-        return self._error(500, "Internal Server Error",
-                           "An internal server error occurred while processing your request.").response
+            return self._error(
+                429,
+                "Too Many Requests",
+                "You have exceeded the rate limit. Please slow down your requests.",
+                doc="guides/handling-errors",
+            ).response
+        return self._error(
+            500, "Internal Server Error", "An internal server error occurred while processing your request."
+        ).response
 
     def stats(self) -> dict[str, Any]:
         return {"mollie_objects": {k: len(v) for k, v in self.objects.items()}}
@@ -184,8 +249,12 @@ class MollieService(Tables):
     def _guard(self, handler: Callable[[Request], Response], idempotent: bool) -> Callable[[Request], Response]:
         def wrapped(request: Request) -> Response:
             if request.header("Authorization") != f"Bearer {API_KEY}":
-                raise self._error(401, "Unauthorized Request", "Missing authentication, or failed to authenticate",
-                                  doc="guides/authentication")
+                raise self._error(
+                    401,
+                    "Unauthorized Request",
+                    "Missing authentication, or failed to authenticate",
+                    doc="guides/authentication",
+                )
             key = request.header("Idempotency-Key") if idempotent else None
             if not key:
                 return handler(request)
@@ -193,14 +262,19 @@ class MollieService(Tables):
             seen = self.idempotency.get(key)
             if seen is not None:
                 if seen[0] != fingerprint:
-                    raise self._error(400, "Bad Request", "This Idempotency-Key has already been used.",
-                                      doc="overview/api-idempotency")
+                    raise self._error(
+                        400,
+                        "Bad Request",
+                        "This Idempotency-Key has already been used.",
+                        doc="overview/api-idempotency",
+                    )
                 first = seen[1]
                 return Response(first.status, first.body, {**first.headers, "Idempotent-Replayed": "true"})
             response = handler(request)
             if response.status < 300:
                 self.idempotency[key] = (fingerprint, response)
             return response
+
         return wrapped
 
     @staticmethod
@@ -239,8 +313,9 @@ class MollieService(Tables):
         pattern = r"\d+" if decimals == 0 else rf"\d+\.\d{{{decimals}}}"
         if not isinstance(text, str) or not re.fullmatch(pattern, text):
             raise self._unprocessable(
-                f"The amount contains an invalid value: {currency.upper()} amounts have exactly "
-                f"{decimals} decimals", f"{field}.value")
+                f"The amount contains an invalid value: {currency.upper()} amounts have exactly {decimals} decimals",
+                f"{field}.value",
+            )
         if not any(ch in "123456789" for ch in text):
             raise self._unprocessable("The amount is lower than the minimum", field)
         return {"value": text, "currency": currency.upper()}
@@ -262,7 +337,8 @@ class MollieService(Tables):
             raise self._unprocessable(f"The {field} is invalid", field)
         if webhook and _UNREACHABLE.match(parts.hostname):
             raise self._unprocessable(
-                "The webhook URL is invalid because it is unreachable from Mollie's point of view", field)
+                "The webhook URL is invalid because it is unreachable from Mollie's point of view", field
+            )
         return value
 
     def _metadata(self, body: dict[str, Any]) -> Any:
@@ -272,8 +348,9 @@ class MollieService(Tables):
         return metadata
 
     # -- listing --------------------------------------------------------------------------------------
-    def _list(self, request: Request, kind: str, path: str,
-              index: tuple[list[str], dict[str, int]] | None = None) -> Response:
+    def _list(
+        self, request: Request, kind: str, path: str, index: tuple[list[str], dict[str, int]] | None = None
+    ) -> Response:
         raw_limit = request.arg("limit", str(DEFAULT_LIMIT))
         try:
             limit = int(raw_limit or "")
@@ -332,8 +409,7 @@ class MollieService(Tables):
     # -- routes ---------------------------------------------------------------------------------------
     def register(self, router: Router) -> None:
         def api(method: str, template: str, handler: Callable[[Request], Response]) -> None:
-            router.add(method, template, self._guard(handler, method in ("POST", "PATCH", "DELETE")),
-                       service=self.name)
+            router.add(method, template, self._guard(handler, method in ("POST", "PATCH", "DELETE")), service=self.name)
 
         def page(method: str, template: str, handler: Callable[[Request], Response]) -> None:
             router.add(method, template, handler, service="control")
@@ -391,14 +467,21 @@ class MollieService(Tables):
         fields = self._customer_fields(body)
         ident = self.sandbox.ids.next("cst_")
         customer = {
-            "resource": "customer", "id": ident, "mode": "test", "name": fields.get("name"),
-            "email": fields.get("email"), "locale": fields.get("locale"), "metadata": fields.get("metadata"),
+            "resource": "customer",
+            "id": ident,
+            "mode": "test",
+            "name": fields.get("name"),
+            "email": fields.get("email"),
+            "locale": fields.get("locale"),
+            "metadata": fields.get("metadata"),
             "createdAt": self._now(),
-            "_links": {"self": self._link(f"customers/{ident}"),
-                       "mandates": self._link(f"customers/{ident}/mandates"),
-                       "subscriptions": self._link(f"customers/{ident}/subscriptions"),
-                       "payments": self._link(f"customers/{ident}/payments"),
-                       "documentation": self._doc("reference/v2/customers-api/get-customer")},
+            "_links": {
+                "self": self._link(f"customers/{ident}"),
+                "mandates": self._link(f"customers/{ident}/mandates"),
+                "subscriptions": self._link(f"customers/{ident}/subscriptions"),
+                "payments": self._link(f"customers/{ident}/payments"),
+                "documentation": self._doc("reference/v2/customers-api/get-customer"),
+            },
         }
         return self._store("customers", customer)
 
@@ -424,8 +507,7 @@ class MollieService(Tables):
         """Create a mandate as `POST /v2/customers/{id}/mandates` does."""
         self._get("customers", customer_id)
         if body.get("method") != "directdebit":
-            raise self._unprocessable("The method is invalid: only directdebit mandates can be created",
-                                      "method")
+            raise self._unprocessable("The method is invalid: only directdebit mandates can be created", "method")
         name = body.get("consumerName")
         if not isinstance(name, str) or not name.strip():
             raise self._unprocessable("The consumer name is missing", "consumerName")
@@ -440,8 +522,7 @@ class MollieService(Tables):
             try:
                 day = date.fromisoformat(signed)
             except (TypeError, ValueError):
-                raise self._unprocessable("The signature date is invalid: use YYYY-MM-DD",
-                                          "signatureDate") from None
+                raise self._unprocessable("The signature date is invalid: use YYYY-MM-DD", "signatureDate") from None
             if day > self.sandbox.clock.today():
                 raise self._unprocessable("The signature date cannot be in the future", "signatureDate")
         reference = body.get("mandateReference")
@@ -452,19 +533,29 @@ class MollieService(Tables):
                 raise self._unprocessable("The mandate reference is already in use", "mandateReference")
         return self._new_mandate(customer_id, name, account, bic, signed, reference)
 
-    def _new_mandate(self, customer_id: str, name: str, account: str, bic: str | None,
-                     signed: str | None, reference: str | None) -> dict[str, Any]:
+    def _new_mandate(
+        self, customer_id: str, name: str, account: str, bic: str | None, signed: str | None, reference: str | None
+    ) -> dict[str, Any]:
         ident = self.sandbox.ids.next("mdt_")
         mandate = {
-            "resource": "mandate", "id": ident, "mode": "test", "status": "valid", "method": "directdebit",
-            "details": {"consumerName": name, "consumerAccount": compact_iban(account),
-                        "consumerBic": bic.strip().upper() if bic else None},
+            "resource": "mandate",
+            "id": ident,
+            "mode": "test",
+            "status": "valid",
+            "method": "directdebit",
+            "details": {
+                "consumerName": name,
+                "consumerAccount": compact_iban(account),
+                "consumerBic": bic.strip().upper() if bic else None,
+            },
             "mandateReference": reference,
             "signatureDate": signed or self.sandbox.clock.today().isoformat(),
             "createdAt": self._now(),
-            "_links": {"self": self._link(f"customers/{customer_id}/mandates/{ident}"),
-                       "customer": self._link(f"customers/{customer_id}"),
-                       "documentation": self._doc("reference/v2/mandates-api/get-mandate")},
+            "_links": {
+                "self": self._link(f"customers/{customer_id}/mandates/{ident}"),
+                "customer": self._link(f"customers/{customer_id}"),
+                "documentation": self._doc("reference/v2/mandates-api/get-mandate"),
+            },
         }
         self.owner[ident] = customer_id
         if reference:
@@ -524,8 +615,7 @@ class MollieService(Tables):
         description = self._description(body)
         sequence = body.get("sequenceType") or "oneoff"
         if sequence not in ("oneoff", "first", "recurring"):
-            raise self._unprocessable("The sequence type is invalid: use oneoff, first or recurring",
-                                      "sequenceType")
+            raise self._unprocessable("The sequence type is invalid: use oneoff, first or recurring", "sequenceType")
         method = body.get("method")
         if method is not None and method not in METHODS:
             raise self._unprocessable(f"The payment method '{method}' is invalid", "method")
@@ -551,29 +641,55 @@ class MollieService(Tables):
                 raise self._unprocessable("The redirect URL is missing", "redirectUrl")
             cancel = self._url(body, "cancelUrl")
         if method == "directdebit" and amount["currency"] != "EUR":
-            raise self._unprocessable("SEPA Direct Debit is only available for payments in EUR",
-                                      "amount.currency")
+            raise self._unprocessable("SEPA Direct Debit is only available for payments in EUR", "amount.currency")
         ident = self.sandbox.ids.next("tr_")
         now = self.sandbox.clock.now()
         recurring = sequence == "recurring"
         payment: dict[str, Any] = {
-            "resource": "payment", "id": ident, "mode": "test", "createdAt": iso(now),
-            "amount": amount, "description": description, "method": method, "metadata": metadata,
-            "status": "pending" if recurring else "open", "isCancelable": recurring,
+            "resource": "payment",
+            "id": ident,
+            "mode": "test",
+            "createdAt": iso(now),
+            "amount": amount,
+            "description": description,
+            "method": method,
+            "metadata": metadata,
+            "status": "pending" if recurring else "open",
+            "isCancelable": recurring,
             "expiresAt": None if recurring else iso(now + EXPIRES_AFTER),
-            "details": None, "profileId": PROFILE_ID, "customerId": customer_id,
-            "mandateId": mandate["id"] if mandate else None, "sequenceType": sequence,
-            "redirectUrl": redirect, "cancelUrl": cancel, "webhookUrl": webhook, "locale": body.get("locale"),
-            "countryCode": None, "captureDelay": None, "captureMode": None, "captureBefore": None,
-            "amountCaptured": None, "amountChargedBack": None, "amountRefunded": None, "amountRemaining": None,
-            "orderId": None, "settlementId": None, "settlementAmount": None, "subscriptionId": None,
+            "details": None,
+            "profileId": PROFILE_ID,
+            "customerId": customer_id,
+            "mandateId": mandate["id"] if mandate else None,
+            "sequenceType": sequence,
+            "redirectUrl": redirect,
+            "cancelUrl": cancel,
+            "webhookUrl": webhook,
+            "locale": body.get("locale"),
+            "countryCode": None,
+            "captureDelay": None,
+            "captureMode": None,
+            "captureBefore": None,
+            "amountCaptured": None,
+            "amountChargedBack": None,
+            "amountRefunded": None,
+            "amountRemaining": None,
+            "orderId": None,
+            "settlementId": None,
+            "settlementAmount": None,
+            "subscriptionId": None,
             "routing": None,
             "_links": {
                 "self": self._link(f"payments/{ident}"),
                 "checkout": None if recurring else self._page(f"checkout/{ident}"),
-                "chargebacks": None, "captures": None, "refunds": None,
+                "chargebacks": None,
+                "captures": None,
+                "refunds": None,
                 "customer": self._link(f"customers/{customer_id}") if customer_id else None,
-                "mandate": None, "subscription": None, "order": None, "settlement": None,
+                "mandate": None,
+                "subscription": None,
+                "order": None,
+                "settlement": None,
                 "documentation": self._doc("reference/v2/payments-api/get-payment"),
             },
         }
@@ -583,16 +699,24 @@ class MollieService(Tables):
             due = add_working_days(sent, DUE_AFTER)
             private.update(sent=sent, paid=add_working_days(sent, PAID_AFTER))
             self._attach_mandate(payment, mandate)
-            payment["details"].update(dueDate=due.isoformat(), transferReference=f"SD{ident[3:]}",
-                                      creditorIdentifier=CREDITOR_ID, bankReasonCode=None, bankReason=None)
+            payment["details"].update(
+                dueDate=due.isoformat(),
+                transferReference=f"SD{ident[3:]}",
+                creditorIdentifier=CREDITOR_ID,
+                bankReasonCode=None,
+                bankReason=None,
+            )
         self.private[ident] = private
         return self._store("payments", payment)
 
     def _attach_mandate(self, payment: dict[str, Any], mandate: dict[str, Any]) -> None:
         customer_id = self.owner[mandate["id"]]
         payment["mandateId"] = mandate["id"]
-        payment["details"] = {**mandate["details"], "signatureDate": mandate["signatureDate"],
-                              "mandateReference": mandate["mandateReference"]}
+        payment["details"] = {
+            **mandate["details"],
+            "signatureDate": mandate["signatureDate"],
+            "mandateReference": mandate["mandateReference"],
+        }
         payment["_links"]["mandate"] = self._link(f"customers/{customer_id}/mandates/{mandate['id']}")
 
     def _finish(self, payment: dict[str, Any], status: str) -> None:
@@ -614,12 +738,16 @@ class MollieService(Tables):
         name = form.get("consumerName") or "Sandbox Customer"
         account = form.get("consumerAccount") or "NL55INGB0000000000"
         if payment["sequenceType"] == "first":
-            mandate = self._new_mandate(payment["customerId"], name, account, form.get("consumerBic") or None,
-                                        None, None)
+            mandate = self._new_mandate(
+                payment["customerId"], name, account, form.get("consumerBic") or None, None, None
+            )
             self._attach_mandate(payment, mandate)
         else:
-            payment["details"] = {"consumerName": name, "consumerAccount": compact_iban(account),
-                                  "consumerBic": form.get("consumerBic") or None}
+            payment["details"] = {
+                "consumerName": name,
+                "consumerAccount": compact_iban(account),
+                "consumerBic": form.get("consumerBic") or None,
+            }
         self._finish(payment, "paid")
 
     def cancel_payment(self, request: Request) -> Response:
@@ -640,13 +768,17 @@ class MollieService(Tables):
 
     @staticmethod
     def _form(title: str, description: str, fields: str) -> Response:
-        return Response.html(200, f"""<!doctype html><title>Mollie sandbox checkout</title>
+        return Response.html(
+            200,
+            f"""<!doctype html><title>Mollie sandbox checkout</title>
 <h1>{html.escape(title)}</h1><p>{html.escape(description)}</p>
 <form method="post">{fields}<button name="action" value="pay">Pay</button>
-<button name="action" value="cancel">Cancel</button></form>""")
+<button name="action" value="cancel">Cancel</button></form>""",
+        )
 
-    _ACCOUNT_FIELDS = ('<label>Account holder <input name="consumerName"></label>'
-                       '<label>IBAN <input name="consumerAccount"></label>')
+    _ACCOUNT_FIELDS = (
+        '<label>Account holder <input name="consumerName"></label><label>IBAN <input name="consumerAccount"></label>'
+    )
 
     def checkout_page(self, request: Request) -> Response:
         payment = self._payable(request.params["id"])
@@ -711,15 +843,28 @@ class MollieService(Tables):
                 raise self._unprocessable("The expiry date is invalid", "expiresAt") from None
         ident = self.sandbox.ids.next("pl_")
         link = {
-            "resource": "payment-link", "id": ident, "mode": "test", "profileId": PROFILE_ID,
-            "createdAt": self._now(), "paidAt": None, "updatedAt": None, "expiresAt": expires,
-            "amount": amount, "description": description, "redirectUrl": self._url(body, "redirectUrl"),
-            "cancelUrl": self._url(body, "cancelUrl"), "webhookUrl": self._url(body, "webhookUrl", webhook=True),
-            "sequenceType": sequence, "customerId": customer_id, "reusable": bool(body.get("reusable")),
+            "resource": "payment-link",
+            "id": ident,
+            "mode": "test",
+            "profileId": PROFILE_ID,
+            "createdAt": self._now(),
+            "paidAt": None,
+            "updatedAt": None,
+            "expiresAt": expires,
+            "amount": amount,
+            "description": description,
+            "redirectUrl": self._url(body, "redirectUrl"),
+            "cancelUrl": self._url(body, "cancelUrl"),
+            "webhookUrl": self._url(body, "webhookUrl", webhook=True),
+            "sequenceType": sequence,
+            "customerId": customer_id,
+            "reusable": bool(body.get("reusable")),
             "archived": False,
-            "_links": {"self": self._link(f"payment-links/{ident}"),
-                       "paymentLink": self._page(f"link/{ident}"),
-                       "documentation": self._doc("reference/v2/payment-links-api/get-payment-link")},
+            "_links": {
+                "self": self._link(f"payment-links/{ident}"),
+                "paymentLink": self._page(f"link/{ident}"),
+                "documentation": self._doc("reference/v2/payment-links-api/get-payment-link"),
+            },
         }
         return self._ok(201, self._store("payment-links", link))
 
@@ -755,10 +900,15 @@ class MollieService(Tables):
             return refused
         amount = link["amount"] or {"currency": "EUR", "value": form.get("amount", "")}
         try:
-            payment = self.add_payment({
-                "amount": amount, "description": link["description"], "sequenceType": link["sequenceType"],
-                "customerId": link["customerId"],
-                "redirectUrl": link["redirectUrl"] or f"{self.sandbox.url}/__sandbox/mollie/thanks"})
+            payment = self.add_payment(
+                {
+                    "amount": amount,
+                    "description": link["description"],
+                    "sequenceType": link["sequenceType"],
+                    "customerId": link["customerId"],
+                    "redirectUrl": link["redirectUrl"] or f"{self.sandbox.url}/__sandbox/mollie/thanks",
+                }
+            )
         except HttpError as exc:
             return Response.html(422, f"<h1>{html.escape(json.loads(exc.response.body)['detail'])}</h1>")
         self._index("payments", link["id"], payment["id"])
@@ -789,13 +939,26 @@ class MollieService(Tables):
         payment["_links"]["refunds"] = self._link(f"payments/{payment['id']}/refunds")
         ident = self.sandbox.ids.next("re_")
         refund = {
-            "resource": "refund", "id": ident, "mode": "test", "amount": amount, "status": "pending",
-            "createdAt": self._now(), "description": description, "metadata": self._metadata(body),
-            "paymentId": payment["id"], "settlementId": None, "settlementAmount": None, "orderId": None,
+            "resource": "refund",
+            "id": ident,
+            "mode": "test",
+            "amount": amount,
+            "status": "pending",
+            "createdAt": self._now(),
+            "description": description,
+            "metadata": self._metadata(body),
+            "paymentId": payment["id"],
+            "settlementId": None,
+            "settlementAmount": None,
+            "orderId": None,
             "lines": None,
-            "_links": {"self": self._link(f"payments/{payment['id']}/refunds/{ident}"),
-                       "payment": self._link(f"payments/{payment['id']}"), "order": None, "settlement": None,
-                       "documentation": self._doc("reference/v2/refunds-api/get-refund")},
+            "_links": {
+                "self": self._link(f"payments/{payment['id']}/refunds/{ident}"),
+                "payment": self._link(f"payments/{payment['id']}"),
+                "order": None,
+                "settlement": None,
+                "documentation": self._doc("reference/v2/refunds-api/get-refund"),
+            },
         }
         self.private[ident] = {"refunded": add_working_days(self.sandbox.clock.today(), REFUNDED_AFTER)}
         return self._ok(201, self._store("refunds", refund, payment["id"]))

@@ -15,5 +15,10 @@ def build_services(sandbox: Sandbox) -> list[Service]:
     from crmpay.sandbox.smtp import SmtpSink
     from crmpay.sandbox.zoho import ZohoService
 
-    return [GoCardlessService(sandbox), MollieService(sandbox), ZohoService(sandbox), SipsimService(sandbox),
-            SmtpSink(sandbox)]
+    return [
+        GoCardlessService(sandbox),
+        MollieService(sandbox),
+        ZohoService(sandbox),
+        SipsimService(sandbox),
+        SmtpSink(sandbox),
+    ]

@@ -103,9 +103,7 @@ class Sandbox:
         return f"http://{host}:{port}"
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="crmpay-sandbox", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="crmpay-sandbox", daemon=True)
         self._thread.start()
         return self
 
@@ -152,8 +150,7 @@ class Sandbox:
         add("GET", "/__sandbox/stats", self._get_stats, service="control")
         add("DELETE", "/__sandbox/stats", self._delete_stats, service="control")
         add("POST", "/__sandbox/reset", self._post_reset, service="control")
-        add("GET", "/__sandbox/credentials", lambda r: Response.json_body(200, self.credentials()),
-            service="control")
+        add("GET", "/__sandbox/credentials", lambda r: Response.json_body(200, self.credentials()), service="control")
 
     def _get_clock(self, request: Request) -> Response:
         return Response.json_body(200, {"now": iso(self.clock.now())})

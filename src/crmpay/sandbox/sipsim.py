@@ -75,16 +75,28 @@ class SipsimService:
 
     # -- helpers ---------------------------------------------------------------------------------
     def _envelope(self, data: Any, pagination: dict[str, Any] | None = None, status: int = 200) -> Response:
-        body: dict[str, Any] = {"status": "success", "request_id": self.sandbox.ids.next("req_", 12),
-                                "timestamp": iso(self.sandbox.clock.now()), "data": data}
+        body: dict[str, Any] = {
+            "status": "success",
+            "request_id": self.sandbox.ids.next("req_", 12),
+            "timestamp": iso(self.sandbox.clock.now()),
+            "data": data,
+        }
         if pagination is not None:
             body["pagination"] = pagination
         return Response.json_body(status, body)
 
     def _envelope_error(self, status: int, message: str) -> HttpError:
-        return HttpError(Response.json_body(status, {
-            "status": "error", "request_id": self.sandbox.ids.next("req_", 12),
-            "timestamp": iso(self.sandbox.clock.now()), "error": {"code": status, "message": message}}))
+        return HttpError(
+            Response.json_body(
+                status,
+                {
+                    "status": "error",
+                    "request_id": self.sandbox.ids.next("req_", 12),
+                    "timestamp": iso(self.sandbox.clock.now()),
+                    "error": {"code": status, "message": message},
+                },
+            )
+        )
 
     def _guard(self, handler, scope: str):
         def wrapped(request: Request) -> Response:
@@ -95,6 +107,7 @@ class SipsimService:
             if scope not in found[1]:
                 raise self._envelope_error(403, f"the token lacks the scope {scope}")
             return handler(request)
+
         return wrapped
 
     # -- OAuth -------------------------------------------------------------------------------------
@@ -103,16 +116,18 @@ class SipsimService:
         if form.get("grant_type") != "client_credentials":
             return Response.json_body(400, {"error": "unsupported_grant_type"})
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-            return Response.json_body(401, {"error": "invalid_client",
-                                            "error_description": "client authentication failed"})
+            return Response.json_body(
+                401, {"error": "invalid_client", "error_description": "client authentication failed"}
+            )
         asked = set((form.get("scope") or " ".join(SCOPES)).split())
         unknown = asked - set(SCOPES)
         if unknown:
             return Response.json_body(400, {"error": "invalid_scope", "error_description": sorted(unknown)[0]})
         token = "sst_" + self.sandbox.ids.next("sipsim-token", 24).lower()
         self.tokens[token] = (iso(self.sandbox.clock.now() + timedelta(hours=1)), asked)
-        return Response.json_body(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600,
-                                        "scope": " ".join(sorted(asked))})
+        return Response.json_body(
+            200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": " ".join(sorted(asked))}
+        )
 
     # -- listings ------------------------------------------------------------------------------------
     def list_calls(self, request: Request) -> Response:
@@ -149,8 +164,7 @@ class SipsimService:
             index += 1
         more = index < len(self.calls) and (end is None or self.calls[index][0] < end)
         last = (self.calls[index - 1][0], self.calls[index - 1][1]) if index > position else None
-        next_token = (base64.urlsafe_b64encode(json.dumps(list(last)).encode()).decode()
-                      if more and last else None)
+        next_token = base64.urlsafe_b64encode(json.dumps(list(last)).encode()).decode() if more and last else None
         return self._envelope(page, {"count": len(page), "limit": limit, "page": next_token, "has_more": more})
 
     def _after(self, started: str, call_id: str) -> int:
@@ -166,15 +180,23 @@ class SipsimService:
     def seed_calls(self, request: Request) -> Response:
         added = []
         for item in (request.json() or {}).get("data", []):
-            call = {"id": str(item.get("id") or self.sandbox.ids.next("call_", 12).lower()),
-                    "direction": item.get("direction", "inbound"),
-                    "type": item.get("type") or ("missed" if item.get("status") == "noanswer"
-                                                 and item.get("direction", "inbound") == "inbound"
-                                                 else item.get("direction", "inbound")),
-                    "caller_number": item["caller_number"], "receiver_number": item["receiver_number"],
-                    "start_time": item["start_time"], "answer_time": item.get("answer_time"),
-                    "end_time": item.get("end_time") or item["start_time"],
-                    "duration": int(item.get("duration") or 0), "status": item.get("status", "answer")}
+            call = {
+                "id": str(item.get("id") or self.sandbox.ids.next("call_", 12).lower()),
+                "direction": item.get("direction", "inbound"),
+                "type": item.get("type")
+                or (
+                    "missed"
+                    if item.get("status") == "noanswer" and item.get("direction", "inbound") == "inbound"
+                    else item.get("direction", "inbound")
+                ),
+                "caller_number": item["caller_number"],
+                "receiver_number": item["receiver_number"],
+                "start_time": item["start_time"],
+                "answer_time": item.get("answer_time"),
+                "end_time": item.get("end_time") or item["start_time"],
+                "duration": int(item.get("duration") or 0),
+                "status": item.get("status", "answer"),
+            }
             self.calls.append((iso(_utc(call["start_time"])), call["id"], call))
             added.append(call["id"])
         self.calls.sort(key=lambda entry: (entry[0], entry[1]))
@@ -182,8 +204,14 @@ class SipsimService:
 
     def seed_phones(self, request: Request) -> Response:
         for item in (request.json() or {}).get("data", []):
-            self.phones.append({"id": str(item.get("id") or self.sandbox.ids.next("phone_", 8).lower()),
-                                "name": item.get("name", ""), "internal_number": item.get("internal_number"),
-                                "number": item["number"], "group": item.get("group"),
-                                "status": item.get("status", "active")})
+            self.phones.append(
+                {
+                    "id": str(item.get("id") or self.sandbox.ids.next("phone_", 8).lower()),
+                    "name": item.get("name", ""),
+                    "internal_number": item.get("internal_number"),
+                    "number": item["number"],
+                    "group": item.get("group"),
+                    "status": item.get("status", "active"),
+                }
+            )
         return Response.json_body(201, {"count": len(self.phones)})

@@ -34,8 +34,7 @@ class SmtpSink:
         self.host, self.port = host, port
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.original_content or envelope.content,
-                                     policy=policy.default)
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         body_part = message.get_body(preferencelist=("plain", "html"))
         record = {
             "from": envelope.mail_from,

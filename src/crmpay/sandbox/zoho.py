@@ -25,26 +25,88 @@ if TYPE_CHECKING:
 
 CLIENT_ID = "1000.CRMPAYSANDBOXCLIENT"
 CLIENT_SECRET = "crmpay-sandbox-client-secret"
-ALL_SCOPES = ["ZohoCRM.modules.ALL", "ZohoCRM.settings.modules.READ", "ZohoCRM.settings.fields.READ",
-              "ZohoCRM.settings.layouts.READ", "ZohoCRM.settings.pipeline.READ", "ZohoCRM.users.READ",
-              "ZohoCRM.coql.READ"]
-MANDATORY = {"Leads": ("Last_Name",), "Contacts": ("Last_Name",), "Accounts": ("Account_Name",),
-             "Deals": ("Deal_Name", "Stage"), "Tasks": ("Subject",),
-             "Calls": ("Subject", "Call_Type", "Call_Start_Time"), "Invoices": ("Subject", "Invoiced_Items"),
-             "CRMPAY_Mandates": ("Name",), "CRMPAY_Payments": ("Name",)}
+ALL_SCOPES = [
+    "ZohoCRM.modules.ALL",
+    "ZohoCRM.settings.modules.READ",
+    "ZohoCRM.settings.fields.READ",
+    "ZohoCRM.settings.layouts.READ",
+    "ZohoCRM.settings.pipeline.READ",
+    "ZohoCRM.users.READ",
+    "ZohoCRM.coql.READ",
+]
+MANDATORY = {
+    "Leads": ("Last_Name",),
+    "Contacts": ("Last_Name",),
+    "Accounts": ("Account_Name",),
+    "Deals": ("Deal_Name", "Stage"),
+    "Tasks": ("Subject",),
+    "Calls": ("Subject", "Call_Type", "Call_Start_Time"),
+    "Invoices": ("Subject", "Invoiced_Items"),
+    "CRMPAY_Mandates": ("Name",),
+    "CRMPAY_Payments": ("Name",),
+}
 FIELDS = {
     "Leads": ["Last_Name", "First_Name", "Company", "Email", "Phone", "Mobile", "Lead_Source", "Lead_Status", "Owner"],
-    "Contacts": ["Last_Name", "First_Name", "Email", "Phone", "Mobile", "Home_Phone", "Account_Name", "Owner",
-                 "CRMPAY_Active_Mandate"],
+    "Contacts": [
+        "Last_Name",
+        "First_Name",
+        "Email",
+        "Phone",
+        "Mobile",
+        "Home_Phone",
+        "Account_Name",
+        "Owner",
+        "CRMPAY_Active_Mandate",
+    ],
     "Accounts": ["Account_Name", "Phone", "Owner"],
-    "Deals": ["Deal_Name", "Stage", "Pipeline", "Layout", "Closing_Date", "Account_Name", "Contact_Name",
-              "Amount", "Owner", "CRMPAY_Call_Id"],
-    "Tasks": ["Subject", "Due_Date", "Status", "Priority", "Owner", "Who_Id", "What_Id", "Description",
-              "CRMPAY_Call_Id"],
-    "Calls": ["Subject", "Call_Type", "Call_Start_Time", "Call_Duration", "Who_Id", "What_Id", "Caller_ID",
-              "Dialled_Number", "Owner", "Description", "CRMPAY_Call_Id"],
-    "Invoices": ["Subject", "Invoice_Number", "Invoiced_Items", "Account_Name", "Contact_Name", "Invoice_Date",
-                 "Due_Date", "Status", "Grand_Total", "Currency"],
+    "Deals": [
+        "Deal_Name",
+        "Stage",
+        "Pipeline",
+        "Layout",
+        "Closing_Date",
+        "Account_Name",
+        "Contact_Name",
+        "Amount",
+        "Owner",
+        "CRMPAY_Call_Id",
+    ],
+    "Tasks": [
+        "Subject",
+        "Due_Date",
+        "Status",
+        "Priority",
+        "Owner",
+        "Who_Id",
+        "What_Id",
+        "Description",
+        "CRMPAY_Call_Id",
+    ],
+    "Calls": [
+        "Subject",
+        "Call_Type",
+        "Call_Start_Time",
+        "Call_Duration",
+        "Who_Id",
+        "What_Id",
+        "Caller_ID",
+        "Dialled_Number",
+        "Owner",
+        "Description",
+        "CRMPAY_Call_Id",
+    ],
+    "Invoices": [
+        "Subject",
+        "Invoice_Number",
+        "Invoiced_Items",
+        "Account_Name",
+        "Contact_Name",
+        "Invoice_Date",
+        "Due_Date",
+        "Status",
+        "Grand_Total",
+        "Currency",
+    ],
     "CRMPAY_Mandates": ["Name", "Provider", "Status", "Reference", "Contact", "Email"],
     "CRMPAY_Payments": ["Name", "Provider", "Status", "Amount", "Currency", "Charge_Date", "Mandate", "Email"],
 }
@@ -68,8 +130,12 @@ class ZohoService:
         self.access_tokens: dict[str, str] = {}  # token -> expires_at
         self.minted: dict[str, list[str]] = {}  # refresh token -> mint times
         self.tokens_minted = 0
-        self.settings = {"token_ttl_seconds": 3600, "max_concurrency": 10, "scopes": list(ALL_SCOPES),
-                         "reject_values": []}  # records holding one of these values are refused
+        self.settings = {
+            "token_ttl_seconds": 3600,
+            "max_concurrency": 10,
+            "scopes": list(ALL_SCOPES),
+            "reject_values": [],
+        }  # records holding one of these values are refused
         self._add_user("admin@crmpay-sandbox.example", "Sandbox Admin")
         self.first_grant_code = self._new_grant_code()
 
@@ -81,8 +147,14 @@ class ZohoService:
         return str(5_000_000_000_000_000 + int(self.sandbox.ids.next("", 12), 36))
 
     def _add_user(self, email: str, name: str) -> dict[str, Any]:
-        user = {"id": self._new_id(), "email": email, "full_name": name, "status": "active",
-                "role": {"name": "Manager", "id": "1"}, "profile": {"name": "Standard", "id": "2"}}
+        user = {
+            "id": self._new_id(),
+            "email": email,
+            "full_name": name,
+            "status": "active",
+            "role": {"name": "Manager", "id": "1"},
+            "profile": {"name": "Standard", "id": "2"},
+        }
         self.users.append(user)
         return user
 
@@ -93,8 +165,9 @@ class ZohoService:
 
     @staticmethod
     def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> HttpError:
-        return HttpError(Response.json_body(status, {"code": code, "details": details or {},
-                                                     "message": message, "status": "error"}))
+        return HttpError(
+            Response.json_body(status, {"code": code, "details": details or {}, "message": message, "status": "error"})
+        )
 
     def fault_response(self, status: int) -> Response:
         if status == 429:
@@ -102,34 +175,45 @@ class ZohoService:
         return self._error(500, "INTERNAL_ERROR", "Internal Server Error").response
 
     def credentials(self) -> dict[str, Any]:
-        return {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_code": self.first_grant_code,
-                "accounts_url": self.sandbox.url, "api_url": self.sandbox.url}
+        return {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "grant_code": self.first_grant_code,
+            "accounts_url": self.sandbox.url,
+            "api_url": self.sandbox.url,
+        }
 
     def advance(self) -> None:
         pass
 
     def stats(self) -> dict[str, Any]:
-        return {"zoho_tokens_minted": self.tokens_minted,
-                "zoho_records": {m: len(r) for m, r in self.records.items()}}
+        return {"zoho_tokens_minted": self.tokens_minted, "zoho_records": {m: len(r) for m, r in self.records.items()}}
 
     # -- routes --------------------------------------------------------------------------------------
     def register(self, router: Router) -> None:
         router.add("POST", "/oauth/v2/token", self.token, service=self.name)
         api = [
-            ("GET", "/crm/v8/users", self.list_users), ("GET", "/crm/v8/settings/modules", self.modules),
-            ("GET", "/crm/v8/settings/fields", self.fields), ("GET", "/crm/v8/settings/pipeline", self.pipelines),
+            ("GET", "/crm/v8/users", self.list_users),
+            ("GET", "/crm/v8/settings/modules", self.modules),
+            ("GET", "/crm/v8/settings/fields", self.fields),
+            ("GET", "/crm/v8/settings/pipeline", self.pipelines),
             ("POST", "/crm/v8/coql", self.coql),
-            ("GET", "/crm/v8/{module}/search", self.search), ("POST", "/crm/v8/{module}/upsert", self.upsert),
-            ("GET", "/crm/v8/{module}/{id}", self.get_record), ("GET", "/crm/v8/{module}", self.list_records),
-            ("POST", "/crm/v8/{module}", self.insert), ("PUT", "/crm/v8/{module}", self.update),
+            ("GET", "/crm/v8/{module}/search", self.search),
+            ("POST", "/crm/v8/{module}/upsert", self.upsert),
+            ("GET", "/crm/v8/{module}/{id}", self.get_record),
+            ("GET", "/crm/v8/{module}", self.list_records),
+            ("POST", "/crm/v8/{module}", self.insert),
+            ("PUT", "/crm/v8/{module}", self.update),
         ]
         for method, template, handler in api:
             router.add(method, template, self._guard(handler), service=self.name)
-        control = [("POST", "/__sandbox/zoho/grant_code", lambda r: Response.json_body(200, {"code": self._new_grant_code()})),
-                   ("POST", "/__sandbox/zoho/users", self.control_user),
-                   ("POST", "/__sandbox/zoho/records/{module}", self.control_records),
-                   ("PUT", "/__sandbox/zoho/settings", self.control_settings),
-                   ("POST", "/__sandbox/zoho/expire_tokens", self.control_expire)]
+        control = [
+            ("POST", "/__sandbox/zoho/grant_code", lambda r: Response.json_body(200, {"code": self._new_grant_code()})),
+            ("POST", "/__sandbox/zoho/users", self.control_user),
+            ("POST", "/__sandbox/zoho/records/{module}", self.control_records),
+            ("PUT", "/__sandbox/zoho/settings", self.control_settings),
+            ("POST", "/__sandbox/zoho/expire_tokens", self.control_expire),
+        ]
         for method, template, handler in control:
             router.add(method, template, handler, service="control")
 
@@ -143,18 +227,35 @@ class ZohoService:
             if not auth.startswith("Zoho-oauthtoken ") or expires is None or expires <= self._now():
                 raise self._error(401, "INVALID_TOKEN", "invalid oauth token")
             module = request.params.get("module")
-            needed = "ZohoCRM.coql.READ" if request.path.endswith("/coql") else (
-                "ZohoCRM.users.READ" if request.path.endswith("/users") else (
-                    "ZohoCRM.settings.pipeline.READ" if "pipeline" in request.path else (
-                        "ZohoCRM.settings.fields.READ" if request.path.endswith("/fields") else (
-                            "ZohoCRM.settings.modules.READ" if request.path.endswith("/modules") else
-                            "ZohoCRM.modules.ALL"))))
+            needed = (
+                "ZohoCRM.coql.READ"
+                if request.path.endswith("/coql")
+                else (
+                    "ZohoCRM.users.READ"
+                    if request.path.endswith("/users")
+                    else (
+                        "ZohoCRM.settings.pipeline.READ"
+                        if "pipeline" in request.path
+                        else (
+                            "ZohoCRM.settings.fields.READ"
+                            if request.path.endswith("/fields")
+                            else (
+                                "ZohoCRM.settings.modules.READ"
+                                if request.path.endswith("/modules")
+                                else "ZohoCRM.modules.ALL"
+                            )
+                        )
+                    )
+                )
+            )
             if needed not in self.settings["scopes"]:
-                raise self._error(401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL",
-                                  {"required_scope": needed})
+                raise self._error(
+                    401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL", {"required_scope": needed}
+                )
             if module is not None and module not in self.records:
                 raise self._error(400, "INVALID_MODULE", "the module name given seems to be invalid")
             return handler(request)
+
         return wrapped
 
     # -- OAuth ---------------------------------------------------------------------------------------
@@ -181,9 +282,16 @@ class ZohoService:
             window_start = iso(self.sandbox.clock.now() - timedelta(minutes=10))
             recent = [t for t in self.minted.get(refresh, []) if t > window_start]
             if len(recent) >= 10:
-                return Response.json_body(400, {
-                    "error_description": "You have made too many requests continuously. Please try again after some time.",
-                    "error": "Access Denied", "status": "failure"})
+                return Response.json_body(
+                    400,
+                    {
+                        "error_description": (
+                            "You have made too many requests continuously. Please try again after some time."
+                        ),
+                        "error": "Access Denied",
+                        "status": "failure",
+                    },
+                )
             return Response.json_body(200, self._mint(refresh))
         return Response.json_body(200, {"error": "unsupported_grant_type"})
 
@@ -193,15 +301,25 @@ class ZohoService:
         self.access_tokens[token] = iso(self.sandbox.clock.now() + timedelta(seconds=ttl))
         self.minted.setdefault(refresh, []).append(self._now())
         self.tokens_minted += 1
-        return {"access_token": token, "api_domain": self.sandbox.url, "token_type": "Bearer",
-                "expires_in": ttl, "scope": " ".join(self.settings["scopes"])}
+        return {
+            "access_token": token,
+            "api_domain": self.sandbox.url,
+            "token_type": "Bearer",
+            "expires_in": ttl,
+            "scope": " ".join(self.settings["scopes"]),
+        }
 
     # -- records -------------------------------------------------------------------------------------
     def _record(self, module: str, data: dict[str, Any]) -> dict[str, Any]:
         now = self._now()
         owner = data.get("Owner") or {"id": self.users[0]["id"]}
-        return {**data, "id": data.get("id") or self._new_id(), "Owner": owner,
-                "Created_Time": data.get("Created_Time") or now, "Modified_Time": data.get("Modified_Time") or now}
+        return {
+            **data,
+            "id": data.get("id") or self._new_id(),
+            "Owner": owner,
+            "Created_Time": data.get("Created_Time") or now,
+            "Modified_Time": data.get("Modified_Time") or now,
+        }
 
     def _check(self, module: str, data: Any) -> dict[str, Any] | None:
         """The error entry for one record, or None when it is valid."""
@@ -209,18 +327,32 @@ class ZohoService:
             return {"code": "INVALID_DATA", "message": "invalid data", "status": "error", "details": {}}
         for field in MANDATORY[module]:
             if data.get(field) in (None, "", []):
-                return {"code": "MANDATORY_NOT_FOUND", "message": "required field not found", "status": "error",
-                        "details": {"api_name": field, "json_path": f"$.data[0].{field}"}}
-        refused = next((k for k, v in data.items() if isinstance(v, str) and v in self.settings["reject_values"]),
-                       None)
+                return {
+                    "code": "MANDATORY_NOT_FOUND",
+                    "message": "required field not found",
+                    "status": "error",
+                    "details": {"api_name": field, "json_path": f"$.data[0].{field}"},
+                }
+        refused = next((k for k, v in data.items() if isinstance(v, str) and v in self.settings["reject_values"]), None)
         if refused:
-            return {"code": "INVALID_DATA", "message": "invalid data", "status": "error",
-                    "details": {"api_name": refused, "json_path": f"$.data[0].{refused}"}}
-        unknown = [k for k in data if k not in FIELDS[module] and k not in ("id", "$se_module", "Created_Time",
-                                                                           "Modified_Time")]
+            return {
+                "code": "INVALID_DATA",
+                "message": "invalid data",
+                "status": "error",
+                "details": {"api_name": refused, "json_path": f"$.data[0].{refused}"},
+            }
+        unknown = [
+            k
+            for k in data
+            if k not in FIELDS[module] and k not in ("id", "$se_module", "Created_Time", "Modified_Time")
+        ]
         if unknown:
-            return {"code": "INVALID_DATA", "message": "invalid data", "status": "error",
-                    "details": {"api_name": unknown[0], "json_path": f"$.data[0].{unknown[0]}"}}
+            return {
+                "code": "INVALID_DATA",
+                "message": "invalid data",
+                "status": "error",
+                "details": {"api_name": unknown[0], "json_path": f"$.data[0].{unknown[0]}"},
+            }
         return None
 
     def _batch(self, request: Request) -> tuple[str, list[Any], dict[str, Any]]:
@@ -238,11 +370,18 @@ class ZohoService:
         return Response.json_body(status, {"data": results})
 
     def _success(self, record: dict[str, Any], action: str) -> dict[str, Any]:
-        return {"code": "SUCCESS", "status": "success", "action": action,
-                "message": f"record {'added' if action == 'insert' else 'updated'}",
-                "details": {"id": record["id"], "Created_Time": record["Created_Time"],
-                            "Modified_Time": record["Modified_Time"],
-                            "Created_By": {"id": self.users[0]["id"], "name": self.users[0]["full_name"]}}}
+        return {
+            "code": "SUCCESS",
+            "status": "success",
+            "action": action,
+            "message": f"record {'added' if action == 'insert' else 'updated'}",
+            "details": {
+                "id": record["id"],
+                "Created_Time": record["Created_Time"],
+                "Modified_Time": record["Modified_Time"],
+                "Created_By": {"id": self.users[0]["id"], "name": self.users[0]["full_name"]},
+            },
+        }
 
     def _create(self, module: str, item: dict[str, Any]) -> dict[str, Any]:
         record = self._record(module, {k: v for k, v in item.items() if k != "id"})
@@ -261,8 +400,14 @@ class ZohoService:
         for item in data:
             existing = self.records[module].get(str(item.get("id"))) if isinstance(item, dict) else None
             if existing is None:
-                results.append({"code": "INVALID_DATA", "message": "the related id given seems to be invalid",
-                                "status": "error", "details": {"api_name": "id"}})
+                results.append(
+                    {
+                        "code": "INVALID_DATA",
+                        "message": "the related id given seems to be invalid",
+                        "status": "error",
+                        "details": {"api_name": "id"},
+                    }
+                )
                 continue
             merged = {**existing, **item}
             error = self._check(module, {k: v for k, v in merged.items() if k != "Owner"})
@@ -332,8 +477,9 @@ class ZohoService:
     def list_records(self, request: Request) -> Response:
         fields = request.arg("fields")
         if not fields:
-            raise self._error(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
-                              {"param_name": "fields"})
+            raise self._error(
+                400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", {"param_name": "fields"}
+            )
         per_page = int(request.arg("per_page", "200"))
         if not 1 <= per_page <= 200:
             raise self._error(400, "INVALID_DATA", "per_page must be between 1 and 200")
@@ -343,14 +489,18 @@ class ZohoService:
         if not token and start >= 2000:
             raise self._error(400, "LIMIT_REACHED", "use page_token to read past 2,000 records")
         records = list(self.records[request.params["module"]].values())
-        chunk = records[start:start + per_page]
+        chunk = records[start : start + per_page]
         if not chunk:
             return Response.empty(204)
         wanted = [f.strip() for f in fields.split(",")] + ["id"]
         more = start + per_page < len(records)
-        info = {"per_page": per_page, "count": len(chunk), "page": page if not token else None,
-                "more_records": more,
-                "next_page_token": f"tok-{start + per_page}" if more else None}
+        info = {
+            "per_page": per_page,
+            "count": len(chunk),
+            "page": page if not token else None,
+            "more_records": more,
+            "next_page_token": f"tok-{start + per_page}" if more else None,
+        }
         return Response.json_body(200, {"data": [{k: r.get(k) for k in wanted} for r in chunk], "info": info})
 
     def search(self, request: Request) -> Response:
@@ -361,8 +511,11 @@ class ZohoService:
             hits = [r for r in records if wanted in str(r.get("Email") or "").casefold()]
         elif request.arg("phone"):
             digits = re.sub(r"\D", "", request.arg("phone", ""))[-8:]  # fuzzy, as Zoho's phone search
-            hits = [r for r in records if any(digits and digits in re.sub(r"\D", "", str(r.get(f) or ""))
-                                              for f in PHONE_FIELDS)]
+            hits = [
+                r
+                for r in records
+                if any(digits and digits in re.sub(r"\D", "", str(r.get(f) or "")) for f in PHONE_FIELDS)
+            ]
         elif request.arg("criteria"):
             hits = [r for r in records if _matches(r, request.arg("criteria", ""))]
         elif request.arg("word"):
@@ -372,12 +525,15 @@ class ZohoService:
             raise self._error(400, "REQUIRED_PARAM_MISSING", "one of criteria, email, phone or word is needed")
         if not hits:
             return Response.empty(204)
-        return Response.json_body(200, {"data": hits[:200], "info": {"count": len(hits[:200]),
-                                                                      "more_records": len(hits) > 200}})
+        return Response.json_body(
+            200, {"data": hits[:200], "info": {"count": len(hits[:200]), "more_records": len(hits) > 200}}
+        )
 
     def coql(self, request: Request) -> Response:
         query = ((request.json() or {}).get("select_query") or "").strip()
-        match = re.match(r"(?is)^select\s+(.+?)\s+from\s+(\w+)(?:\s+where\s+(.+?))?(?:\s+limit\s+(\d+)(?:\s*,\s*(\d+))?)?$", query)
+        match = re.match(
+            r"(?is)^select\s+(.+?)\s+from\s+(\w+)(?:\s+where\s+(.+?))?(?:\s+limit\s+(\d+)(?:\s*,\s*(\d+))?)?$", query
+        )
         if not match:
             raise self._error(400, "SYNTAX_ERROR", "error at or near the query")
         fields, module, where, first, second = match.groups()
@@ -387,12 +543,17 @@ class ZohoService:
         if limit > 2000:
             raise self._error(400, "LIMIT_EXCEEDED", "limit exceeds 2000")
         rows = [r for r in self.records[module].values() if not where or _coql_where(r, where)]
-        page = rows[offset:offset + limit]
+        page = rows[offset : offset + limit]
         if not page:
             return Response.empty(204)
         names = [f.strip() for f in fields.split(",")]
-        return Response.json_body(200, {"data": [{n: r.get(n) for n in [*names, "id"]} for r in page],
-                                        "info": {"count": len(page), "more_records": offset + limit < len(rows)}})
+        return Response.json_body(
+            200,
+            {
+                "data": [{n: r.get(n) for n in [*names, "id"]} for r in page],
+                "info": {"count": len(page), "more_records": offset + limit < len(rows)},
+            },
+        )
 
     # -- metadata ------------------------------------------------------------------------------------
     def list_users(self, request: Request) -> Response:
@@ -400,26 +561,62 @@ class ZohoService:
         return Response.json_body(200, {"users": active, "info": {"count": len(active), "more_records": False}})
 
     def modules(self, request: Request) -> Response:
-        return Response.json_body(200, {"modules": [
-            {"api_name": m, "module_name": m, "plural_label": m, "api_supported": True,
-             "generated_type": "custom" if m.startswith("CRMPAY_") else "default"} for m in FIELDS]})
+        return Response.json_body(
+            200,
+            {
+                "modules": [
+                    {
+                        "api_name": m,
+                        "module_name": m,
+                        "plural_label": m,
+                        "api_supported": True,
+                        "generated_type": "custom" if m.startswith("CRMPAY_") else "default",
+                    }
+                    for m in FIELDS
+                ]
+            },
+        )
 
     def fields(self, request: Request) -> Response:
         module = request.arg("module")
         if module not in FIELDS:
             raise self._error(400, "INVALID_MODULE", "the module name given seems to be invalid")
-        return Response.json_body(200, {"fields": [
-            {"api_name": f, "field_label": f.replace("_", " "), "system_mandatory": f in MANDATORY[module],
-             "data_type": _data_type(f), "unique": {"casesensitive": False} if f == "CRMPAY_Call_Id" else {}}
-            for f in FIELDS[module]]})
+        return Response.json_body(
+            200,
+            {
+                "fields": [
+                    {
+                        "api_name": f,
+                        "field_label": f.replace("_", " "),
+                        "system_mandatory": f in MANDATORY[module],
+                        "data_type": _data_type(f),
+                        "unique": {"casesensitive": False} if f == "CRMPAY_Call_Id" else {},
+                    }
+                    for f in FIELDS[module]
+                ]
+            },
+        )
 
     def pipelines(self, request: Request) -> Response:
         if not request.arg("layout_id"):
             raise self._error(400, "REQUIRED_PARAM_MISSING", "layout_id is required")
-        return Response.json_body(200, {"pipeline": [
-            {"display_value": name, "actual_value": name, "id": str(i + 1), "default": i == 0,
-             "maps": [{"display_value": s, "actual_value": s, "id": str(100 + j)} for j, s in enumerate(stages)]}
-            for i, (name, stages) in enumerate(PIPELINES.items())]})
+        return Response.json_body(
+            200,
+            {
+                "pipeline": [
+                    {
+                        "display_value": name,
+                        "actual_value": name,
+                        "id": str(i + 1),
+                        "default": i == 0,
+                        "maps": [
+                            {"display_value": s, "actual_value": s, "id": str(100 + j)} for j, s in enumerate(stages)
+                        ],
+                    }
+                    for i, (name, stages) in enumerate(PIPELINES.items())
+                ]
+            },
+        )
 
     # -- control -------------------------------------------------------------------------------------
     def control_user(self, request: Request) -> Response:
@@ -501,8 +698,11 @@ def _coql_where(record: dict[str, Any], where: str) -> bool:
         if not m:
             return False
         field, op, raw = m.groups()
-        have = str(record.get(field) if not isinstance(record.get(field), dict)
-                   else record[field].get("id") or record[field].get("name"))
+        have = str(
+            record.get(field)
+            if not isinstance(record.get(field), dict)
+            else record[field].get("id") or record[field].get("name")
+        )
         if op.lower() == "in":
             values = [v.strip().strip("'") for v in raw.strip("() ").split(",")]
             if have not in values:

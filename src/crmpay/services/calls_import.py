@@ -48,12 +48,19 @@ class ImportReport:
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "calls_read": self.read, "ignored": self.ignored,
-                "already_imported": self.already, "matched": self.matched, "imported": self.done,
-                "failed": self.failed,
-                "created": {m.lower(): self.created.get(m, 0) for m in ORDER},
-                "failures": self.failures, "problems": self.problems,
-                **({"plan": self.plan} if self.dry_run else {})}
+        return {
+            "dry_run": self.dry_run,
+            "calls_read": self.read,
+            "ignored": self.ignored,
+            "already_imported": self.already,
+            "matched": self.matched,
+            "imported": self.done,
+            "failed": self.failed,
+            "created": {m.lower(): self.created.get(m, 0) for m in ORDER},
+            "failures": self.failures,
+            "problems": self.problems,
+            **({"plan": self.plan} if self.dry_run else {}),
+        }
 
 
 def crm_context(crm: Any, rules: CallRules, id_field: str, where: str) -> dict[str, str]:
@@ -67,43 +74,69 @@ def crm_context(crm: Any, rules: CallRules, id_field: str, where: str) -> dict[s
     for module in _keyed_modules(rules):
         names = {f["api_name"] for f in crm.fields(module)}
         if id_field not in names:
-            raise ConfigError(f"crm.call_id_field: field {id_field!r} does not exist in {module}",
-                              hint=f"add a single-line field with that API name to {module} and mark it "
-                                   "unique (it keeps imports idempotent), or set crm.call_id_field")
+            raise ConfigError(
+                f"crm.call_id_field: field {id_field!r} does not exist in {module}",
+                hint=f"add a single-line field with that API name to {module} and mark it "
+                "unique (it keeps imports idempotent), or set crm.call_id_field",
+            )
     return users
 
 
 def _keyed_modules(rules: CallRules) -> list[str]:
-    return [m for m, on in (("Deals", rules.deal_policy != "never"), ("Tasks", rules.missed_call_task),
-                            ("Calls", rules.create_call_records)) if on]
+    return [
+        m
+        for m, on in (
+            ("Deals", rules.deal_policy != "never"),
+            ("Tasks", rules.missed_call_task),
+            ("Calls", rules.create_call_records),
+        )
+        if on
+    ]
 
 
-def import_calls(store: Store, crm: Any, rules: CallRules, calls: list[Call], problems: list[LineProblem],
-                 *, users: dict[str, str], id_field: str, dry_run: bool = False,
-                 progress: Progress | None = None) -> ImportReport:
+def import_calls(
+    store: Store,
+    crm: Any,
+    rules: CallRules,
+    calls: list[Call],
+    problems: list[LineProblem],
+    *,
+    users: dict[str, str],
+    id_field: str,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
     from crmpay.telephony.matching import PhoneIndex, load_index, phone_fields
 
-    report = ImportReport(read=len(calls) + len(problems), dry_run=dry_run,
-                          problems=[str(p) for p in problems])
+    report = ImportReport(read=len(calls) + len(problems), dry_run=dry_run, problems=[str(p) for p in problems])
     done = _done(store, [c.identity for c in calls])
     pending = {c.customer for c in calls if c.identity not in done and c.customer}
-    index = (load_index(crm, pending, rules.default_region, phone_fields(crm)) if pending
-             else PhoneIndex(rules.default_region))
+    index = (
+        load_index(crm, pending, rules.default_region, phone_fields(crm))
+        if pending
+        else PhoneIndex(rules.default_region)
+    )
     deals = None
     if rules.deal_policy in ("if_no_deals", "if_no_open_deals_last_year") and pending:
-        deals = DealBook().load(crm.iter_records("Deals", ["Account_Name", "Contact_Name", "Stage",
-                                                           "Created_Time"]))
+        deals = DealBook().load(crm.iter_records("Deals", ["Account_Name", "Contact_Name", "Stage", "Created_Time"]))
     planner = Planner(rules, users, index, deals, id_field)
     plan = planner.plan(calls, done)
     for step in plan.steps:
         report.ignored += step.outcome == "ignored"
         report.already += step.outcome == "already imported"
-        report.matched += step.outcome == "planned" and bool(step.matched) and not all(
-            m.endswith(" planned") for m in step.matched)
+        report.matched += (
+            step.outcome == "planned" and bool(step.matched) and not all(m.endswith(" planned") for m in step.matched)
+        )
         if dry_run:
-            report.plan.append({"line": step.call.line_number, "identity": step.call.identity,
-                                "customer": step.call.customer, "outcome": step.outcome,
-                                "plan": step.describe()})
+            report.plan.append(
+                {
+                    "line": step.call.line_number,
+                    "identity": step.call.identity,
+                    "customer": step.call.customer,
+                    "outcome": step.outcome,
+                    "plan": step.describe(),
+                }
+            )
     if dry_run:
         for record in plan.records.values():
             report.created[record.module] += 1
@@ -116,23 +149,53 @@ def import_calls(store: Store, crm: Any, rules: CallRules, calls: list[Call], pr
 def _done(store: Store, identities: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(identities), 500):
-        chunk = identities[start:start + 500]
+        chunk = identities[start : start + 500]
         rows = store.db.execute(
-            f"SELECT identity FROM calls WHERE status = 'done' AND identity IN ({','.join('?' * len(chunk))})",
-            chunk).fetchall()
+            f"SELECT identity FROM calls WHERE status = 'done' AND identity IN ({','.join('?' * len(chunk))})", chunk
+        ).fetchall()
         found.update(r[0] for r in rows)
     return found
 
 
-def _row(call: Call, status: str, *, error: str | None = None, call_id: str | None = None,
-         records: dict[str, str] | None = None) -> tuple[Any, ...]:
-    raw = json.dumps({"identity": call.identity, "source": call.source, "line": call.line_number,
-                      "started_at": call.started_at.isoformat(), "direction": call.direction,
-                      "answered": call.answered, "duration_s": call.duration_s,
-                      "caller": call.raw_caller, "receiver": call.raw_receiver}, sort_keys=True)
-    return (call.identity, call.source, call.started_at.isoformat(), call.direction, call.raw_caller,
-            call.raw_receiver, call.line, status, call.duration_s, raw, call_id, now_iso(),
-            call.line_number, error, json.dumps(records, sort_keys=True) if records else None)
+def _row(
+    call: Call,
+    status: str,
+    *,
+    error: str | None = None,
+    call_id: str | None = None,
+    records: dict[str, str] | None = None,
+) -> tuple[Any, ...]:
+    raw = json.dumps(
+        {
+            "identity": call.identity,
+            "source": call.source,
+            "line": call.line_number,
+            "started_at": call.started_at.isoformat(),
+            "direction": call.direction,
+            "answered": call.answered,
+            "duration_s": call.duration_s,
+            "caller": call.raw_caller,
+            "receiver": call.raw_receiver,
+        },
+        sort_keys=True,
+    )
+    return (
+        call.identity,
+        call.source,
+        call.started_at.isoformat(),
+        call.direction,
+        call.raw_caller,
+        call.raw_receiver,
+        call.line,
+        status,
+        call.duration_s,
+        raw,
+        call_id,
+        now_iso(),
+        call.line_number,
+        error,
+        json.dumps(records, sort_keys=True) if records else None,
+    )
 
 
 _UPSERT_CALL = """
@@ -165,8 +228,9 @@ def _resolve(value: Any, records: dict[str, PlannedRecord]) -> Any:
     return value
 
 
-def _execute(store: Store, crm: Any, plan: Plan, report: ImportReport, id_field: str,
-             progress: Progress | None) -> None:
+def _execute(
+    store: Store, crm: Any, plan: Plan, report: ImportReport, id_field: str, progress: Progress | None
+) -> None:
     from crmpay.services.intents import checkpoint
 
     by_call = {s.call.identity: s for s in plan.steps if s.outcome == "planned"}
@@ -182,9 +246,9 @@ def _execute(store: Store, crm: Any, plan: Plan, report: ImportReport, id_field:
                 record.error = f"needs {failed.module[:-1].lower()} {failed.key.split(':', 1)[1]}, which failed"
         written = 0
         for start in range(0, len(ready), 100):
-            batch = ready[start:start + 100]
+            batch = ready[start : start + 100]
             data = [d for _, d in batch]
-            results = (crm.upsert(module, data, [id_field]) if module in KEYED else crm.insert(module, data))
+            results = crm.upsert(module, data, [id_field]) if module in KEYED else crm.insert(module, data)
             for (record, _), result in zip(batch, results, strict=True):
                 if result.ok:
                     record.id, record.action = result.id, result.action
@@ -202,8 +266,9 @@ def _execute(store: Store, crm: Any, plan: Plan, report: ImportReport, id_field:
     _settle(store, plan, by_call, set(by_call), settled, report)
 
 
-def _settle(store: Store, plan: Plan, by_call: dict[str, Any], identities: set[str], settled: set[str],
-            report: ImportReport) -> None:
+def _settle(
+    store: Store, plan: Plan, by_call: dict[str, Any], identities: set[str], settled: set[str], report: ImportReport
+) -> None:
     rows = []
     for identity in sorted(identities - settled):
         step = by_call.get(identity)
@@ -241,8 +306,17 @@ def load_rules(config: Any, rules_file: Any = None) -> tuple[CallRules, str]:
     return CallRules.model_validate(config.settings.calls or {}), f"profiles.{config.profile}.calls"
 
 
-def read_source(config: Any, rules: CallRules, *, file: Any, fmt: str | None, from_service: str | None,
-                since: str | None, until: str | None, tz: str | None) -> Any:
+def read_source(
+    config: Any,
+    rules: CallRules,
+    *,
+    file: Any,
+    fmt: str | None,
+    from_service: str | None,
+    since: str | None,
+    until: str | None,
+    tz: str | None,
+) -> Any:
     """Calls from a file (`--format`) or from SipSim's API (`--from sipsim --since`)."""
     from crmpay.telephony.sources import FORMATS, read_calls
 
@@ -266,8 +340,9 @@ def read_source(config: Any, rules: CallRules, *, file: Any, fmt: str | None, fr
         raise UsageError("--format is required with a file", hint=f"choose one of {', '.join(FORMATS)}")
     if not file.is_file():
         raise UsageError(f"{file}: no such file")
-    return read_calls(file, fmt, region=rules.default_region, tz=tz or rules.timezone, lines=lines,
-                      csv_columns=rules.csv_columns)
+    return read_calls(
+        file, fmt, region=rules.default_region, tz=tz or rules.timezone, lines=lines, csv_columns=rules.csv_columns
+    )
 
 
 def _when(text: str, tz: str) -> Any:
@@ -280,8 +355,10 @@ def _when(text: str, tz: str) -> Any:
 
 
 def list_calls(store: Store, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    sql = ("SELECT identity, source, started_at, direction, caller, receiver, line, status, duration_s,"
-           " crm_call_id, error, line_number, crm_records FROM calls")
+    sql = (
+        "SELECT identity, source, started_at, direction, caller, receiver, line, status, duration_s,"
+        " crm_call_id, error, line_number, crm_records FROM calls"
+    )
     args: list[Any] = []
     if status:
         sql += " WHERE status = ?"
@@ -294,7 +371,7 @@ def list_calls(store: Store, *, status: str | None = None, limit: int | None = N
     names = [d[0] for d in cursor.description]
     items = []
     for row in cursor.fetchall():
-        item = dict(zip(names, row))
+        item = dict(zip(names, row, strict=True))
         item["crm_records"] = json.loads(item["crm_records"]) if item["crm_records"] else {}
         items.append(item)
     return items

@@ -10,10 +10,12 @@ from crmpay.store.migrations import now_iso
 from crmpay.store.records import upsert_payment
 
 
-def cancel_payment(store: Store, providers: dict[str, Any], payment_id: str, *,
-                   dry_run: bool = False) -> dict[str, Any]:
-    row = store.db.execute("SELECT provider, invoice_number FROM payments WHERE provider_id = ?",
-                           (payment_id,)).fetchone()
+def cancel_payment(
+    store: Store, providers: dict[str, Any], payment_id: str, *, dry_run: bool = False
+) -> dict[str, Any]:
+    row = store.db.execute(
+        "SELECT provider, invoice_number FROM payments WHERE provider_id = ?", (payment_id,)
+    ).fetchone()
     if row is None:
         raise UsageError(f"no payment {payment_id} in the store", hint="run `crmpay sync` first")
     name = row["provider"]
@@ -25,10 +27,16 @@ def cancel_payment(store: Store, providers: dict[str, Any], payment_id: str, *,
         upsert_payment(store, current)
     if not current.cancellable:
         when = f" (charge date {current.charge_date})" if current.charge_date else ""
-        raise OperationFailed(f"payment {payment_id} is {current.status}{when}; "
-                              "it has gone to the bank and can no longer be cancelled")
-    result = {"payment": payment_id, "provider": name, "status_before": current.status,
-              "invoice": row["invoice_number"], "dry_run": dry_run}
+        raise OperationFailed(
+            f"payment {payment_id} is {current.status}{when}; it has gone to the bank and can no longer be cancelled"
+        )
+    result = {
+        "payment": payment_id,
+        "provider": name,
+        "status_before": current.status,
+        "invoice": row["invoice_number"],
+        "dry_run": dry_run,
+    }
     if dry_run:
         result["status"] = "would be cancelled"
         return result
@@ -36,9 +44,11 @@ def cancel_payment(store: Store, providers: dict[str, Any], payment_id: str, *,
     with store.transaction():
         upsert_payment(store, cancelled)
         if row["invoice_number"]:
-            store.db.execute("UPDATE invoices SET status = 'unpaid', status_reason = ?, paid_on = NULL,"
-                             " updated_at = ? WHERE number = ?",
-                             (f"payment {payment_id} cancelled", now_iso(), row["invoice_number"]))
+            store.db.execute(
+                "UPDATE invoices SET status = 'unpaid', status_reason = ?, paid_on = NULL,"
+                " updated_at = ? WHERE number = ?",
+                (f"payment {payment_id} cancelled", now_iso(), row["invoice_number"]),
+            )
         store.audit(name, "cancel", "payment", payment_id, detail={"invoice": row["invoice_number"]})
     result["status"] = cancelled.status
     return result

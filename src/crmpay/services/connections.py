@@ -90,12 +90,22 @@ def disconnect(config: Config, service: str, *, dry_run: bool = False) -> dict[s
     configured = getattr(config.settings, service) is not None
     if dry_run:
         removed = [f for f in fields if secrets.in_keyring(config.profile, service, f)]
-        return {"service": service, "secrets_removed": removed, "settings_removed": configured,
-                "dry_run": True, "still_in_environment": in_env}
+        return {
+            "service": service,
+            "secrets_removed": removed,
+            "settings_removed": configured,
+            "dry_run": True,
+            "still_in_environment": in_env,
+        }
     removed = secrets.delete_service(config.profile, service)
     settings_removed = config.remove_section(service)
-    return {"service": service, "secrets_removed": removed, "settings_removed": settings_removed,
-            "dry_run": False, "still_in_environment": in_env}
+    return {
+        "service": service,
+        "secrets_removed": removed,
+        "settings_removed": settings_removed,
+        "dry_run": False,
+        "still_in_environment": in_env,
+    }
 
 
 def _first_error(exc: Exception) -> str:
@@ -103,7 +113,11 @@ def _first_error(exc: Exception) -> str:
     if callable(errors):
         first = errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        return f"{loc}: {first['msg'].removeprefix('Value error, ')}" if loc else first["msg"].removeprefix("Value error, ")
+        return (
+            f"{loc}: {first['msg'].removeprefix('Value error, ')}"
+            if loc
+            else first["msg"].removeprefix("Value error, ")
+        )
     return str(exc)
 
 
@@ -122,8 +136,7 @@ def connect_smtp(
     from crmpay.mail import check_smtp
 
     try:
-        settings = SmtpSettings(host=host, port=port, security=security, user=user,
-                                from_address=from_address)
+        settings = SmtpSettings(host=host, port=port, security=security, user=user, from_address=from_address)
     except ValueError as exc:
         raise UsageError(f"smtp: {_first_error(exc)}") from None
     check_smtp(settings, password)
@@ -132,8 +145,9 @@ def connect_smtp(
     config.update_section("smtp", settings.model_dump(mode="json", exclude_none=True))
 
 
-def connect_sipsim(config: Config, *, client_id: str, client_secret: str, environment: str,
-                   base_url: str | None) -> dict[str, Any]:
+def connect_sipsim(
+    config: Config, *, client_id: str, client_secret: str, environment: str, base_url: str | None
+) -> dict[str, Any]:
     """Mint a token and list the active phones; only then keep the credentials."""
     from crmpay.config import SipsimSettings
     from crmpay.telephony.sipsim_api import SipsimClient
@@ -150,6 +164,11 @@ def connect_sipsim(config: Config, *, client_id: str, client_secret: str, enviro
     secrets.set_secret(config.profile, "sipsim", "client_id", client_id)
     secrets.set_secret(config.profile, "sipsim", "client_secret", client_secret)
     config.update_section("sipsim", settings.model_dump(mode="json", exclude_none=True))
-    return {"service": "sipsim", "profile": config.profile, "connected": True, "environment": environment,
-            "active_phones": len(phones),
-            "numbers": sorted(str(p.get("number")) for p in phones if p.get("number"))}
+    return {
+        "service": "sipsim",
+        "profile": config.profile,
+        "connected": True,
+        "environment": environment,
+        "active_phones": len(phones),
+        "numbers": sorted(str(p.get("number")) for p in phones if p.get("number")),
+    }

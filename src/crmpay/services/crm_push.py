@@ -44,23 +44,43 @@ def _contact(row: Any) -> dict[str, Any] | None:
 
 
 def _mandate(row: Any) -> dict[str, Any]:
-    return {"Name": f"{row['provider']} {row['provider_id']}", "Provider": row["provider"],
-            "Status": row["status"], "Reference": row["reference"], "Email": row["email"]}
+    return {
+        "Name": f"{row['provider']} {row['provider_id']}",
+        "Provider": row["provider"],
+        "Status": row["status"],
+        "Reference": row["reference"],
+        "Email": row["email"],
+    }
 
 
 def _payment(row: Any) -> dict[str, Any]:
     money = Money.from_minor(row["amount_minor"], row["currency"])
-    return {"Name": f"{row['provider']} {row['provider_id']}", "Provider": row["provider"],
-            "Status": row["status"], "Amount": money.decimal_string(), "Currency": row["currency"],
-            "Charge_Date": row["charge_date"], "Mandate": row["mandate_id"], "Email": row["email"]}
+    return {
+        "Name": f"{row['provider']} {row['provider_id']}",
+        "Provider": row["provider"],
+        "Status": row["status"],
+        "Amount": money.decimal_string(),
+        "Currency": row["currency"],
+        "Charge_Date": row["charge_date"],
+        "Mandate": row["mandate_id"],
+        "Email": row["email"],
+    }
 
 
 SOURCES = {
     "customers": ("SELECT c.*, c.email AS email FROM customers c", _contact, "customer"),
-    "mandates": ("SELECT m.*, c.email AS email FROM mandates m LEFT JOIN customers c"
-                 " ON c.provider = m.provider AND c.provider_id = m.customer_id", _mandate, "mandate"),
-    "payments": ("SELECT p.*, c.email AS email FROM payments p LEFT JOIN customers c"
-                 " ON c.provider = p.provider AND c.provider_id = p.customer_id", _payment, "payment"),
+    "mandates": (
+        "SELECT m.*, c.email AS email FROM mandates m LEFT JOIN customers c"
+        " ON c.provider = m.provider AND c.provider_id = m.customer_id",
+        _mandate,
+        "mandate",
+    ),
+    "payments": (
+        "SELECT p.*, c.email AS email FROM payments p LEFT JOIN customers c"
+        " ON c.provider = p.provider AND c.provider_id = p.customer_id",
+        _payment,
+        "payment",
+    ),
 }
 
 
@@ -68,9 +88,11 @@ def _changed(store: Store, resource: str, module: str) -> Iterator[tuple[Any, di
     """(row, CRM record, hash) for every object whose record differs from its last push."""
     sql, build, kind = SOURCES[resource]
     alias = sql.split(" FROM ")[1].split()[1]
-    query = (f"{sql} LEFT JOIN crm_links l ON l.kind = ? AND l.crm_module = ? AND"
-             f" l.local_key = {alias}.provider || ':' || {alias}.provider_id"
-             f" ORDER BY {alias}.provider, {alias}.provider_id")
+    query = (
+        f"{sql} LEFT JOIN crm_links l ON l.kind = ? AND l.crm_module = ? AND"
+        f" l.local_key = {alias}.provider || ':' || {alias}.provider_id"
+        f" ORDER BY {alias}.provider, {alias}.provider_id"
+    )
     for row in store.db.execute(query.replace("SELECT ", "SELECT l.pushed_hash AS pushed_hash, ", 1), (kind, module)):
         record = build(row)
         if record is None:
@@ -82,9 +104,11 @@ def _changed(store: Store, resource: str, module: str) -> Iterator[tuple[Any, di
 
 def push(store: Store, crm: Any, mapping: Any, *, dry_run: bool = False) -> PushReport:
     report = PushReport()
-    plan = (("customers", mapping.contacts_module, ["Email"]),
-            ("mandates", mapping.mandates_module, ["Name"]),
-            ("payments", mapping.payments_module, ["Name"]))
+    plan = (
+        ("customers", mapping.contacts_module, ["Email"]),
+        ("mandates", mapping.mandates_module, ["Name"]),
+        ("payments", mapping.payments_module, ["Name"]),
+    )
     for resource, module, keys in plan:
         kind = SOURCES[resource][2]
         batch: list[tuple[Any, dict[str, Any], str]] = []
@@ -103,11 +127,19 @@ def push(store: Store, crm: Any, mapping: Any, *, dry_run: bool = False) -> Push
     return report
 
 
-def _send(store: Store, crm: Any, module: str, keys: list[str], kind: str, resource: str,
-          batch: list[tuple[Any, dict[str, Any], str]], report: PushReport) -> None:
+def _send(
+    store: Store,
+    crm: Any,
+    module: str,
+    keys: list[str],
+    kind: str,
+    resource: str,
+    batch: list[tuple[Any, dict[str, Any], str]],
+    report: PushReport,
+) -> None:
     results = crm.upsert(module, [record for _, record, _ in batch], keys)
     with store.transaction():
-        for (row, record, digest), result in zip(batch, results, strict=True):
+        for (row, _record, digest), result in zip(batch, results, strict=True):
             key = f"{row['provider']}:{row['provider_id']}"
             if result.ok:
                 store.db.execute(
@@ -115,14 +147,16 @@ def _send(store: Store, crm: Any, module: str, keys: list[str], kind: str, resou
                     " VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (kind, local_key, crm_module) DO UPDATE SET"
                     " crm_id = excluded.crm_id, pushed_hash = excluded.pushed_hash,"
                     " pushed_at = excluded.pushed_at, last_error = NULL",
-                    (kind, key, module, result.id, digest, now_iso()))
+                    (kind, key, module, result.id, digest, now_iso()),
+                )
                 report.count(report.pushed, row["provider"], resource)
             else:
                 message = f"{result.code}: {result.message}"
                 store.db.execute(
                     "INSERT INTO crm_links (kind, local_key, crm_module, last_error) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (kind, local_key, crm_module) DO UPDATE SET last_error = excluded.last_error",
-                    (kind, key, module, message))
+                    (kind, key, module, message),
+                )
                 report.count(report.failed, row["provider"], resource)
                 report.failures.append(f"{resource} {key} -> {module}: {message}")
         store.audit("zoho", "upsert", module, None, detail={"records": len(batch)})

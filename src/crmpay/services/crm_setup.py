@@ -10,32 +10,60 @@ from crmpay.config import Config, ZohoSettings
 from crmpay.core.errors import UsageError
 
 
-def connect_zoho(config: Config, *, client_id: str, client_secret: str, grant_code: str, dc: str,
-                 environment: str, base_url: str | None) -> dict[str, Any]:
+def connect_zoho(
+    config: Config,
+    *,
+    client_id: str,
+    client_secret: str,
+    grant_code: str,
+    dc: str,
+    environment: str,
+    base_url: str | None,
+) -> dict[str, Any]:
     """Exchange the grant code, check access with a cheap call, then store the secrets."""
     from crmpay.crm._tokens import CachedToken, TokenCache, now
     from crmpay.crm.zoho import ZohoCRM, exchange_grant_code
 
     try:
-        settings = ZohoSettings(environment=environment, dc=dc, base_url=base_url,
-                                accounts_url=base_url if environment == "local" else None)
+        settings = ZohoSettings(
+            environment=environment, dc=dc, base_url=base_url, accounts_url=base_url if environment == "local" else None
+        )
     except ValueError as exc:
         raise UsageError(f"zoho: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     answer = exchange_grant_code(client_id, client_secret, grant_code, dc=dc, accounts=settings.accounts_url)
     cache = TokenCache(config.profile, config.home.profile_dir(config.profile))
-    crm = ZohoCRM(client_id, client_secret, answer["refresh_token"], token_cache=cache, dc=dc,
-                  accounts=settings.accounts_url, api_url=settings.base_url)
+    crm = ZohoCRM(
+        client_id,
+        client_secret,
+        answer["refresh_token"],
+        token_cache=cache,
+        dc=dc,
+        accounts=settings.accounts_url,
+        api_url=settings.base_url,
+    )
     # the token minted with the grant code serves this check and the runs after it
-    crm._token = CachedToken(answer["access_token"], now() + timedelta(seconds=int(answer.get("expires_in", 3600))),
-                             (settings.base_url or answer.get("api_domain", "")).rstrip("/"))
+    crm._token = CachedToken(
+        answer["access_token"],
+        now() + timedelta(seconds=int(answer.get("expires_in", 3600))),
+        (settings.base_url or answer.get("api_domain", "")).rstrip("/"),
+    )
     users = crm.users()
-    for field, value in (("client_id", client_id), ("client_secret", client_secret),
-                         ("refresh_token", answer["refresh_token"])):
+    for field, value in (
+        ("client_id", client_id),
+        ("client_secret", client_secret),
+        ("refresh_token", answer["refresh_token"]),
+    ):
         secrets.set_secret(config.profile, "zoho", field, value)
     cache.save(crm._token)
     config.update_section("zoho", settings.model_dump(mode="json", exclude_none=True))
-    return {"service": "zoho", "profile": config.profile, "connected": True, "dc": dc,
-            "users": len(users), "scope": answer.get("scope")}
+    return {
+        "service": "zoho",
+        "profile": config.profile,
+        "connected": True,
+        "dc": dc,
+        "users": len(users),
+        "scope": answer.get("scope"),
+    }
 
 
 def check_mapping(config: Config, crm: Any) -> dict[str, Any]:
@@ -46,13 +74,17 @@ def check_mapping(config: Config, crm: Any) -> dict[str, Any]:
     for key in ("contacts_module", "mandates_module", "payments_module"):
         module = getattr(mapping, key)
         if module not in modules:
-            missing.append(f"crm.{key}: module {module!r} does not exist in Zoho CRM; create it in "
-                           "Setup > Modules and Fields (or set crm.{key} to an existing one)".replace("{key}", key))
+            missing.append(
+                f"crm.{key}: module {module!r} does not exist in Zoho CRM; create it in "
+                "Setup > Modules and Fields (or set crm.{key} to an existing one)".replace("{key}", key)
+            )
     if mapping.contacts_module in modules:
         fields = {f["api_name"] for f in crm.fields(mapping.contacts_module)}
         if mapping.contact_mandate_field not in fields:
-            missing.append(f"crm.contact_mandate_field: field {mapping.contact_mandate_field!r} does not exist "
-                           f"in {mapping.contacts_module}; add a checkbox field with that API name")
+            missing.append(
+                f"crm.contact_mandate_field: field {mapping.contact_mandate_field!r} does not exist "
+                f"in {mapping.contacts_module}; add a checkbox field with that API name"
+            )
     users = crm.users()
     crm.query(f"select id from {mapping.contacts_module} limit 1") if mapping.contacts_module in modules else None
     return {"ok": not missing, "missing": missing, "modules_checked": 3, "active_users": len(users)}

@@ -36,23 +36,35 @@ def get(store: Store, key: str) -> Any:
     return store.db.execute("SELECT * FROM intents WHERE key = ?", (key,)).fetchone()
 
 
-def begin(store: Store, key: str, kind: str, provider: str, subject: str, attempt: int,
-          request: dict[str, Any]) -> None:
+def begin(
+    store: Store, key: str, kind: str, provider: str, subject: str, attempt: int, request: dict[str, Any]
+) -> None:
     with store.transaction():
         store.db.execute(
             "INSERT OR IGNORE INTO intents (key, kind, provider, subject, attempt, status, request,"
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-            (key, kind, provider, subject, attempt, json.dumps(request, default=str), now_iso(), now_iso()))
+            (key, kind, provider, subject, attempt, json.dumps(request, default=str), now_iso(), now_iso()),
+        )
 
 
 def finish(store: Store, key: str, status: str, result_id: str | None = None, error: str | None = None) -> None:
     """Record the outcome; call inside the transaction that stores the result."""
-    store.db.execute("UPDATE intents SET status = ?, result_id = ?, error = ?, updated_at = ? WHERE key = ?",
-                     (status, result_id, error, now_iso(), key))
+    store.db.execute(
+        "UPDATE intents SET status = ?, result_id = ?, error = ?, updated_at = ? WHERE key = ?",
+        (status, result_id, error, now_iso(), key),
+    )
 
 
-def journaled(store: Store, key: str, kind: str, provider: str, subject: str, attempt: int,
-              request: dict[str, Any], create: Callable[[str], T]) -> T:
+def journaled(
+    store: Store,
+    key: str,
+    kind: str,
+    provider: str,
+    subject: str,
+    attempt: int,
+    request: dict[str, Any],
+    create: Callable[[str], T],
+) -> T:
     """Journal first, then the provider call with the journal's key."""
     begin(store, key, kind, provider, subject, attempt, request)
     checkpoint(f"after_intent:{kind}")

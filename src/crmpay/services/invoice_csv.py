@@ -53,10 +53,14 @@ class InvoiceImport:
     problems: list[Problem] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "rows": self.rows, "invoices": self.invoices,
-                "created": self.created, "already_imported": self.already_imported,
-                "problems": [{"line": p.line, "column": p.column, "message": p.message}
-                             for p in self.problems]}
+        return {
+            "file": self.file,
+            "rows": self.rows,
+            "invoices": self.invoices,
+            "created": self.created,
+            "already_imported": self.already_imported,
+            "problems": [{"line": p.line, "column": p.column, "message": p.message} for p in self.problems],
+        }
 
 
 def import_invoices(store: Store, path: Path, *, prefix: str, dry_run: bool = False) -> InvoiceImport:
@@ -73,14 +77,14 @@ def import_invoices(store: Store, path: Path, *, prefix: str, dry_run: bool = Fa
             draft = drafts[ref]
             for column in _HEADER_FIELDS:
                 if v[column] != draft.header[column]:
-                    problems.append(Problem(row.line, column, f"differs from line {draft.first_line} "
-                                                              f"of invoice {ref!r}"))
+                    problems.append(
+                        Problem(row.line, column, f"differs from line {draft.first_line} of invoice {ref!r}")
+                    )
         if problems:
             result.problems.extend(problems)
             continue
         draft = drafts.setdefault(ref, _Draft(row.line, {c: v[c] for c in _HEADER_FIELDS}))
-        draft.lines.append(InvoiceLine.build(v["description"], v["quantity"], v["unit_price"],
-                                             v["vat_rate"]))
+        draft.lines.append(InvoiceLine.build(v["description"], v["quantity"], v["unit_price"], v["vat_rate"]))
     result.invoices = len(drafts)
     if result.problems:
         return result  # all or nothing: the caller reports and exits 2
@@ -94,20 +98,25 @@ def import_invoices(store: Store, path: Path, *, prefix: str, dry_run: bool = Fa
                 continue
             h = draft.header
             invoice = create_invoice(
-                store, prefix=prefix, customer_email=h["customer_email"],
-                customer_name=h["customer_name"] or None, language="fr", currency=h["currency"],
-                lines=draft.lines, issue_date=parse_date(h["issue_date"]),
+                store,
+                prefix=prefix,
+                customer_email=h["customer_email"],
+                customer_name=h["customer_name"] or None,
+                language="fr",
+                currency=h["currency"],
+                lines=draft.lines,
+                issue_date=parse_date(h["issue_date"]),
                 due_date=parse_date(h["due_date"]),
             )
-            store.db.execute("UPDATE invoices SET source = 'csv', source_ref = ? WHERE number = ?",
-                             (ref, invoice.number))
+            store.db.execute(
+                "UPDATE invoices SET source = 'csv', source_ref = ? WHERE number = ?", (ref, invoice.number)
+            )
             result.created.append(invoice.number)
     return result
 
 
 def _row_problems(line: int, v: dict[str, str]) -> list[Problem]:
-    problems = [Problem(line, c, "is empty") for c in REQUIRED
-                if c != "customer_name" and not v.get(c)]
+    problems = [Problem(line, c, "is empty") for c in REQUIRED if c != "customer_name" and not v.get(c)]
     if v.get("customer_email"):
         problems += [Problem(line, "customer_email", m) for m in email_problems(v["customer_email"])]
     if v.get("currency"):

@@ -14,16 +14,23 @@ def seller_from(config: Config):
 
     s = config.settings.seller
     if not s.name:
-        raise UsageError("the seller's name is not configured",
-                         hint="crmpay config set seller.name 'Your company' (and seller.address, "
-                              "seller.siren, seller.vat_number …)")
-    return Seller(name=s.name, legal_form=s.legal_form, address=s.address, siren=s.siren,
-                  siret=s.siret, vat_number=s.vat_number, late_penalty=s.late_penalty,
-                  business_customers=s.business_customers)
+        raise UsageError(
+            "the seller's name is not configured",
+            hint="crmpay config set seller.name 'Your company' (and seller.address, seller.siren, seller.vat_number …)",
+        )
+    return Seller(
+        name=s.name,
+        legal_form=s.legal_form,
+        address=s.address,
+        siren=s.siren,
+        siret=s.siret,
+        vat_number=s.vat_number,
+        late_penalty=s.late_penalty,
+        business_customers=s.business_customers,
+    )
 
 
-def render_to_file(store: Store, config: Config, number: str, path: Path,
-                   payment_line: str | None = None) -> Path:
+def render_to_file(store: Store, config: Config, number: str, path: Path, payment_line: str | None = None) -> Path:
     from crmpay.documents.pdf import render_invoice
     from crmpay.services.invoices import load_invoice
 

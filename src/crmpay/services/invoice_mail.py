@@ -12,18 +12,18 @@ _TEXT = {
         "subject": "Facture {number}",
         "hello": "Bonjour {name},",
         "debit": "Veuillez trouver ci-joint la facture {number} d'un montant de {amount}. "
-                 "Elle sera prélevée sur votre compte le {date} (mandat {mandate}).",
+        "Elle sera prélevée sur votre compte le {date} (mandat {mandate}).",
         "link": "Veuillez trouver ci-joint la facture {number} d'un montant de {amount}, "
-                "à régler avant le {date}. Pour la payer par prélèvement, autorisez-le ici :\n{link}",
+        "à régler avant le {date}. Pour la payer par prélèvement, autorisez-le ici :\n{link}",
         "bye": "Cordialement,\n{seller}",
     },
     "en": {
         "subject": "Invoice {number}",
         "hello": "Hello {name},",
         "debit": "Please find attached invoice {number} for {amount}. It will be collected "
-                 "from your account on {date} (mandate {mandate}).",
+        "from your account on {date} (mandate {mandate}).",
         "link": "Please find attached invoice {number} for {amount}, due on {date}. To pay it "
-                "by direct debit, set up your mandate here:\n{link}",
+        "by direct debit, set up your mandate here:\n{link}",
         "bye": "Kind regards,\n{seller}",
     },
 }
@@ -43,9 +43,15 @@ def invoice_email(
     lang = "fr" if invoice.language == "fr" else "en"
     text = _TEXT[lang]
     amount = format_money(invoice.totals.incl_vat, lang)
-    facts = {"number": invoice.number, "amount": amount, "name": invoice.customer_name or "",
-             "seller": seller_name, "link": setup_link, "mandate": mandate_reference,
-             "date": charge_date or invoice.due_date.isoformat()}
+    facts = {
+        "number": invoice.number,
+        "amount": amount,
+        "name": invoice.customer_name or "",
+        "seller": seller_name,
+        "link": setup_link,
+        "mandate": mandate_reference,
+        "date": charge_date or invoice.due_date.isoformat(),
+    }
     middle = text["link"] if setup_link else text["debit"]
     message = EmailMessage()
     message["From"] = sender

@@ -25,8 +25,7 @@ def next_number(store: Store, prefix: str, year: int) -> str:
     so a failed insert rolls the counter back and numbers never have gaps."""
     key = _sequence_key(prefix, year)
     store.db.execute(
-        "INSERT INTO invoice_sequences (prefix, last) VALUES (?, 1)"
-        " ON CONFLICT (prefix) DO UPDATE SET last = last + 1",
+        "INSERT INTO invoice_sequences (prefix, last) VALUES (?, 1) ON CONFLICT (prefix) DO UPDATE SET last = last + 1",
         (key,),
     )
     last = store.db.execute("SELECT last FROM invoice_sequences WHERE prefix = ?", (key,)).fetchone()
@@ -69,8 +68,17 @@ def create_invoice(
         raise UsageError("an invoice needs at least one line")
     if due_date < issue_date:
         raise UsageError(f"due date {due_date} is before the issue date {issue_date}")
-    invoice = Invoice("", currency, customer_email.strip(), customer_name, language,
-                      issue_date, due_date, lines, customer_address=customer_address)
+    invoice = Invoice(
+        "",
+        currency,
+        customer_email.strip(),
+        customer_name,
+        language,
+        issue_date,
+        due_date,
+        lines,
+        customer_address=customer_address,
+    )
     invoice.source = source
     if dry_run:
         invoice.number = number or peek_number(store, prefix, issue_date.year)
@@ -84,14 +92,30 @@ def create_invoice(
             " currency, issue_date, due_date, status, total_excl_minor, total_vat_minor,"
             " total_incl_minor, created_at, updated_at, customer_address)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?)",
-            (invoice.number, source, source_ref, invoice.customer_email, customer_name, language, currency,
-             issue_date.isoformat(), due_date.isoformat(), sums.excl_vat.minor,
-             sums.vat.minor, sums.incl_vat.minor, now, now, customer_address),
+            (
+                invoice.number,
+                source,
+                source_ref,
+                invoice.customer_email,
+                customer_name,
+                language,
+                currency,
+                issue_date.isoformat(),
+                due_date.isoformat(),
+                sums.excl_vat.minor,
+                sums.vat.minor,
+                sums.incl_vat.minor,
+                now,
+                now,
+                customer_address,
+            ),
         )
         store.db.executemany(
             "INSERT INTO invoice_lines VALUES (?, ?, ?, ?, ?, ?)",
-            [(cursor.lastrowid, i, line.description, str(line.quantity), str(line.unit_price),
-              str(line.vat_rate)) for i, line in enumerate(lines, start=1)],
+            [
+                (cursor.lastrowid, i, line.description, str(line.quantity), str(line.unit_price), str(line.vat_rate))
+                for i, line in enumerate(lines, start=1)
+            ],
         )
     return invoice
 
@@ -101,21 +125,25 @@ def load_invoice(store: Store, number: str) -> Invoice:
     if row is None:
         raise UsageError(f"no invoice {number!r} in the store", hint="see `crmpay invoice list`")
     lines = [
-        InvoiceLine(r["description"], Decimal(r["quantity"]), Decimal(r["unit_price"]),
-                    Decimal(r["vat_rate"]))
-        for r in store.db.execute(
-            "SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY position", (row["id"],))
+        InvoiceLine(r["description"], Decimal(r["quantity"]), Decimal(r["unit_price"]), Decimal(r["vat_rate"]))
+        for r in store.db.execute("SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY position", (row["id"],))
     ]
     paid = store.db.execute(
         "SELECT coalesce(sum(amount_minor), 0) FROM manual_payments WHERE invoice_id = ?",
         (row["id"],),
     ).fetchone()[0]
     return Invoice(
-        number=row["number"], currency=row["currency"], customer_email=row["customer_email"],
-        customer_name=row["customer_name"], language=row["language"],
+        number=row["number"],
+        currency=row["currency"],
+        customer_email=row["customer_email"],
+        customer_name=row["customer_name"],
+        language=row["language"],
         issue_date=date.fromisoformat(row["issue_date"]),
-        due_date=date.fromisoformat(row["due_date"]), lines=lines, status=row["status"],
-        source=row["source"], extra={"source_ref": row["source_ref"] or ""},
+        due_date=date.fromisoformat(row["due_date"]),
+        lines=lines,
+        status=row["status"],
+        source=row["source"],
+        extra={"source_ref": row["source_ref"] or ""},
         paid_on=date.fromisoformat(row["paid_on"]) if row["paid_on"] else None,
         customer_address=row["customer_address"],
         amount_paid=Money.from_minor(paid, row["currency"]),
@@ -125,34 +153,59 @@ def load_invoice(store: Store, number: str) -> Invoice:
 def invoice_dict(invoice: Invoice) -> dict[str, Any]:
     sums = invoice.totals
     return {
-        "number": invoice.number, "status": invoice.status, "source": invoice.source,
-        "customer_email": invoice.customer_email, "customer_name": invoice.customer_name,
-        "language": invoice.language, "currency": invoice.currency,
-        "issue_date": invoice.issue_date, "due_date": invoice.due_date, "paid_on": invoice.paid_on,
-        "total_excl_vat": sums.excl_vat.decimal_string(), "total_vat": sums.vat.decimal_string(),
+        "number": invoice.number,
+        "status": invoice.status,
+        "source": invoice.source,
+        "customer_email": invoice.customer_email,
+        "customer_name": invoice.customer_name,
+        "language": invoice.language,
+        "currency": invoice.currency,
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "paid_on": invoice.paid_on,
+        "total_excl_vat": sums.excl_vat.decimal_string(),
+        "total_vat": sums.vat.decimal_string(),
         "total_incl_vat": sums.incl_vat.decimal_string(),
         "amount_paid": invoice.amount_paid.decimal_string() if invoice.amount_paid else None,
-        "vat": [{"rate": str(v.rate), "base": v.base.decimal_string(), "vat": v.vat.decimal_string()}
-                for v in sums.vat_lines],
-        "lines": [{"description": ln.description, "quantity": str(ln.quantity),
-                   "unit_price": str(ln.unit_price), "vat_rate": str(ln.vat_rate),
-                   "net": str(ln.net(invoice.currency))} for ln in invoice.lines],
+        "vat": [
+            {"rate": str(v.rate), "base": v.base.decimal_string(), "vat": v.vat.decimal_string()}
+            for v in sums.vat_lines
+        ],
+        "lines": [
+            {
+                "description": ln.description,
+                "quantity": str(ln.quantity),
+                "unit_price": str(ln.unit_price),
+                "vat_rate": str(ln.vat_rate),
+                "net": str(ln.net(invoice.currency)),
+            }
+            for ln in invoice.lines
+        ],
     }
 
 
 def list_invoices(
     store: Store, *, status: str | None = None, customer: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    where, args = filters(("status = ?", status), ("customer_email = ? COLLATE NOCASE", customer),
-                          order="id DESC", limit=limit)
-    sql = ("SELECT number, status, customer_email, customer_name, currency, issue_date, due_date,"
-           " total_incl_minor, paid_on FROM invoices WHERE 1=1" + where)
+    where, args = filters(
+        ("status = ?", status), ("customer_email = ? COLLATE NOCASE", customer), order="id DESC", limit=limit
+    )
+    sql = (
+        "SELECT number, status, customer_email, customer_name, currency, issue_date, due_date,"
+        " total_incl_minor, paid_on FROM invoices WHERE 1=1" + where
+    )
     return [
-        {"number": r["number"], "status": r["status"], "customer_email": r["customer_email"],
-         "customer_name": r["customer_name"], "currency": r["currency"],
-         "issue_date": r["issue_date"], "due_date": r["due_date"],
-         "total_incl_vat": Money.from_minor(r["total_incl_minor"], r["currency"]).decimal_string(),
-         "paid_on": r["paid_on"]}
+        {
+            "number": r["number"],
+            "status": r["status"],
+            "customer_email": r["customer_email"],
+            "customer_name": r["customer_name"],
+            "currency": r["currency"],
+            "issue_date": r["issue_date"],
+            "due_date": r["due_date"],
+            "total_incl_vat": Money.from_minor(r["total_incl_minor"], r["currency"]).decimal_string(),
+            "paid_on": r["paid_on"],
+        }
         for r in store.db.execute(sql, args)
     ]
 
@@ -186,10 +239,17 @@ def record_payment(
         remaining = total - paid_before
         raise UsageError(f"{money} is more than the {remaining} left to pay on {number}")
     status = "paid" if paid_after.minor == total.minor else "partially_paid"
-    result = {"number": number, "amount": money.decimal_string(), "currency": invoice.currency,
-              "method": method, "received_on": received_on, "paid_total": paid_after.decimal_string(),
-              "remaining": (total - paid_after).decimal_string(), "status": status,
-              "dry_run": dry_run}
+    result = {
+        "number": number,
+        "amount": money.decimal_string(),
+        "currency": invoice.currency,
+        "method": method,
+        "received_on": received_on,
+        "paid_total": paid_after.decimal_string(),
+        "remaining": (total - paid_after).decimal_string(),
+        "status": status,
+        "dry_run": dry_run,
+    }
     if dry_run:
         return result
     with store.transaction():
@@ -197,8 +257,7 @@ def record_payment(
         store.db.execute(
             "INSERT INTO manual_payments (invoice_id, amount_minor, currency, method, received_on,"
             " reference, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (invoice_id, money.minor, invoice.currency, method, received_on.isoformat(),
-             reference, now_iso()),
+            (invoice_id, money.minor, invoice.currency, method, received_on.isoformat(), reference, now_iso()),
         )
         store.db.execute(
             "UPDATE invoices SET status = ?, paid_on = ?, updated_at = ? WHERE id = ?",

@@ -25,8 +25,9 @@ def exclusive(path: Path, what: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise TemporaryError(f"another {what} is running (pid {holder})",
-                                 hint="try again when it has finished") from None
+            raise TemporaryError(
+                f"another {what} is running (pid {holder})", hint="try again when it has finished"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         try:

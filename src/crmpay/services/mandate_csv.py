@@ -17,13 +17,19 @@ from crmpay.core import validation
 from crmpay.csvfiles import CsvTable, Row
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    "name": ("nom", "titulaire", "account_holder", "account_holder_name", "holder_name",
-             "nom_du_titulaire", "debiteur"),
+    "name": (
+        "nom",
+        "titulaire",
+        "account_holder",
+        "account_holder_name",
+        "holder_name",
+        "nom_du_titulaire",
+        "debiteur",
+    ),
     "email": ("e_mail", "mail", "courriel", "adresse_email", "adresse_e_mail"),
     "iban": (),
     "bic": ("swift", "code_bic"),
-    "mandate_reference": ("reference", "rum", "reference_du_mandat", "reference_mandat",
-                          "mandate_ref", "umr"),
+    "mandate_reference": ("reference", "rum", "reference_du_mandat", "reference_mandat", "mandate_ref", "umr"),
     "signature_date": ("date_signature", "date_de_signature", "signed_on", "date_of_signature"),
     "customer_ref": ("customer_reference", "reference_client", "ref_client", "code_client"),
     "company": ("company_name", "societe", "entreprise", "raison_sociale"),
@@ -32,8 +38,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "postal_code": ("code_postal", "cp", "zip", "postcode"),
     "country_code": ("country", "pays"),
     "currency": ("devise", "monnaie"),
-    "last_collection_date": ("date_dernier_prelevement", "derniere_collecte",
-                             "date_du_dernier_prelevement", "last_collection"),
+    "last_collection_date": (
+        "date_dernier_prelevement",
+        "derniere_collecte",
+        "date_du_dernier_prelevement",
+        "last_collection",
+    ),
 }
 REQUIRED = ("name", "email", "iban", "mandate_reference", "signature_date")
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -189,8 +199,9 @@ def validate(
         if reference:
             key = reference.casefold()
             if key in seen:
-                problems.append(Problem(row.line, "mandate_reference",
-                                        f"{reference!r} already used on line {seen[key]}"))
+                problems.append(
+                    Problem(row.line, "mandate_reference", f"{reference!r} already used on line {seen[key]}")
+                )
             else:
                 seen[key] = row.line
         if problems:

@@ -48,13 +48,18 @@ class ImportResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "file": self.file, "provider": self.provider, "dry_run": self.dry_run,
-            "rows": self.rows, "valid": self.valid, "invalid": self.invalid,
-            "imported": self.imported, "already_imported": self.already_imported,
-            "rejects_file": self.rejects_file, "provider_import": self.provider_import,
+            "file": self.file,
+            "provider": self.provider,
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "imported": self.imported,
+            "already_imported": self.already_imported,
+            "rejects_file": self.rejects_file,
+            "provider_import": self.provider_import,
             "failed": self.failed,
-            "problems": [{"line": p.line, "column": p.column, "message": p.message}
-                         for p in self.problems],
+            "problems": [{"line": p.line, "column": p.column, "message": p.message} for p in self.problems],
         }
 
 
@@ -70,11 +75,15 @@ def _stored_ibans(store: Store, references: list[str]) -> dict[str, tuple[str, s
     rows = store.db.execute(
         "SELECT m.reference, m.provider, m.raw, b.account_number_ending FROM mandates m"
         " LEFT JOIN bank_accounts b ON b.provider = m.provider AND b.provider_id = m.bank_account_id"
-        f" WHERE m.reference COLLATE NOCASE IN ({marks})", references)
+        f" WHERE m.reference COLLATE NOCASE IN ({marks})",
+        references,
+    )
     found = {}
     for r in rows:
         raw = json.loads(r["raw"])
-        account = raw.get("iban") or (raw.get("details") or {}).get("consumerAccount") or r["account_number_ending"] or ""
+        account = (
+            raw.get("iban") or (raw.get("details") or {}).get("consumerAccount") or r["account_number_ending"] or ""
+        )
         found[r["reference"].casefold()] = (r["provider"], compact_iban(account))
     return found
 
@@ -103,8 +112,10 @@ def import_csv(
     if provider not in (STORE_ONLY, "mollie", "gocardless"):
         raise UsageError(f"unknown provider {provider!r}", hint="choose gocardless, mollie or none")
     if provider == "gocardless" and not creditor[0]:
-        raise UsageError("a SEPA mandate import names the original creditor identifier",
-                         hint="crmpay config set creditor_id FR72ZZZ123456")
+        raise UsageError(
+            "a SEPA mandate import names the original creditor identifier",
+            hint="crmpay config set creditor_id FR72ZZZ123456",
+        )
     table = mandate_csv.open_table(path)
     already: set[int] = set()  # lines whose mandate the store holds already
 
@@ -118,13 +129,19 @@ def import_csv(
             if _same_account(hit[1], row.iban):
                 already.add(row.line)
             else:
-                found[row.line] = (f"{row.reference!r} is already in the store for another"
-                                   f" bank account ({hit[0]})")
+                found[row.line] = f"{row.reference!r} is already in the store for another bank account ({hit[0]})"
         return found
 
     report = mandate_csv.validate(table, today=today, store_conflicts=conflicts)
-    result = ImportResult(str(path), provider, dry_run, rows=report.rows, valid=report.valid,
-                          invalid=len(report.invalid_lines), problems=report.problems)
+    result = ImportResult(
+        str(path),
+        provider,
+        dry_run,
+        rows=report.rows,
+        valid=report.valid,
+        invalid=len(report.invalid_lines),
+        problems=report.problems,
+    )
     if errors_csv is not None and report.invalid_lines:
         write_rejects(errors_csv, ["line", *table.columns], mandate_csv.rejected_rows(table, report))
         result.rejects_file = str(errors_csv)
@@ -142,16 +159,16 @@ def import_csv(
                     continue
                 _insert(store, row)
                 result.imported += 1
-            store.audit(STORE_ONLY, "import", "mandates", None,
-                        detail={"file": str(path), "imported": result.imported})
+            store.audit(STORE_ONLY, "import", "mandates", None, detail={"file": str(path), "imported": result.imported})
     else:
         result.already_imported = len(already - report.invalid_lines)
         result.imported = report.valid - result.already_imported
     return result
 
 
-def _import_mollie(store: Store, client: Any, profile: str, table: Any, report: Any, today: date,
-                   result: ImportResult) -> None:
+def _import_mollie(
+    store: Store, client: Any, profile: str, table: Any, report: Any, today: date, result: ImportResult
+) -> None:
     from crmpay.core.errors import CrmpayError
     from crmpay.core.models import NewCustomer, NewMandate
     from crmpay.providers.mollie import bank_account_from
@@ -164,25 +181,42 @@ def _import_mollie(store: Store, client: Any, profile: str, table: Any, report: 
             continue
         ref = row.reference.casefold()
         try:
-            known = store.db.execute("SELECT provider_id FROM customers WHERE provider = 'mollie' AND"
-                                     " email = ? COLLATE NOCASE", (row.email,)).fetchone()
+            known = store.db.execute(
+                "SELECT provider_id FROM customers WHERE provider = 'mollie' AND email = ? COLLATE NOCASE", (row.email,)
+            ).fetchone()
             if known:
                 customer_id = known[0]
             else:
                 new = NewCustomer(row.email, row.name, company_name=row.company)
                 key = intents.intent_key("mandate-csv", profile, ref, "customer")
-                customer = intents.journaled(store, key, "customer", "mollie", row.reference, 1, {"email": row.email},
-                                             lambda k: client.create_customer(new, idempotency_key=k))
+                customer = intents.journaled(
+                    store,
+                    key,
+                    "customer",
+                    "mollie",
+                    row.reference,
+                    1,
+                    {"email": row.email},
+                    lambda k, new=new: client.create_customer(new, idempotency_key=k),
+                )
                 with store.transaction():
                     intents.finish(store, key, "succeeded", customer.id)
                     upsert_customer(store, customer)
                 customer_id = customer.id
-            new_mandate = NewMandate(customer_id, row.name, row.iban, reference=row.reference, bic=row.bic,
-                                     signature_date=row.signature_date)
+            new_mandate = NewMandate(
+                customer_id, row.name, row.iban, reference=row.reference, bic=row.bic, signature_date=row.signature_date
+            )
             key = intents.intent_key("mandate-csv", profile, ref, "mandate")
-            mandate = intents.journaled(store, key, "mandate", "mollie", row.reference, 1,
-                                        {"customer": customer_id, "reference": row.reference},
-                                        lambda k: client.create_mandate(new_mandate, idempotency_key=k))
+            mandate = intents.journaled(
+                store,
+                key,
+                "mandate",
+                "mollie",
+                row.reference,
+                1,
+                {"customer": customer_id, "reference": row.reference},
+                lambda k, new_mandate=new_mandate: client.create_mandate(new_mandate, idempotency_key=k),
+            )
         except CrmpayError as exc:
             result.failed.append(f"{row.reference}: {exc}")
             continue
@@ -190,20 +224,33 @@ def _import_mollie(store: Store, client: Any, profile: str, table: Any, report: 
             intents.finish(store, key, "succeeded", mandate.id)
             upsert_mandate(store, mandate)
             upsert_bank_account(store, bank_account_from(mandate))
-            store.audit("mollie", "create", "mandate", mandate.id, idempotency_key=key,
-                        detail={"reference": row.reference, "line": row.line})
+            store.audit(
+                "mollie",
+                "create",
+                "mandate",
+                mandate.id,
+                idempotency_key=key,
+                detail={"reference": row.reference, "line": row.line},
+            )
         result.imported += 1
 
 
-def _import_gocardless(store: Store, client: Any, profile: str, table: Any, report: Any, today: date,
-                       result: ImportResult, creditor: tuple[str | None, str | None]) -> None:
+def _import_gocardless(
+    store: Store,
+    client: Any,
+    profile: str,
+    table: Any,
+    report: Any,
+    today: date,
+    result: ImportResult,
+    creditor: tuple[str | None, str | None],
+) -> None:
     """One mandate import for the file's new rows: created, filled, submitted (resumable)."""
     import hashlib
 
     from crmpay.services import intents
 
-    rows = [r for r in mandate_csv.valid_rows(table, report, today=today)
-            if _stored_iban(store, r.reference) is None]
+    rows = [r for r in mandate_csv.valid_rows(table, report, today=today) if _stored_iban(store, r.reference) is None]
     result.already_imported = report.valid - len(rows)
     if not rows:
         return
@@ -213,14 +260,22 @@ def _import_gocardless(store: Store, client: Any, profile: str, table: Any, repo
     if done is not None and done["status"] == "succeeded":
         import_id = done["result_id"]
     else:
-        created = intents.journaled(store, key, "mandate_import", "gocardless", f"import:{digest[:12]}", 1,
-                                    {"rows": len(rows)},
-                                    lambda k: client.create_mandate_import("sepa_core", idempotency_key=k))
+        created = intents.journaled(
+            store,
+            key,
+            "mandate_import",
+            "gocardless",
+            f"import:{digest[:12]}",
+            1,
+            {"rows": len(rows)},
+            lambda k: client.create_mandate_import("sepa_core", idempotency_key=k),
+        )
         import_id = created["id"]
         with store.transaction():
             intents.finish(store, key, "succeeded", import_id)
-            store.audit("gocardless", "create", "mandate_import", import_id, idempotency_key=key,
-                        detail={"rows": len(rows)})
+            store.audit(
+                "gocardless", "create", "mandate_import", import_id, idempotency_key=key, detail={"rows": len(rows)}
+            )
     result.provider_import = import_id
     if client.get_mandate_import(import_id)["status"] == "created":
         present = {e.get("record_identifier") for e in client.mandate_import_entries(import_id)}
@@ -228,18 +283,33 @@ def _import_gocardless(store: Store, client: Any, profile: str, table: Any, repo
             if row.reference in present:
                 continue
             given, _, family = row.name.partition(" ")
-            client.add_mandate_import_entry(import_id, {
-                "record_identifier": row.reference,
-                "customer": {k: v for k, v in {
-                    "email": row.email, "given_name": given if not row.company else None,
-                    "family_name": (family or given) if not row.company else None, "company_name": row.company,
-                    "address_line1": row.address_line1, "city": row.city, "postal_code": row.postal_code,
-                    "country_code": row.country_code}.items() if v},
-                "bank_account": {"account_holder_name": row.name, "iban": row.iban},
-                "amendment": {"original_mandate_reference": row.reference,
-                              "original_creditor_id": creditor[0], "original_creditor_name": creditor[1] or ""},
-                "mandate": {"reference": row.reference},
-            })
+            client.add_mandate_import_entry(
+                import_id,
+                {
+                    "record_identifier": row.reference,
+                    "customer": {
+                        k: v
+                        for k, v in {
+                            "email": row.email,
+                            "given_name": given if not row.company else None,
+                            "family_name": (family or given) if not row.company else None,
+                            "company_name": row.company,
+                            "address_line1": row.address_line1,
+                            "city": row.city,
+                            "postal_code": row.postal_code,
+                            "country_code": row.country_code,
+                        }.items()
+                        if v
+                    },
+                    "bank_account": {"account_holder_name": row.name, "iban": row.iban},
+                    "amendment": {
+                        "original_mandate_reference": row.reference,
+                        "original_creditor_id": creditor[0],
+                        "original_creditor_name": creditor[1] or "",
+                    },
+                    "mandate": {"reference": row.reference},
+                },
+            )
         client.submit_mandate_import(import_id)
     result.imported = len(rows)
 
@@ -264,43 +334,82 @@ def collect_import(store: Store, client: Any, import_id: str) -> dict[str, Any]:
             upsert_customer(store, customer)
             upsert_bank_account(store, account)
             upsert_mandate(store, mandate)
-        collected.append({"record_identifier": entry.get("record_identifier"), "mandate": mandate.id,
-                          "status": mandate.status})
-    return {"import": import_id, "status": status, "entries": len(entries), "collected": collected,
-            "errors": errors}
+        collected.append(
+            {"record_identifier": entry.get("record_identifier"), "mandate": mandate.id, "status": mandate.status}
+        )
+    return {"import": import_id, "status": status, "entries": len(entries), "collected": collected, "errors": errors}
 
 
 def _insert(store: Store, row: MandateRow) -> None:
     now = now_iso()
     customer_id = (row.customer_ref or row.email).lower()
     raw = {
-        "reference": row.reference, "iban": row.iban, "bic": row.bic, "name": row.name,
-        "email": row.email, "signature_date": row.signature_date.isoformat(),
+        "reference": row.reference,
+        "iban": row.iban,
+        "bic": row.bic,
+        "name": row.name,
+        "email": row.email,
+        "signature_date": row.signature_date.isoformat(),
         "source_line": row.line,
     }
     store.db.execute(
         "INSERT OR IGNORE INTO customers (provider, provider_id, email, name, company_name,"
         " created_at, raw, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (STORE_ONLY, customer_id, row.email, row.name, row.company, now,
-         json.dumps({"email": row.email, "name": row.name, "company": row.company,
-                     "address_line1": row.address_line1, "city": row.city,
-                     "postal_code": row.postal_code, "country_code": row.country_code}), now),
+        (
+            STORE_ONLY,
+            customer_id,
+            row.email,
+            row.name,
+            row.company,
+            now,
+            json.dumps(
+                {
+                    "email": row.email,
+                    "name": row.name,
+                    "company": row.company,
+                    "address_line1": row.address_line1,
+                    "city": row.city,
+                    "postal_code": row.postal_code,
+                    "country_code": row.country_code,
+                }
+            ),
+            now,
+        ),
     )
     store.db.execute(
         "INSERT INTO bank_accounts (provider, provider_id, customer_id, holder_name,"
         " account_number_ending, country_code, currency, created_at, raw, synced_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (STORE_ONLY, row.reference, customer_id, row.name, row.iban[-4:], row.iban[:2],
-         row.currency, now, json.dumps({"iban": row.iban, "bic": row.bic}), now),
+        (
+            STORE_ONLY,
+            row.reference,
+            customer_id,
+            row.name,
+            row.iban[-4:],
+            row.iban[:2],
+            row.currency,
+            now,
+            json.dumps({"iban": row.iban, "bic": row.bic}),
+            now,
+        ),
     )
     store.db.execute(
         "INSERT INTO mandates (provider, provider_id, customer_id, bank_account_id, status, state,"
         " scheme, reference, currency, signature_date, last_collection_date, created_at, raw,"
         " synced_at) VALUES (?, ?, ?, ?, 'active', 'active', 'sepa_core', ?, ?, ?, ?, ?, ?, ?)",
-        (STORE_ONLY, row.reference, customer_id, row.reference, row.reference, row.currency,
-         row.signature_date.isoformat(),
-         row.last_collection_date.isoformat() if row.last_collection_date else None,
-         now, json.dumps(raw), now),
+        (
+            STORE_ONLY,
+            row.reference,
+            customer_id,
+            row.reference,
+            row.reference,
+            row.currency,
+            row.signature_date.isoformat(),
+            row.last_collection_date.isoformat() if row.last_collection_date else None,
+            now,
+            json.dumps(raw),
+            now,
+        ),
     )
 
 
@@ -334,20 +443,32 @@ def list_mandates(
         " c.email, c.name FROM mandates m LEFT JOIN customers c"
         " ON c.provider = m.provider AND c.provider_id = m.customer_id WHERE 1=1"
     )
-    where, args = filters(("m.provider = ?", provider), ("(m.status = ? OR m.state = ?)", status),
-                          ("c.email = ? COLLATE NOCASE", customer_email),
-                          ("(m.provider_id = ? OR m.reference = ? COLLATE NOCASE)", ident),
-                          order="m.created_at DESC, m.provider_id", limit=limit)
+    where, args = filters(
+        ("m.provider = ?", provider),
+        ("(m.status = ? OR m.state = ?)", status),
+        ("c.email = ? COLLATE NOCASE", customer_email),
+        ("(m.provider_id = ? OR m.reference = ? COLLATE NOCASE)", ident),
+        order="m.created_at DESC, m.provider_id",
+        limit=limit,
+    )
     sql += where
     out = []
     for row in store.db.execute(sql, args):
-        item = {"provider": row["provider"], "id": row["provider_id"], "status": row["status"],
-                "state": row["state"], "scheme": row["scheme"], "reference": row["reference"],
-                "currency": row["currency"], "customer_id": row["customer_id"],
-                "customer_email": row["email"], "customer_name": row["name"],
-                "signature_date": row["signature_date"],
-                "last_collection_date": row["last_collection_date"],
-                "next_possible_charge_date": row["next_possible_charge_date"]}
+        item = {
+            "provider": row["provider"],
+            "id": row["provider_id"],
+            "status": row["status"],
+            "state": row["state"],
+            "scheme": row["scheme"],
+            "reference": row["reference"],
+            "currency": row["currency"],
+            "customer_id": row["customer_id"],
+            "customer_email": row["email"],
+            "customer_name": row["name"],
+            "signature_date": row["signature_date"],
+            "last_collection_date": row["last_collection_date"],
+            "next_possible_charge_date": row["next_possible_charge_date"],
+        }
         expires = expiry_date(row["signature_date"], row["last_collection_date"])
         item["expires_on"] = expires.isoformat() if expires else None
         item["expired"] = bool(expires and expires <= today)
@@ -359,13 +480,12 @@ def raise_for(result: ImportResult, *, skip_invalid: bool) -> None:
     """Exit codes: any invalid row -> 2 (nothing imported) or 3 (with --skip-invalid);
     rows the provider refused -> 3."""
     if result.failed and not result.invalid:
-        raise PartialFailure(f"{len(result.failed)} mandate(s) refused by {result.provider}: "
-                             + "; ".join(result.failed[:5]))
+        raise PartialFailure(
+            f"{len(result.failed)} mandate(s) refused by {result.provider}: " + "; ".join(result.failed[:5])
+        )
     if not result.invalid:
         return
     would = "would be " if result.dry_run else ""
     if skip_invalid:
-        raise PartialFailure(
-            f"{result.invalid} of {result.rows} rows are invalid; {result.imported} {would}imported"
-        )
+        raise PartialFailure(f"{result.invalid} of {result.rows} rows are invalid; {result.imported} {would}imported")
     raise UsageError(f"{result.invalid} of {result.rows} rows are invalid; nothing {would}imported")

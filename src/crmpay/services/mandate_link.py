@@ -32,15 +32,22 @@ class LinkReport:
         return len(self.ambiguous) + len(self.no_contact)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"provider": self.provider, "dry_run": self.dry_run, "mandates": self.mandates,
-                "linked": self.linked, "created_contacts": self.created_contacts,
-                "ambiguous": self.ambiguous, "no_contact": self.no_contact, "unlinked": self.unlinked}
+        return {
+            "provider": self.provider,
+            "dry_run": self.dry_run,
+            "mandates": self.mandates,
+            "linked": self.linked,
+            "created_contacts": self.created_contacts,
+            "ambiguous": self.ambiguous,
+            "no_contact": self.no_contact,
+            "unlinked": self.unlinked,
+        }
 
 
 def _contacts_by_email(crm: Any, module: str, emails: list[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for start in range(0, len(emails), EMAILS_PER_QUERY):
-        chunk = emails[start:start + EMAILS_PER_QUERY]
+        chunk = emails[start : start + EMAILS_PER_QUERY]
         quoted = ", ".join("'" + e.replace("'", "\\\\'") + "'" for e in chunk)
         for row in crm.query(f"select id, Email from {module} where Email in ({quoted}) limit 2000"):
             email = str(row.get("Email") or "").casefold()
@@ -49,9 +56,18 @@ def _contacts_by_email(crm: Any, module: str, emails: list[str]) -> dict[str, li
     return found
 
 
-def import_and_link(store: Store, provider: Any, crm: Any, *, contacts_module: str, mandate_field: str,
-                    all_statuses: bool = False, dry_run: bool = False, create_contacts: bool = False,
-                    links: dict[str, str] | None = None) -> LinkReport:
+def import_and_link(
+    store: Store,
+    provider: Any,
+    crm: Any,
+    *,
+    contacts_module: str,
+    mandate_field: str,
+    all_statuses: bool = False,
+    dry_run: bool = False,
+    create_contacts: bool = False,
+    links: dict[str, str] | None = None,
+) -> LinkReport:
     report = LinkReport(provider.name, dry_run)
     customers = {c.id: c for c in provider.iter_customers()}
     mandates = [m for m in provider.iter_mandates() if all_statuses or m.usable]
@@ -70,8 +86,13 @@ def import_and_link(store: Store, provider: Any, crm: Any, *, contacts_module: s
 
                 upsert_bank_account(store, bank_account_from(mandate))
             upsert_mandate(store, mandate)
-    emails = sorted({(customers[m.customer_id].email or "").casefold() for m in mandates
-                     if m.customer_id in customers and customers[m.customer_id].email})
+    emails = sorted(
+        {
+            (customers[m.customer_id].email or "").casefold()
+            for m in mandates
+            if m.customer_id in customers and customers[m.customer_id].email
+        }
+    )
     by_email = _contacts_by_email(crm, contacts_module, emails)
     to_mark: list[tuple[Any, str]] = []
     for mandate in mandates:
@@ -87,9 +108,16 @@ def import_and_link(store: Store, provider: Any, crm: Any, *, contacts_module: s
                 if dry_run:
                     report.created_contacts.append({"mandate": mandate.id, "email": email, "contact": "(new)"})
                     continue
-                [result] = crm.insert(contacts_module, [{"Last_Name": name.split(" ")[-1],
-                                                         "First_Name": " ".join(name.split(" ")[:-1]) or None,
-                                                         "Email": email}])
+                [result] = crm.insert(
+                    contacts_module,
+                    [
+                        {
+                            "Last_Name": name.split(" ")[-1],
+                            "First_Name": " ".join(name.split(" ")[:-1]) or None,
+                            "Email": email,
+                        }
+                    ],
+                )
                 if result.ok:
                     by_email[email.casefold()] = [result.id]
                     report.created_contacts.append({"mandate": mandate.id, "email": email, "contact": result.id})
@@ -106,8 +134,12 @@ def import_and_link(store: Store, provider: Any, crm: Any, *, contacts_module: s
                     "INSERT INTO crm_links (kind, local_key, crm_module, crm_id, pushed_at) VALUES"
                     " ('mandate', ?, ?, ?, ?) ON CONFLICT (kind, local_key, crm_module) DO UPDATE SET"
                     " crm_id = excluded.crm_id, pushed_at = excluded.pushed_at",
-                    (f"{mandate.provider}:{mandate.id}", contacts_module, contact, now_iso()))
+                    (f"{mandate.provider}:{mandate.id}", contacts_module, contact, now_iso()),
+                )
                 store.audit("zoho", "update", contacts_module, contact, detail={"mandate": mandate.id})
-    report.linked = [{"mandate": m.id, "contact": c} for m, c in to_mark
-                     if not any(x["mandate"] == m.id for x in report.created_contacts)]
+    report.linked = [
+        {"mandate": m.id, "contact": c}
+        for m, c in to_mark
+        if not any(x["mandate"] == m.id for x in report.created_contacts)
+    ]
     return report

@@ -10,37 +10,84 @@ from crmpay.core.money import Money
 from crmpay.store import Store, filters
 
 
-def list_customers(store: Store, *, provider: str | None = None, customer: str | None = None,
-                   since: str | None = None, limit: int | None = None,
-                   ident: str | None = None) -> list[dict[str, Any]]:
-    where, args = filters(("provider = ?", provider), ("email = ? COLLATE NOCASE", customer),
-                          ("created_at >= ?", since), ("provider_id = ?", ident),
-                          order="created_at DESC, provider_id", limit=limit)
-    sql = ("SELECT provider, provider_id, email, name, company_name, language, created_at"
-           " FROM customers WHERE 1=1" + where)
-    return [{"provider": r["provider"], "id": r["provider_id"], "email": r["email"],
-             "name": r["name"], "company_name": r["company_name"], "language": r["language"],
-             "created_at": r["created_at"]} for r in store.db.execute(sql, args)]
+def list_customers(
+    store: Store,
+    *,
+    provider: str | None = None,
+    customer: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
+    ident: str | None = None,
+) -> list[dict[str, Any]]:
+    where, args = filters(
+        ("provider = ?", provider),
+        ("email = ? COLLATE NOCASE", customer),
+        ("created_at >= ?", since),
+        ("provider_id = ?", ident),
+        order="created_at DESC, provider_id",
+        limit=limit,
+    )
+    sql = (
+        "SELECT provider, provider_id, email, name, company_name, language, created_at FROM customers WHERE 1=1" + where
+    )
+    return [
+        {
+            "provider": r["provider"],
+            "id": r["provider_id"],
+            "email": r["email"],
+            "name": r["name"],
+            "company_name": r["company_name"],
+            "language": r["language"],
+            "created_at": r["created_at"],
+        }
+        for r in store.db.execute(sql, args)
+    ]
 
 
-def list_payments(store: Store, *, provider: str | None = None, status: str | None = None,
-                  customer: str | None = None, since: str | None = None, limit: int | None = None,
-                  ident: str | None = None) -> list[dict[str, Any]]:
-    sql = ("SELECT p.provider, p.provider_id, p.amount_minor, p.currency, p.status, p.state,"
-           " p.charge_date, p.description, p.mandate_id, p.customer_id, p.invoice_number,"
-           " p.created_at, c.email FROM payments p LEFT JOIN customers c"
-           " ON c.provider = p.provider AND c.provider_id = p.customer_id WHERE 1=1")
-    where, args = filters(("p.provider = ?", provider), ("(p.status = ? OR p.state = ?)", status),
-                          ("c.email = ? COLLATE NOCASE", customer), ("p.created_at >= ?", since),
-                          ("p.provider_id = ?", ident), order="p.created_at DESC, p.provider_id", limit=limit)
+def list_payments(
+    store: Store,
+    *,
+    provider: str | None = None,
+    status: str | None = None,
+    customer: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
+    ident: str | None = None,
+) -> list[dict[str, Any]]:
+    sql = (
+        "SELECT p.provider, p.provider_id, p.amount_minor, p.currency, p.status, p.state,"
+        " p.charge_date, p.description, p.mandate_id, p.customer_id, p.invoice_number,"
+        " p.created_at, c.email FROM payments p LEFT JOIN customers c"
+        " ON c.provider = p.provider AND c.provider_id = p.customer_id WHERE 1=1"
+    )
+    where, args = filters(
+        ("p.provider = ?", provider),
+        ("(p.status = ? OR p.state = ?)", status),
+        ("c.email = ? COLLATE NOCASE", customer),
+        ("p.created_at >= ?", since),
+        ("p.provider_id = ?", ident),
+        order="p.created_at DESC, p.provider_id",
+        limit=limit,
+    )
     sql += where
-    return [{"provider": r["provider"], "id": r["provider_id"],
-             "amount": Money.from_minor(r["amount_minor"], r["currency"]).decimal_string(),
-             "currency": r["currency"], "status": r["status"], "state": r["state"],
-             "charge_date": r["charge_date"], "description": r["description"],
-             "mandate_id": r["mandate_id"], "customer_id": r["customer_id"],
-             "customer_email": r["email"], "invoice_number": r["invoice_number"],
-             "created_at": r["created_at"]} for r in store.db.execute(sql, args)]
+    return [
+        {
+            "provider": r["provider"],
+            "id": r["provider_id"],
+            "amount": Money.from_minor(r["amount_minor"], r["currency"]).decimal_string(),
+            "currency": r["currency"],
+            "status": r["status"],
+            "state": r["state"],
+            "charge_date": r["charge_date"],
+            "description": r["description"],
+            "mandate_id": r["mandate_id"],
+            "customer_id": r["customer_id"],
+            "customer_email": r["email"],
+            "invoice_number": r["invoice_number"],
+            "created_at": r["created_at"],
+        }
+        for r in store.db.execute(sql, args)
+    ]
 
 
 def one(items: list[dict[str, Any]], kind: str, ident: str) -> dict[str, Any]:
@@ -50,6 +97,7 @@ def one(items: list[dict[str, Any]], kind: str, ident: str) -> dict[str, Any]:
 
 
 def raw_of(store: Store, table: str, provider: str, ident: str) -> dict[str, Any]:
-    row = store.db.execute(f"SELECT raw FROM {table} WHERE provider = ? AND provider_id = ?",
-                           (provider, ident)).fetchone()
+    row = store.db.execute(
+        f"SELECT raw FROM {table} WHERE provider = ? AND provider_id = ?", (provider, ident)
+    ).fetchone()
     return json.loads(row[0]) if row else {}

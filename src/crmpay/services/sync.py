@@ -53,9 +53,14 @@ class ProviderReport:
     exit_code: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"provider": self.provider, "mode": self.mode, "events": self.events,
-                "invoices_updated": self.invoices_updated, "error": self.error,
-                "resources": {k: vars(v) for k, v in self.counts.items()}}
+        return {
+            "provider": self.provider,
+            "mode": self.mode,
+            "events": self.events,
+            "invoices_updated": self.invoices_updated,
+            "error": self.error,
+            "resources": {k: vars(v) for k, v in self.counts.items()},
+        }
 
 
 def _chunks(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
@@ -65,8 +70,9 @@ def _chunks(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
 
 
 def get_cursor(store: Store, provider: str, resource: str) -> str | None:
-    row = store.db.execute("SELECT cursor FROM sync_state WHERE provider = ? AND resource = ?",
-                           (provider, resource)).fetchone()
+    row = store.db.execute(
+        "SELECT cursor FROM sync_state WHERE provider = ? AND resource = ?", (provider, resource)
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -74,7 +80,9 @@ def _set_cursor(store: Store, provider: str, resource: str, cursor: str) -> None
     store.db.execute(
         "INSERT INTO sync_state (provider, resource, cursor, updated_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (provider, resource) DO UPDATE SET cursor = excluded.cursor,"
-        " updated_at = excluded.updated_at", (provider, resource, cursor, now_iso()))
+        " updated_at = excluded.updated_at",
+        (provider, resource, cursor, now_iso()),
+    )
 
 
 Progress = Callable[[str, str, int], None]  # (provider, resource, fetched so far)
@@ -83,8 +91,7 @@ Progress = Callable[[str, str, int], None]  # (provider, resource, fetched so fa
 class _Writer:
     """Upserts in batches, each batch one transaction (rolled back on a dry run)."""
 
-    def __init__(self, store: Store, report: ProviderReport, dry_run: bool,
-                 progress: Progress | None = None) -> None:
+    def __init__(self, store: Store, report: ProviderReport, dry_run: bool, progress: Progress | None = None) -> None:
         self.store, self.report, self.dry_run, self.progress = store, report, dry_run, progress
 
     def write(self, objects: Iterable[Any], *, then: Callable[[], None] | None = None) -> None:
@@ -128,14 +135,18 @@ def _invoice_hook(store: Store, payment: Payment) -> str | None:
         return None
     if row["status"] == status:
         return None
-    store.db.execute("UPDATE invoices SET status = ?, status_reason = ?, paid_on = ?, updated_at = ?"
-                     " WHERE number = ?", (status, reason, paid_on, now_iso(), number))
+    store.db.execute(
+        "UPDATE invoices SET status = ?, status_reason = ?, paid_on = ?, updated_at = ? WHERE number = ?",
+        (status, reason, paid_on, now_iso(), number),
+    )
     return number
 
 
 def _known(store: Store, table: str, provider: str, ident: str) -> bool:
-    return store.db.execute(f"SELECT 1 FROM {table} WHERE provider = ? AND provider_id = ?",
-                            (provider, ident)).fetchone() is not None
+    return (
+        store.db.execute(f"SELECT 1 FROM {table} WHERE provider = ? AND provider_id = ?", (provider, ident)).fetchone()
+        is not None
+    )
 
 
 def _until_known(store: Store, table: str, provider: str, items: Iterable[T]) -> Iterator[T]:
@@ -147,15 +158,18 @@ def _until_known(store: Store, table: str, provider: str, items: Iterable[T]) ->
 
 
 # -- GoCardless: events ---------------------------------------------------------------------------
-def _sync_gocardless(store: Store, provider: Any, full: bool, dry_run: bool,
-                     progress: Progress | None = None) -> ProviderReport:
+def _sync_gocardless(
+    store: Store, provider: Any, full: bool, dry_run: bool, progress: Progress | None = None
+) -> ProviderReport:
     cursor = get_cursor(store, "gocardless", "events")
     if full or cursor is None:
         report = ProviderReport("gocardless", "full")
         writer = _Writer(store, report, dry_run, progress)
         latest = provider.latest_event_id()  # taken first: what changes while we list is replayed
-        writer.write(provider.iter_all(),  # customers, bank accounts, mandates, then payments
-                     then=lambda: _set_cursor(store, "gocardless", "events", latest or ""))
+        writer.write(
+            provider.iter_all(),  # customers, bank accounts, mandates, then payments
+            then=lambda: _set_cursor(store, "gocardless", "events", latest or ""),
+        )
         return report
     report = ProviderReport("gocardless", "incremental")
     writer = _Writer(store, report, dry_run, progress)
@@ -170,7 +184,8 @@ def _sync_gocardless(store: Store, provider: Any, full: bool, dry_run: bool,
             writer.many(objects)
             store.db.executemany(
                 "INSERT OR IGNORE INTO processed_events (provider, event_id, processed_at) VALUES (?, ?, ?)",
-                [("gocardless", e.id, now_iso()) for e in chunk])
+                [("gocardless", e.id, now_iso()) for e in chunk],
+            )
             _set_cursor(store, "gocardless", "events", chunk[-1].id)
         report.events += len(chunk)
     # Customers and bank accounts have no creation events: walk them newest first.
@@ -180,13 +195,17 @@ def _sync_gocardless(store: Store, provider: Any, full: bool, dry_run: bool,
 
 
 # -- Mollie: newest first, then refresh what is not final -----------------------------------------------
-def _sync_mollie(store: Store, provider: Any, full: bool, dry_run: bool,
-                 progress: Progress | None = None) -> ProviderReport:
+def _sync_mollie(
+    store: Store, provider: Any, full: bool, dry_run: bool, progress: Progress | None = None
+) -> ProviderReport:
     first = full or get_cursor(store, "mollie", "complete") is None
     report = ProviderReport("mollie", "full" if first else "incremental")
     writer = _Writer(store, report, dry_run, progress)
-    customers = provider.iter_customers(read_ahead=True) if first else _until_known(
-        store, "customers", "mollie", provider.iter_customers())
+    customers = (
+        provider.iter_customers(read_ahead=True)
+        if first
+        else _until_known(store, "customers", "mollie", provider.iter_customers())
+    )
     new_customers: list[str] = []
 
     def remember(items: Iterable[Customer]) -> Iterator[Customer]:
@@ -196,8 +215,11 @@ def _sync_mollie(store: Store, provider: Any, full: bool, dry_run: bool,
 
     writer.write(remember(customers))
     writer.write(_mandates_and_accounts(provider, new_customers))
-    payments = provider.iter_payments(read_ahead=True) if first else _until_known(
-        store, "payments", "mollie", provider.iter_payments())
+    payments = (
+        provider.iter_payments(read_ahead=True)
+        if first
+        else _until_known(store, "payments", "mollie", provider.iter_payments())
+    )
     writer.write(payments)
     if not first:
         writer.write(_refresh_mollie(store, provider))
@@ -221,11 +243,18 @@ def _refresh_mollie(store: Store, provider: Any) -> Iterator[Any]:
     from crmpay.providers.mollie import bank_account_from
 
     marks = ",".join("?" * len(MOLLIE_OPEN))
-    open_ids = [r[0] for r in store.db.execute(
-        f"SELECT provider_id FROM payments WHERE provider = 'mollie' AND status IN ({marks})",
-        MOLLIE_OPEN)]
-    pending_mandates = [(r[0], r[1]) for r in store.db.execute(
-        "SELECT provider_id, customer_id FROM mandates WHERE provider = 'mollie' AND status = 'pending'")]
+    open_ids = [
+        r[0]
+        for r in store.db.execute(
+            f"SELECT provider_id FROM payments WHERE provider = 'mollie' AND status IN ({marks})", MOLLIE_OPEN
+        )
+    ]
+    pending_mandates = [
+        (r[0], r[1])
+        for r in store.db.execute(
+            "SELECT provider_id, customer_id FROM mandates WHERE provider = 'mollie' AND status = 'pending'"
+        )
+    ]
     for payment_id in open_ids:
         payment = provider.get_payment(payment_id)
         yield payment
@@ -240,8 +269,14 @@ def _refresh_mollie(store: Store, provider: Any) -> Iterator[Any]:
 STRATEGIES = {"gocardless": _sync_gocardless, "mollie": _sync_mollie}
 
 
-def sync_providers(store: Store, providers: dict[str, Any], *, full: bool = False,
-                   dry_run: bool = False, progress: Progress | None = None) -> list[ProviderReport]:
+def sync_providers(
+    store: Store,
+    providers: dict[str, Any],
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> list[ProviderReport]:
     """Sync each provider; a provider that fails is reported and the others still run."""
     from crmpay.core.errors import CrmpayError
 

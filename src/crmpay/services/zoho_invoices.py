@@ -49,21 +49,43 @@ def fetch_invoice(store: Store, crm: Any, number: str, *, today: date) -> Invoic
     name = " ".join(filter(None, [contact.get("First_Name"), contact.get("Last_Name")]))
     issued = date.fromisoformat(str(record.get("Invoice_Date") or today.isoformat())[:10])
     due = date.fromisoformat(str(record.get("Due_Date") or issued.isoformat())[:10])
-    create_invoice(store, prefix="", customer_email=contact["Email"], customer_name=name or None,
-                   language="fr", currency=str(record.get("Currency") or "EUR"), lines=lines,
-                   issue_date=issued, due_date=due, number=number, source="zoho", source_ref=str(record["id"]))
+    create_invoice(
+        store,
+        prefix="",
+        customer_email=contact["Email"],
+        customer_name=name or None,
+        language="fr",
+        currency=str(record.get("Currency") or "EUR"),
+        lines=lines,
+        issue_date=issued,
+        due_date=due,
+        number=number,
+        source="zoho",
+        source_ref=str(record["id"]),
+    )
     return load_invoice(store, number)
 
 
 def push_status(store: Store, crm: Any, numbers: list[str], status: str | None = None) -> list[str]:
     """Write the invoices' status to their Zoho records; the numbers that failed."""
-    rows = store.db.execute(
-        f"SELECT number, source_ref, status FROM invoices WHERE source = 'zoho' AND number IN "
-        f"({','.join('?' * len(numbers))})", numbers).fetchall() if numbers else []
+    rows = (
+        store.db.execute(
+            f"SELECT number, source_ref, status FROM invoices WHERE source = 'zoho' AND number IN "
+            f"({','.join('?' * len(numbers))})",
+            numbers,
+        ).fetchall()
+        if numbers
+        else []
+    )
     if not rows:
         return []
-    wanted = [{"id": r["source_ref"], "Status": status or (STATUS_PAID if r["status"] == "paid" else
-                                                           STATUS_UNPAID if r["status"] == "unpaid" else STATUS_SENT)}
-              for r in rows]
+    wanted = [
+        {
+            "id": r["source_ref"],
+            "Status": status
+            or (STATUS_PAID if r["status"] == "paid" else STATUS_UNPAID if r["status"] == "unpaid" else STATUS_SENT),
+        }
+        for r in rows
+    ]
     results = crm.update("Invoices", wanted)
     return [rows[r.index]["number"] for r in results if not r.ok]

@@ -17,8 +17,8 @@ from typing import Any
 from crmpay.core.errors import StoreError
 from crmpay.store.migrations import MIGRATIONS, now_iso
 
-def filters(*conditions: tuple[str, Any], limit: int | None = None,
-            order: str = "") -> tuple[str, list[Any]]:
+
+def filters(*conditions: tuple[str, Any], limit: int | None = None, order: str = "") -> tuple[str, list[Any]]:
     """` AND clause …` for every (clause, value) whose value is given, then ORDER and LIMIT.
 
     A clause with several `?` takes its value once per placeholder.

@@ -214,7 +214,7 @@ def m001_initial(db: sqlite3.Connection) -> None:
             idempotency_key TEXT,
             detail TEXT
         );
-        """
+        """,
     )
 
 

@@ -41,19 +41,47 @@ def _customer_columns(c: Customer) -> tuple[Any, ...]:
 
 
 def _bank_account_columns(b: BankAccount) -> tuple[Any, ...]:
-    return (b.customer_id, b.holder_name, b.account_number_ending, b.bank_name, b.country_code,
-            b.currency, int(b.enabled), _iso(b.created_at))
+    return (
+        b.customer_id,
+        b.holder_name,
+        b.account_number_ending,
+        b.bank_name,
+        b.country_code,
+        b.currency,
+        int(b.enabled),
+        _iso(b.created_at),
+    )
 
 
 def _mandate_columns(m: Mandate) -> tuple[Any, ...]:
-    return (m.customer_id, m.bank_account_id, m.status, m.state.value, m.scheme, m.reference,
-            m.currency, _iso(m.next_possible_charge_date), _iso(m.signature_date), _iso(m.created_at))
+    return (
+        m.customer_id,
+        m.bank_account_id,
+        m.status,
+        m.state.value,
+        m.scheme,
+        m.reference,
+        m.currency,
+        _iso(m.next_possible_charge_date),
+        _iso(m.signature_date),
+        _iso(m.created_at),
+    )
 
 
 def _payment_columns(p: Payment) -> tuple[Any, ...]:
-    return (p.mandate_id, p.customer_id, p.amount.minor, p.amount.currency, p.status, p.state.value,
-            _iso(p.charge_date), p.description, p.reference, p.metadata.get("invoice"),
-            _iso(p.created_at))
+    return (
+        p.mandate_id,
+        p.customer_id,
+        p.amount.minor,
+        p.amount.currency,
+        p.status,
+        p.state.value,
+        _iso(p.charge_date),
+        p.description,
+        p.reference,
+        p.metadata.get("invoice"),
+        _iso(p.created_at),
+    )
 
 
 @dataclass(frozen=True)
@@ -70,9 +98,10 @@ class Kind:
         width = len(self.columns) + 4  # provider, provider_id, ..., raw, synced_at
         size = max(1, min(500, store.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
         for start in range(0, len(rows), size):
-            chunk = rows[start:start + size]
-            store.db.execute(_upsert_sql(self.name, self.columns, len(chunk)),
-                             [value for row in chunk for value in row])
+            chunk = rows[start : start + size]
+            store.db.execute(
+                _upsert_sql(self.name, self.columns, len(chunk)), [value for row in chunk for value in row]
+            )
 
 
 @lru_cache(maxsize=64)
@@ -80,22 +109,61 @@ def _upsert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
     names = ("provider", "provider_id", *columns, "raw", "synced_at")
     row = f"({', '.join('?' * len(names))})"
     updates = ", ".join(f"{n} = excluded.{n}" for n in names[2:])
-    return (f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row] * rows)}"
-            f" ON CONFLICT (provider, provider_id) DO UPDATE SET {updates} WHERE {table}.raw IS NOT excluded.raw")
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row] * rows)}"
+        f" ON CONFLICT (provider, provider_id) DO UPDATE SET {updates} WHERE {table}.raw IS NOT excluded.raw"
+    )
 
 
 KINDS: dict[type, Kind] = {
-    Customer: Kind("customers", ("email", "name", "company_name", "language", "created_at"),
-                   _customer_columns),
-    BankAccount: Kind("bank_accounts", ("customer_id", "holder_name", "account_number_ending",
-                                        "bank_name", "country_code", "currency", "enabled", "created_at"),
-                      _bank_account_columns),
-    Mandate: Kind("mandates", ("customer_id", "bank_account_id", "status", "state", "scheme", "reference",
-                               "currency", "next_possible_charge_date", "signature_date", "created_at"),
-                  _mandate_columns),
-    Payment: Kind("payments", ("mandate_id", "customer_id", "amount_minor", "currency", "status", "state",
-                               "charge_date", "description", "reference", "invoice_number", "created_at"),
-                  _payment_columns),
+    Customer: Kind("customers", ("email", "name", "company_name", "language", "created_at"), _customer_columns),
+    BankAccount: Kind(
+        "bank_accounts",
+        (
+            "customer_id",
+            "holder_name",
+            "account_number_ending",
+            "bank_name",
+            "country_code",
+            "currency",
+            "enabled",
+            "created_at",
+        ),
+        _bank_account_columns,
+    ),
+    Mandate: Kind(
+        "mandates",
+        (
+            "customer_id",
+            "bank_account_id",
+            "status",
+            "state",
+            "scheme",
+            "reference",
+            "currency",
+            "next_possible_charge_date",
+            "signature_date",
+            "created_at",
+        ),
+        _mandate_columns,
+    ),
+    Payment: Kind(
+        "payments",
+        (
+            "mandate_id",
+            "customer_id",
+            "amount_minor",
+            "currency",
+            "status",
+            "state",
+            "charge_date",
+            "description",
+            "reference",
+            "invoice_number",
+            "created_at",
+        ),
+        _payment_columns,
+    ),
 }
 
 
@@ -103,10 +171,14 @@ def _known(store: Store, table: str, provider: str, ids: list[str]) -> dict[str,
     """provider_id -> raw JSON of the rows the store already holds, 900 ids a query."""
     known: dict[str, str] = {}
     for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
-        known.update(store.db.execute(
-            f"SELECT provider_id, raw FROM {table} WHERE provider = ? AND provider_id IN"
-            f" ({', '.join('?' * len(chunk))})", (provider, *chunk)).fetchall())
+        chunk = ids[start : start + 900]
+        known.update(
+            store.db.execute(
+                f"SELECT provider_id, raw FROM {table} WHERE provider = ? AND provider_id IN"
+                f" ({', '.join('?' * len(chunk))})",
+                (provider, *chunk),
+            ).fetchall()
+        )
     return known
 
 
@@ -156,6 +228,14 @@ def insert_setup_link(store: Store, link: SetupLink, invoice_number: str | None)
     store.db.execute(
         "INSERT OR REPLACE INTO setup_links (provider, provider_id, customer_id, invoice_number,"
         " url, status, expires_at, created_at, raw) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?)",
-        (link.provider, link.id, link.customer_id, invoice_number, link.url,
-         _iso(link.expires_at), now_iso(), _raw(link)),
+        (
+            link.provider,
+            link.id,
+            link.customer_id,
+            invoice_number,
+            link.url,
+            _iso(link.expires_at),
+            now_iso(),
+            _raw(link),
+        ),
     )

@@ -17,8 +17,11 @@ from typing import Any
 from crmpay.telephony.phones import to_e164
 
 MODULES = ("Contacts", "Leads", "Accounts")
-DEFAULT_PHONE_FIELDS = {"Contacts": ("Phone", "Mobile", "Home_Phone", "Other_Phone", "Asst_Phone"),
-                        "Leads": ("Phone", "Mobile"), "Accounts": ("Phone",)}
+DEFAULT_PHONE_FIELDS = {
+    "Contacts": ("Phone", "Mobile", "Home_Phone", "Other_Phone", "Asst_Phone"),
+    "Leads": ("Phone", "Mobile"),
+    "Accounts": ("Phone",),
+}
 EXTRA_FIELDS = {"Contacts": ("Last_Name", "Account_Name"), "Leads": ("Last_Name",), "Accounts": ("Account_Name",)}
 SEARCH_UP_TO = 25  # distinct callers up to which searching beats reading whole modules
 
@@ -55,10 +58,14 @@ class PhoneIndex:
             return
         name_field = "Account_Name" if module == "Accounts" else "Last_Name"
         name = record.get(name_field)
-        match = Match(module, str(record["id"]), ref_id(record.get("Owner")),
-                      str(record.get("Modified_Time") or ""),
-                      ref_id(record.get("Account_Name")) if module == "Contacts" else None,
-                      str(name.get("name", "") if isinstance(name, dict) else name or ""))
+        match = Match(
+            module,
+            str(record["id"]),
+            ref_id(record.get("Owner")),
+            str(record.get("Modified_Time") or ""),
+            ref_id(record.get("Account_Name")) if module == "Contacts" else None,
+            str(name.get("name", "") if isinstance(name, dict) else name or ""),
+        )
         for number in numbers:
             current = self._best.get((number, module))
             if current is None or (match.modified, match.id) > (current.modified, current.id):
@@ -82,13 +89,15 @@ def phone_fields(crm: Any) -> dict[str, tuple[str, ...]]:
         fields = crm.fields(module)
         typed = tuple(f["api_name"] for f in fields if f.get("data_type") == "phone")
         known = {f["api_name"] for f in fields}
-        found[module] = typed or tuple(f for f in DEFAULT_PHONE_FIELDS[module] if f in known) \
-            or DEFAULT_PHONE_FIELDS[module][:1]
+        found[module] = (
+            typed or tuple(f for f in DEFAULT_PHONE_FIELDS[module] if f in known) or DEFAULT_PHONE_FIELDS[module][:1]
+        )
     return found
 
 
-def load_index(crm: Any, numbers: Iterable[str], region: str,
-               fields: dict[str, tuple[str, ...]] | None = None) -> PhoneIndex:
+def load_index(
+    crm: Any, numbers: Iterable[str], region: str, fields: dict[str, tuple[str, ...]] | None = None
+) -> PhoneIndex:
     """The index for these callers, read in bulk (see the module's docstring)."""
     wanted = sorted(set(numbers))
     index = PhoneIndex(region, fields)
@@ -96,8 +105,9 @@ def load_index(crm: Any, numbers: Iterable[str], region: str,
         columns = ["Owner", "Modified_Time", *EXTRA_FIELDS[module], *index.phone_fields[module]]
         if len(wanted) <= SEARCH_UP_TO:
             for number in wanted:
-                for record in crm.find_by_phone(module, number, normalise=lambda t: to_e164(t, region),
-                                                fields=index.phone_fields[module]):
+                for record in crm.find_by_phone(
+                    module, number, normalise=lambda t: to_e164(t, region), fields=index.phone_fields[module]
+                ):
                     index.add(module, record)
         else:
             for record in crm.iter_records(module, columns):

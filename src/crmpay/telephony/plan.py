@@ -128,8 +128,9 @@ def duration_text(seconds: int, style: str) -> str:
 
 
 class Planner:
-    def __init__(self, rules: CallRules, users: dict[str, str], index: PhoneIndex,
-                 deals: DealBook | None, id_field: str) -> None:
+    def __init__(
+        self, rules: CallRules, users: dict[str, str], index: PhoneIndex, deals: DealBook | None, id_field: str
+    ) -> None:
         self.rules, self.users, self.index, self.deals = rules, users, index, deals or DealBook()
         self.id_field = id_field
         self.lines = rules.line_numbers()
@@ -200,8 +201,14 @@ class Planner:
 
         if account is None and rules.create_account:
             owner = self._owner(rules.account_owner, call, contact, rules.contact_owner)
-            account = self._planned(step, "Accounts", f"account:{number}", call, owner, {
-                "Account_Name": number, "Phone": number, "Owner": owner})
+            account = self._planned(
+                step,
+                "Accounts",
+                f"account:{number}",
+                call,
+                owner,
+                {"Account_Name": number, "Phone": number, "Owner": owner},
+            )
         if nothing_known and rules.create_lead_on_first_contact:
             owner = self.manager(call)
             data = {"Last_Name": number, "Company": number, "Phone": number, "Owner": owner}
@@ -228,8 +235,9 @@ class Planner:
             self._call_record(step, call, who, account)
         return step
 
-    def _planned(self, step: CallStep, module: str, key: str, call: Call, owner: str | None,
-                 data: dict[str, Any]) -> Match:
+    def _planned(
+        self, step: CallStep, module: str, key: str, call: Call, owner: str | None, data: dict[str, Any]
+    ) -> Match:
         self._new(key, module, data, call)
         step.creates.append(key)
         match = Match(module, PLANNED + key, owner, "9999", None)
@@ -248,9 +256,12 @@ class Planner:
         stage = (line.stage if line and line.stage else None) or self.rules.stage or ""
         data: dict[str, Any] = {
             "Deal_Name": f"Call {call.customer} {call.started_at.date().isoformat()}",
-            "Stage": stage, "Pipeline": pipeline,
+            "Stage": stage,
+            "Pipeline": pipeline,
             "Closing_Date": (call.started_at.date() + timedelta(days=30)).isoformat(),
-            "Owner": self.manager(call), self.id_field: call.identity}
+            "Owner": self.manager(call),
+            self.id_field: call.identity,
+        }
         if account is not None:
             data["Account_Name"] = self._link(account)
         if contact is not None:
@@ -265,8 +276,12 @@ class Planner:
         data: dict[str, Any] = {
             "Subject": self.rules.task_subject.replace("{number}", number),
             "Due_Date": (call.started_at.date() + timedelta(days=self.rules.task_due_days)).isoformat(),
-            "Status": "Not Started", "Priority": self.rules.task_priority, "Owner": self.manager(call),
-            "Description": _describe(call), self.id_field: call.identity}
+            "Status": "Not Started",
+            "Priority": self.rules.task_priority,
+            "Owner": self.manager(call),
+            "Description": _describe(call),
+            self.id_field: call.identity,
+        }
         self._who_what(data, who, account)
         key = self._new(f"task:{call.identity}", "Tasks", data, call)
         step.creates.append(key)
@@ -280,11 +295,14 @@ class Planner:
         else:
             kind, subject = "Outbound", f"{'Unanswered call' if call.missed else 'Outbound call'} to {number}"
         data: dict[str, Any] = {
-            "Subject": subject, "Call_Type": kind,
+            "Subject": subject,
+            "Call_Type": kind,
             "Call_Start_Time": call.started_at.isoformat(timespec="seconds"),
-            "Call_Duration": duration_text(call.duration_s if call.answered else 0,
-                                           self.rules.call_duration_format),
-            "Owner": self.manager(call), "Description": _describe(call), self.id_field: call.identity}
+            "Call_Duration": duration_text(call.duration_s if call.answered else 0, self.rules.call_duration_format),
+            "Owner": self.manager(call),
+            "Description": _describe(call),
+            self.id_field: call.identity,
+        }
         data["Caller_ID" if call.direction == "inbound" else "Dialled_Number"] = number
         self._who_what(data, who, account)
         key = self._new(f"call:{call.identity}", "Calls", data, call)

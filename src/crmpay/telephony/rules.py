@@ -70,8 +70,10 @@ class CallRules(BaseModel):
         if self.contact_owner == "contact_owner":
             raise ValueError("contact_owner cannot be the contact's own owner")
         if self.account_owner == "contact_owner" and self.contact_owner == "account_owner":
-            raise ValueError("account_owner = contact_owner and contact_owner = account_owner "
-                             "refer to each other: choose line_manager or default_owner for one")
+            raise ValueError(
+                "account_owner = contact_owner and contact_owner = account_owner "
+                "refer to each other: choose line_manager or default_owner for one"
+            )
         uses_default = "default_owner" in (self.account_owner, self.contact_owner)
         if uses_default and not self.default_owner:
             raise ValueError("default_owner is required by account_owner/contact_owner = default_owner")
@@ -79,8 +81,9 @@ class CallRules(BaseModel):
             everywhere = bool(self.pipeline and self.stage)
             on_every_line = bool(self.lines) and all(ln.pipeline and ln.stage for ln in self.lines)
             if not (everywhere or on_every_line):
-                raise ValueError(f"deal_policy = {self.deal_policy} needs pipeline and stage "
-                                 "(globally or on every line)")
+                raise ValueError(
+                    f"deal_policy = {self.deal_policy} needs pipeline and stage (globally or on every line)"
+                )
         seen: set[str] = set()
         for index, line in enumerate(self.lines):
             e164 = to_e164(line.number, self.default_region)
@@ -113,7 +116,8 @@ class CallRules(BaseModel):
                 problems.append(f"{where}.lines[{i}].manager: {line.manager} is not an active CRM user")
         pairs = [(f"{where}", self.pipeline, self.stage)] + [
             (f"{where}.lines[{i}]", line.pipeline or self.pipeline, line.stage or self.stage)
-            for i, line in enumerate(self.lines)]
+            for i, line in enumerate(self.lines)
+        ]
         for key, pipeline, stage in pairs:
             if pipeline and pipeline not in pipelines:
                 problems.append(f"{key}.pipeline: {pipeline!r} is not a pipeline of the CRM")

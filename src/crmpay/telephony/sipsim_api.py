@@ -43,9 +43,16 @@ def _message(response: httpx.Response) -> str:
 
 
 class SipsimClient:
-    def __init__(self, client_id: str, client_secret: str, *, base_url: str | None = None,
-                 retry_policy: RetryPolicy | None = None, timeout: float = 30,
-                 http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        base_url: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float = 30,
+        http: httpx.Client | None = None,
+    ) -> None:
         self._id, self._secret = client_id, client_secret
         self._base = (base_url or LIVE_URL).rstrip("/")
         self._http = http or httpx.Client(timeout=timeout)
@@ -54,19 +61,33 @@ class SipsimClient:
         self._token: str | None = None
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return send_with_retries(lambda: self._http.request(method, f"{self._base}{path}", **kwargs),
-                                 service="SipSim", what=f"{method} {path}", safe=True, policy=self._policy,
-                                 rng=self._rng)
+        return send_with_retries(
+            lambda: self._http.request(method, f"{self._base}{path}", **kwargs),
+            service="SipSim",
+            what=f"{method} {path}",
+            safe=True,
+            policy=self._policy,
+            rng=self._rng,
+        )
 
     def _access(self) -> str:
         if self._token is None:
-            response = self._send("POST", "/oauth/token", data={
-                "grant_type": "client_credentials", "client_id": self._id, "client_secret": self._secret,
-                "scope": SCOPE})
+            response = self._send(
+                "POST",
+                "/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self._id,
+                    "client_secret": self._secret,
+                    "scope": SCOPE,
+                },
+            )
             if response.status_code in (400, 401, 403):
-                raise AuthError(f"SipSim refused the client credentials ({_message(response)})",
-                                hint="check the client id and secret in SipSim's API settings, "
-                                     "then run `crmpay connect sipsim` again")
+                raise AuthError(
+                    f"SipSim refused the client credentials ({_message(response)})",
+                    hint="check the client id and secret in SipSim's API settings, "
+                    "then run `crmpay connect sipsim` again",
+                )
             if response.status_code != 200 or "access_token" not in response.json():
                 raise OperationFailed(f"SipSim did not issue a token ({_message(response)})")
             self._token = response.json()["access_token"]
@@ -75,8 +96,9 @@ class SipsimClient:
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         response = self._send("GET", path, params=params, headers={"Authorization": f"Bearer {self._access()}"})
         if response.status_code in (401, 403):
-            raise AuthError(f"SipSim refused GET {path}: {_message(response)}",
-                            hint="the API client needs the scopes " + SCOPE)
+            raise AuthError(
+                f"SipSim refused GET {path}: {_message(response)}", hint="the API client needs the scopes " + SCOPE
+            )
         if response.status_code >= 400:
             raise OperationFailed(f"SipSim refused GET {path}: {_message(response)}")
         return response.json()
@@ -84,8 +106,7 @@ class SipsimClient:
     def phones(self, status: str = "active") -> list[dict[str, Any]]:
         return self._get("/api/v2/phones", {"status": status}).get("data") or []
 
-    def iter_calls(self, since: datetime, until: datetime | None = None, limit: int = PAGE
-                   ) -> Iterator[dict[str, Any]]:
+    def iter_calls(self, since: datetime, until: datetime | None = None, limit: int = PAGE) -> Iterator[dict[str, Any]]:
         """Every call started in [since, until), oldest first, page after page."""
         params: dict[str, Any] = {"start_time": since.astimezone(UTC).isoformat(), "limit": limit}
         if until is not None:
@@ -102,8 +123,9 @@ class SipsimClient:
         self._http.close()
 
 
-def read_api_calls(client: SipsimClient, since: datetime, until: datetime | None, *, region: str,
-                   lines: set[str]) -> Parsed:
+def read_api_calls(
+    client: SipsimClient, since: datetime, until: datetime | None, *, region: str, lines: set[str]
+) -> Parsed:
     """SipSim's calls as `Call`s; a record that cannot be read is a problem at its position."""
     sides = Sides(region, lines)
     out = Parsed()
@@ -122,8 +144,21 @@ def read_api_calls(client: SipsimClient, since: datetime, until: datetime | None
         answered = item.get("status") == "answer" and kind not in ("missed", "voicemail")
         caller, receiver = str(item.get("caller_number") or ""), str(item.get("receiver_number") or "")
         _, line, customer = sides.classify(caller, receiver, direction)
-        out.calls.append(Call(identity, "sipsim-api", position, started, direction, answered, duration,
-                              line, customer, caller, receiver))
+        out.calls.append(
+            Call(
+                identity,
+                "sipsim-api",
+                position,
+                started,
+                direction,
+                answered,
+                duration,
+                line,
+                customer,
+                caller,
+                receiver,
+            )
+        )
     return out
 
 

@@ -20,9 +20,26 @@ from crmpay.telephony.calls import Call, stable_identity
 from crmpay.telephony.phones import to_e164
 
 FORMATS = ("asterisk", "sipsim-csv", "sipsim-json")
-ASTERISK_COLUMNS = ("accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel",
-                    "lastapp", "lastdata", "start", "answer", "end", "duration", "billsec",
-                    "disposition", "amaflags", "uniqueid", "userfield")
+ASTERISK_COLUMNS = (
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+    "uniqueid",
+    "userfield",
+)
 
 SIPSIM_CSV_ALIASES: dict[str, tuple[str, ...]] = {
     "pbx_id": ("id", "call_id", "uuid", "identifiant"),
@@ -63,8 +80,7 @@ class Sides:
     def __init__(self, region: str, lines: set[str]) -> None:
         self.region, self.lines = region, lines
 
-    def classify(self, caller: str, receiver: str, direction: str | None = None
-                 ) -> tuple[str, str | None, str | None]:
+    def classify(self, caller: str, receiver: str, direction: str | None = None) -> tuple[str, str | None, str | None]:
         """(direction, line, customer) for a call from `caller` to `receiver`."""
         src, dst = to_e164(caller, self.region), to_e164(receiver, self.region)
         if direction is None:
@@ -73,12 +89,12 @@ class Sides:
             line, customer = dst, src
         else:
             line, customer = src, dst
-        return (direction, line if line in self.lines else None,
-                customer if customer not in self.lines else None)
+        return (direction, line if line in self.lines else None, customer if customer not in self.lines else None)
 
 
-def read_calls(path: Path, fmt: str, *, region: str, tz: str, lines: set[str],
-               csv_columns: dict[str, str] | None = None) -> Parsed:
+def read_calls(
+    path: Path, fmt: str, *, region: str, tz: str, lines: set[str], csv_columns: dict[str, str] | None = None
+) -> Parsed:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint=f"choose one of {', '.join(FORMATS)}")
     sides = Sides(region, lines)
@@ -106,7 +122,7 @@ def _asterisk(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
             if not 16 <= len(cells) <= 18:
                 out.problems.append(LineProblem(number, f"{len(cells)} columns; an Asterisk CDR has 16 to 18"))
                 continue
-            row = dict(zip(ASTERISK_COLUMNS, cells))
+            row = dict(zip(ASTERISK_COLUMNS, cells, strict=False))  # the last two columns are optional
             try:
                 started = datetime.strptime(row["start"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
                 billsec = int(row["billsec"] or 0)
@@ -115,9 +131,21 @@ def _asterisk(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
                 continue
             direction, line, customer = sides.classify(row["src"], row["dst"])
             identity = row.get("uniqueid") or stable_identity(row["start"], row["src"], row["dst"], row["channel"])
-            out.calls.append(Call(identity, "asterisk", number, started, direction,
-                                  row["disposition"].upper() == "ANSWERED", billsec, line, customer,
-                                  row["src"], row["dst"]))
+            out.calls.append(
+                Call(
+                    identity,
+                    "asterisk",
+                    number,
+                    started,
+                    direction,
+                    row["disposition"].upper() == "ANSWERED",
+                    billsec,
+                    line,
+                    customer,
+                    row["src"],
+                    row["dst"],
+                )
+            )
     return out
 
 
@@ -147,21 +175,44 @@ def _sipsim_json(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
                 continue
             caller, receiver = str(event.get("caller", "")), str(event.get("receiver", ""))
             _, line, customer = sides.classify(caller, receiver, direction)
-            out.calls.append(Call(pbx_id, "sipsim-json", number, ended - timedelta(seconds=duration),
-                                  direction, event.get("status") == "answer", duration, line,
-                                  customer, caller, receiver))
+            out.calls.append(
+                Call(
+                    pbx_id,
+                    "sipsim-json",
+                    number,
+                    ended - timedelta(seconds=duration),
+                    direction,
+                    event.get("status") == "answer",
+                    duration,
+                    line,
+                    customer,
+                    caller,
+                    receiver,
+                )
+            )
     return out
 
 
-_DIRECTIONS = {"inbound": "inbound", "incoming": "inbound", "entrant": "inbound", "in": "inbound",
-               "missed": "inbound", "manque": "inbound", "voicemail": "inbound",
-               "outbound": "outbound", "outgoing": "outbound", "sortant": "outbound", "out": "outbound"}
+_DIRECTIONS = {
+    "inbound": "inbound",
+    "incoming": "inbound",
+    "entrant": "inbound",
+    "in": "inbound",
+    "missed": "inbound",
+    "manque": "inbound",
+    "voicemail": "inbound",
+    "outbound": "outbound",
+    "outgoing": "outbound",
+    "sortant": "outbound",
+    "out": "outbound",
+}
 _ANSWERED = {"answer", "answered", "success", "repondu", "ok", "completed"}
 
 
 def _sipsim_csv(path: Path, tz: ZoneInfo, sides: Sides, mapping: dict[str, str]) -> Parsed:
-    aliases = {canon: (*names, *([mapping[canon]] if canon in mapping else []))
-               for canon, names in SIPSIM_CSV_ALIASES.items()}
+    aliases = {
+        canon: (*names, *([mapping[canon]] if canon in mapping else [])) for canon, names in SIPSIM_CSV_ALIASES.items()
+    }
     table = CsvTable(path, aliases)
     table.require("caller", "receiver", "start_time")
     out = Parsed()
@@ -176,10 +227,22 @@ def _sipsim_csv(path: Path, tz: ZoneInfo, sides: Sides, mapping: dict[str, str])
         raw_direction = (v.get("direction") or "").strip().lower()
         direction = _DIRECTIONS.get(raw_direction)
         status = (v.get("status") or "").strip().lower()
-        answered = status in _ANSWERED or (not status and raw_direction not in ("missed", "manque")
-                                           and duration > 0)
+        answered = status in _ANSWERED or (not status and raw_direction not in ("missed", "manque") and duration > 0)
         direction, line, customer = sides.classify(v["caller"], v["receiver"], direction)
         identity = v.get("pbx_id") or stable_identity(v["start_time"], v["caller"], v["receiver"], "")
-        out.calls.append(Call(identity, "sipsim-csv", row.line, started, direction, answered,
-                              duration, line, customer, v["caller"], v["receiver"]))
+        out.calls.append(
+            Call(
+                identity,
+                "sipsim-csv",
+                row.line,
+                started,
+                direction,
+                answered,
+                duration,
+                line,
+                customer,
+                v["caller"],
+                v["receiver"],
+            )
+        )
     return out
