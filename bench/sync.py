@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import gocardless_pro
@@ -37,7 +37,7 @@ IBANS = ["FR1420041010050500013M02606", "DE89370400440532013000", "BE68539007547
 
 def seed(sandbox: Sandbox, customers: int, payments: int) -> None:
     gc = sandbox.services["gocardless"]
-    charge = date.today() + timedelta(days=40)
+    charge = sandbox.clock.today() + timedelta(days=40)
     with sandbox.lock:
         mandates = []
         for i in range(customers):

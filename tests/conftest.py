@@ -1,4 +1,11 @@
-"""Shared fixtures: a real sandbox on loopback, a private crmpay home, a file keyring."""
+"""Shared fixtures: a real sandbox on loopback, a private crmpay home, a file keyring.
+
+The sandbox's clock is pinned: the suite starts every test at `START` (09:00 UTC),
+a date that `CRMPAY_TEST_TODAY=YYYY-MM-DD` chooses (default: a Thursday, the weekday
+that puts the most weekends and holidays inside a lifecycle). crmpay runs started by
+`CrmpayEnv.run` get the sandbox's current time as `CRMPAY_TODAY`, so both sides always
+agree on the date, whatever the real day is.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +26,44 @@ from crmpay.sandbox import Sandbox
 FILE_KEYRING = "keyrings.alt.file.PlaintextKeyring"
 FAIL_KEYRING = "keyring.backends.fail.Keyring"
 
+START = date.fromisoformat(os.environ.get("CRMPAY_TEST_TODAY") or "2026-11-19")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"crmpay: sandbox clock pinned to {START.isoformat()} ({START:%A}); CRMPAY_TEST_TODAY changes it"
+
 
 @pytest.fixture(scope="session")
 def sandbox_server():
-    sandbox = Sandbox().start()
+    sandbox = Sandbox(start=START).start()
     yield sandbox
     sandbox.stop()
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """crmpay code run inside the test process reads the same date as the sandbox."""
+    from crmpay.core import clock
+
+    _ACTIVE.clear()  # the `sandbox` fixture, when the test asks for it, puts it back
+    monkeypatch.setattr(clock, "_source", _sandbox_now)
+
+
+_ACTIVE: list[Sandbox] = []
+
+
+def _sandbox_now() -> datetime:
+    """The sandbox's time when the test uses it, else the pinned start."""
+    if _ACTIVE:
+        return _ACTIVE[0].clock.now()
+    return datetime(START.year, START.month, START.day, 9, tzinfo=UTC)
 
 
 @pytest.fixture
 def sandbox(sandbox_server: Sandbox) -> Sandbox:
     """The session's sandbox, reset to empty (data, clock, faults, stats) for each test."""
     sandbox_server.reset()
+    _ACTIVE.append(sandbox_server)
     return sandbox_server
 
 
@@ -55,6 +89,11 @@ class CrmpayEnv:
     def keyring_file(self) -> Path:
         return self.keyring_dir / "python_keyring" / "keyring_pass.cfg"
 
+    @property
+    def environ(self) -> dict[str, str]:
+        """The environment of a crmpay run started now: `env` plus the sandbox's time."""
+        return {"CRMPAY_TODAY": _sandbox_now().isoformat(), **self.env}
+
     def run(
         self, *args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
     ) -> Result:
@@ -63,7 +102,7 @@ class CrmpayEnv:
             input=input,
             capture_output=True,
             text=True,
-            env={**self.env, **(env or {})},
+            env={**self.environ, **(env or {})},
             timeout=timeout,
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)

@@ -7,18 +7,23 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from crmpay.core import clock
 from crmpay.core.models import NewCustomer, NewMandate
 from crmpay.providers import _retry
 from crmpay.providers.gocardless import GoCardlessProvider
 from crmpay.sandbox import Faults
 
 FAST = _retry.RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01)
-DUE = (date.today() + timedelta(days=20)).isoformat()
+
+
+def _due() -> str:
+    """Twenty days after the sandbox's (pinned) today."""
+    return (clock.today() + timedelta(days=20)).isoformat()
 
 
 @pytest.fixture
@@ -78,7 +83,7 @@ def _invoice(env, email, currency="EUR"):
         "--line",
         "Maintenance;2;49.90;20",
         "--due",
-        DUE,
+        _due(),
         "--currency",
         currency,
         "--json",
@@ -108,7 +113,7 @@ def test_send_with_the_only_mandate_collects_once_and_emails(shop, sandbox):
     assert result["action"] == "payment" and result["mandate_id"] == mandate.id
     [payment] = _payments_for(sandbox, number)
     assert payment["amount"] == 11976 and payment["currency"] == "EUR"
-    assert payment["charge_date"] >= DUE and payment["links"]["mandate"] == mandate.id
+    assert payment["charge_date"] >= _due() and payment["links"]["mandate"] == mandate.id
     [mail] = _mail(sandbox)
     assert mail["to"] == ["ann@example.fr"] and mail["attachments"] == [f"{number}.pdf"]
     assert "RUM" not in mail["subject"] and payment["charge_date"] in mail["body"]

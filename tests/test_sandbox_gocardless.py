@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import gocardless_pro
@@ -11,6 +11,7 @@ import httpx
 import pytest
 from gocardless_pro import errors
 
+from crmpay.core.calendar import add_working_days, next_working_day
 from crmpay.sandbox import Faults
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "gocardless"
@@ -175,7 +176,9 @@ def test_each_error_type_raises_the_sdks_own_class(sandbox, gc):
 def test_events_read_newer_than_a_cursor(sandbox, gc):
     _, mandate = _mandate(gc)
     cursor = gc.events.list(params={"limit": 1}).records[0].id
-    sandbox.advance(4)
+    created = sandbox.clock.today()
+    active_on = add_working_days(next_working_day(created + timedelta(days=1)), 2)  # submitted, then 2 days
+    sandbox.advance((active_on - created).days)
     newer = gc.events.list(params={"before": cursor, "limit": 500}).records
     assert [e.action for e in reversed(newer)] == ["submitted", "active"]
     since = gc.events.list(params={"created_at[gt]": newer[-1].created_at, "resource_type": "mandates"})

@@ -73,3 +73,35 @@ def test_all_documented_environment_variables():
         "CRMPAY_SIPSIM_CLIENT_SECRET",
         "CRMPAY_SMTP_PASSWORD",
     }
+
+
+_WRITER = """
+from crmpay import secrets
+for i in range(300):
+    secrets.set_secret("default", "zoho", "access_token", f"token-{i}" * 50)
+"""
+
+_READER = """
+from crmpay import secrets
+missing = sum(secrets.get_secret("default", "zoho", "refresh_token") is None for _ in range(300))
+print(missing)
+"""
+
+
+def test_a_secret_read_while_another_process_writes_the_file_keyring_is_never_missing(file_keyring, crmpay_env):
+    """The file keyring truncates its file on every write; without the lock beside it, a
+    reader in another process saw no refresh token ("not connected", exit 4) now and then."""
+    import subprocess
+    import sys
+
+    secrets.set_secret("default", "zoho", "refresh_token", "1000.refresh")
+    env = crmpay_env.env
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER], env=env)
+    readers = [
+        subprocess.Popen([sys.executable, "-c", _READER], env=env, stdout=subprocess.PIPE, text=True) for _ in range(3)
+    ]
+    missing = [int(r.communicate(timeout=120)[0]) for r in readers]
+    assert writer.wait(timeout=120) == 0
+    assert missing == [0, 0, 0]
+    lock = crmpay_env.keyring_file.with_name(crmpay_env.keyring_file.name + ".lock")
+    assert lock.exists() and lock.stat().st_mode & 0o077 == 0

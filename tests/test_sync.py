@@ -10,11 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import gocardless_pro
 import httpx
 
+from crmpay.core.calendar import add_working_days, next_working_day
 from crmpay.core.models import NewCustomer, NewMandate, NewPayment
 from crmpay.core.money import Money
 from crmpay.providers import _retry
@@ -132,7 +134,14 @@ def test_initial_then_incremental_sync_matches_the_providers(seed_accounts, crmp
     sdk = gocardless_pro.Client(access_token=sandbox.credentials()["gocardless"]["access_token"], base_url=sandbox.url)
     sdk.customers.create(params={"email": "new@example.fr", "family_name": "New"})
     mollie.create_customer(NewCustomer("new@example.fr", "New"), idempotency_key="new")
-    sandbox.advance(4)
+    # to the day every GoCardless payment is with the bank and every Mollie one is paid,
+    # counted on the banks' calendar from whatever day the clock is pinned to
+    today = sandbox.clock.today()
+    gc_submitted = add_working_days(next_working_day(today + timedelta(days=1)), 2)  # with the mandate's activation
+    mollie_paid = add_working_days(add_working_days(today, 1), 3)  # sent the next working day, paid 3 later
+    target = max(gc_submitted, mollie_paid)
+    assert target < add_working_days(gc_submitted, 2)  # before GoCardless confirms them
+    sandbox.advance((target - today).days)
     failed = next(p for p in gc.iter_payments() if p.status == "submitted")
     sdk.scenario_simulators.run("payment_failed", params={"links": {"resource": failed.id}})
     second = crmpay_env.run("sync", "--json")

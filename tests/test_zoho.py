@@ -210,7 +210,8 @@ def test_runs_started_together_on_an_empty_cache_mint_one_token(crmpay_env, sand
         )
         for _ in range(8)
     ]
-    assert [p.wait(timeout=120) for p in procs] == [0] * 8
+    outcomes = [(p.wait(timeout=120), p.stderr.read().decode()) for p in procs]
+    assert [code for code, _ in outcomes] == [0] * 8, outcomes
     assert _stats(sandbox)["zoho_tokens_minted"] == before + 1
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import httpx
 
@@ -29,7 +29,8 @@ def test_zoho_invoice_is_fetched_sent_and_marked(crmpay_env, sandbox):
         f"{sandbox.url}/__sandbox/zoho/records/Contacts",
         json={"data": [{"Last_Name": "Durand", "First_Name": "Zoé", "Email": "zoe@example.fr"}]},
     ).json()["ids"][0]
-    due = (date.today() + timedelta(days=15)).isoformat()
+    today = sandbox.clock.today()
+    due = (today + timedelta(days=15)).isoformat()
     invoice_id = httpx.post(
         f"{sandbox.url}/__sandbox/zoho/records/Invoices",
         json={
@@ -38,7 +39,7 @@ def test_zoho_invoice_is_fetched_sent_and_marked(crmpay_env, sandbox):
                     "Subject": "Abonnement",
                     "Invoice_Number": "INV-42",
                     "Contact_Name": {"id": contact},
-                    "Invoice_Date": date.today().isoformat(),
+                    "Invoice_Date": today.isoformat(),
                     "Due_Date": due,
                     "Currency": "EUR",
                     "Status": "Created",

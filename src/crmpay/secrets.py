@@ -3,13 +3,22 @@
 One keyring entry per profile, service and field: service name `crmpay`, user name
 `<profile>:<service>:<field>`. `CRMPAY_<SERVICE>_<FIELD>` in the environment wins over
 the keyring. No value read here is ever logged, stored, printed or put in an error.
+
+File-based keyrings (keyrings.alt, the usual choice on a bare server) rewrite their whole
+file on every change, truncating it first: a crmpay run reading a secret while another
+run caches a Zoho token could see an empty file and report "not connected". Every access
+to such a keyring therefore holds a lock on a file beside it (shared to read, exclusive
+to write), so concurrent runs see the file before or after a write, never during it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from crmpay.core.errors import NotConnected
 
@@ -76,6 +85,37 @@ def _keyring():
     return keyring
 
 
+def _keyring_files(backend: Any) -> list[Path]:
+    """The files a keyring backend keeps its secrets in (none for an OS keyring)."""
+    backends = getattr(backend, "backends", None) or [backend]
+    return sorted({Path(path) for b in backends if isinstance(path := getattr(b, "file_path", None), str)})
+
+
+@contextmanager
+def _file_lock(keyring: Any, *, exclusive: bool) -> Iterator[None]:
+    """Hold a lock beside each file the keyring writes, for one read or one write."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: its keyring is the OS's, atomic
+        yield
+        return
+    fds = []
+    try:
+        for path in _keyring_files(keyring.get_keyring()):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                continue  # a read-only place: the backend will say what is wrong
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        for fd in fds:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
 def keyring_available() -> bool:
     try:
         _keyring()
@@ -96,7 +136,8 @@ def read_secret(profile: str, service: str, field: str) -> Secret | None:
     from keyring.errors import KeyringError
 
     try:
-        stored = keyring.get_password(KEYRING_SERVICE, _username(profile, service, field))
+        with _file_lock(keyring, exclusive=False):
+            stored = keyring.get_password(KEYRING_SERVICE, _username(profile, service, field))
     except KeyringError as exc:
         raise _no_backend(type(exc).__name__) from None
     return Secret(stored, "keyring") if stored else None
@@ -111,7 +152,8 @@ def in_keyring(profile: str, service: str, field: str) -> bool:
     from keyring.errors import KeyringError
 
     try:
-        return keyring.get_password(KEYRING_SERVICE, _username(profile, service, field)) is not None
+        with _file_lock(keyring, exclusive=False):
+            return keyring.get_password(KEYRING_SERVICE, _username(profile, service, field)) is not None
     except KeyringError:
         return False
 
@@ -137,7 +179,8 @@ def set_secret(profile: str, service: str, field: str, value: str) -> None:
     from keyring.errors import KeyringError
 
     try:
-        keyring.set_password(KEYRING_SERVICE, _username(profile, service, field), value)
+        with _file_lock(keyring, exclusive=True):
+            keyring.set_password(KEYRING_SERVICE, _username(profile, service, field), value)
     except KeyringError as exc:
         raise _no_backend(type(exc).__name__) from None
 
@@ -151,7 +194,8 @@ def delete_secret(profile: str, service: str, field: str) -> bool:
     from keyring.errors import KeyringError, PasswordDeleteError
 
     try:
-        keyring.delete_password(KEYRING_SERVICE, _username(profile, service, field))
+        with _file_lock(keyring, exclusive=True):
+            keyring.delete_password(KEYRING_SERVICE, _username(profile, service, field))
     except PasswordDeleteError:
         return False
     except KeyringError as exc:

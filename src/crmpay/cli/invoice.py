@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from crmpay.cli._app import Application
+from crmpay.core import clock
 
 command = typer.Typer(help="Create, render and list invoices.", no_args_is_help=True)
 
@@ -52,7 +53,7 @@ def create(
         language=language,
         currency=currency,
         lines=[InvoiceLine.parse(text) for text in line],
-        issue_date=_date(issue_date, "--issue-date") or date.today(),
+        issue_date=_date(issue_date, "--issue-date") or clock.today(),
         due_date=_date(due, "--due"),
         customer_address=address,
         dry_run=dry_run,
@@ -129,7 +130,6 @@ def send(
 
     Example: crmpay invoice send INV-2026-0001
     """
-    from datetime import date as _today
 
     from crmpay.core.errors import UsageError
     from crmpay.crm import open_crm, zoho_connected
@@ -149,7 +149,7 @@ def send(
             raise
         from crmpay.services.zoho_invoices import fetch_invoice
 
-        invoice = fetch_invoice(store, crm, number, today=_today.today())
+        invoice = fetch_invoice(store, crm, number, today=clock.today())
         app.out.info(f"{number}: fetched from Zoho CRM")
     providers = {n: open_provider(config, n) for n in connected_providers(config)}
     mailer, sender = _mailer(config)

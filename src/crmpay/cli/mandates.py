@@ -41,8 +41,7 @@ def import_(
 
     Example: crmpay mandates import mandats.csv --provider none --dry-run
     """
-    from datetime import date
-
+    from crmpay.core import clock
     from crmpay.core.errors import UsageError
     from crmpay.services.mandate_import import collect_import, import_csv, raise_for
 
@@ -125,7 +124,7 @@ def import_(
         app.store(),
         file,
         provider=provider,
-        today=date.today(),
+        today=clock.today(),
         dry_run=dry_run,
         skip_invalid=skip_invalid,
         errors_csv=errors_csv,
@@ -168,13 +167,12 @@ def list_(
 
     Example: crmpay mandates list --provider gocardless --status active --json
     """
-    from datetime import date
-
+    from crmpay.core import clock
     from crmpay.services.mandate_import import list_mandates
 
     app = Application.current()
     items = list_mandates(
-        app.store(), today=date.today(), provider=provider, status=status, customer_email=customer, limit=limit
+        app.store(), today=clock.today(), provider=provider, status=status, customer_email=customer, limit=limit
     )
     if json_output:
         app.out.json(items)
@@ -207,13 +205,12 @@ def show(
 
     Example: crmpay mandates show RUM-2024-0001
     """
-    from datetime import date
-
+    from crmpay.core import clock
     from crmpay.core.errors import UsageError
     from crmpay.services.mandate_import import list_mandates
 
     app = Application.current()
-    found = list_mandates(app.store(), today=date.today(), ident=mandate)
+    found = list_mandates(app.store(), today=clock.today(), ident=mandate)
     if not found:
         raise UsageError(f"no mandate {mandate!r} in the store", hint="see `crmpay mandates list`")
     if json_output:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import typer
 
 from crmpay.cli._app import Application
+from crmpay.core import clock
 
 command = typer.Typer(help="Cancel payments, or record manual ones.", no_args_is_help=True)
 
@@ -62,7 +61,7 @@ def record(
         method=method,
         received_on=_date(received_on, "--received-on"),
         reference=reference,
-        today=date.today(),
+        today=clock.today(),
         dry_run=dry_run,
     )
     if json_output:

@@ -19,20 +19,34 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(0, help="Port; 0 picks a free one."),
     json_output: bool = typer.Option(False, "--json", help="Print the address and credentials as one JSON line first."),
+    today: str = typer.Option(
+        None, "--today", metavar="YYYY-MM-DD", help="Pin the simulated date (else CRMPAY_TODAY, else the real clock)."
+    ),
 ) -> None:
     """Serve the sandbox until interrupted (Ctrl-C or SIGTERM), then exit 0.
 
-    Example: crmpay sandbox serve --json
+    Example: crmpay sandbox serve --json --today 2026-12-24
     """
     import json
     import signal
     import sys
     import threading
+    from datetime import date
 
+    from crmpay.core import clock
+    from crmpay.core.errors import UsageError
     from crmpay.sandbox import Sandbox
 
     app = Application.current()
-    sandbox = Sandbox(host, port)
+    start: date | None = None
+    if today is not None:
+        try:
+            start = date.fromisoformat(today)
+        except ValueError:
+            raise UsageError(f"--today {today!r} is not a date", hint="use YYYY-MM-DD") from None
+    elif clock.is_pinned():
+        start = clock.now()
+    sandbox = Sandbox(host, port, start=start)
     info = sandbox.credentials()
     if json_output:
         sys.stdout.write(json.dumps(info) + "\n")

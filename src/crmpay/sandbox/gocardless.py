@@ -33,14 +33,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import formatdate
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from crmpay.core.calendar import add_working_days, next_working_day, working_days_before
 from crmpay.core.money import exponent
 from crmpay.core.validation import compact_iban, iban_problems
 from crmpay.sandbox._http import HttpError, Request, Response, Router
 from crmpay.sandbox._tables import Tables
-from crmpay.sandbox.clock import add_working_days, is_working_day, iso, next_working_day
+from crmpay.sandbox.clock import iso
 
 if TYPE_CHECKING:
     from crmpay.sandbox.server import Sandbox
@@ -1844,7 +1844,7 @@ class GoCardlessService(Tables):
         charge = date.fromisoformat(payment["charge_date"])
         if status == "pending_submission":
             wait = self.private[payment["id"]].get("wait_until")
-            submit = _working_days_before(charge, 2)
+            submit = working_days_before(charge, 2)
             return max(wait, submit) if wait else submit
         if status == "submitted":
             return charge
@@ -1908,13 +1908,3 @@ class GoCardlessService(Tables):
 
     def stats(self) -> dict[str, Any]:
         return {"gocardless_objects": {k: len(v) for k, v in self.objects.items()}}
-
-
-@lru_cache(maxsize=4096)
-def _working_days_before(day: date, n: int) -> date:
-    current = day
-    while n > 0:
-        current -= timedelta(days=1)
-        if is_working_day(current):
-            n -= 1
-    return current

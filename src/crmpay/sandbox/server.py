@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
@@ -79,8 +80,10 @@ class Faults:
 class Sandbox:
     """Owns the state of every simulated service and the HTTP server in front of them."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.clock = Clock()
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, start: date | datetime | str | None = None) -> None:
+        """`start` pins the simulated date (a date begins at 09:00 UTC); without it the
+        sandbox follows the real clock. `reset()` brings a pinned clock back to `start`."""
+        self.clock = Clock(start)
         self.ids = Ids()
         self.lock = threading.RLock()
         self.router = Router()

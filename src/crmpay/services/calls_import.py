@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from crmpay.core.clock import now_iso
 from crmpay.core.errors import UsageError
 from crmpay.store import Store
-from crmpay.store.migrations import now_iso
 from crmpay.telephony.calls import Call
 from crmpay.telephony.plan import KEYED, ORDER, DealBook, Plan, PlannedRecord, Planner, Ref
 from crmpay.telephony.rules import CallRules

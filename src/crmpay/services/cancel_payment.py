@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmpay.core.clock import now_iso
 from crmpay.core.errors import NotConnected, OperationFailed, UsageError
 from crmpay.store import Store
-from crmpay.store.migrations import now_iso
 from crmpay.store.records import upsert_payment
 
 

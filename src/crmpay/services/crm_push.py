@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from crmpay.core.clock import now_iso
 from crmpay.core.money import Money
 from crmpay.store import Store
-from crmpay.store.migrations import now_iso
 
 CHUNK = 500
 

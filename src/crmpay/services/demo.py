@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from crmpay import secrets
 from crmpay.config import Config
+from crmpay.core import clock
 from crmpay.core.models import NewCustomer, NewMandate, NewPayment
 from crmpay.core.money import Money
 from crmpay.paths import Home
@@ -31,7 +32,9 @@ def run_tour(root: Path, out: Renderer) -> dict[str, Any]:
     config = Config.load(home, "demo", environ={})
     summary: dict[str, Any] = {"home": str(root), "profile": "demo"}
 
-    with Sandbox() as sandbox:
+    # The sandbox starts at crmpay's date (pinned with CRMPAY_TODAY, else the real one),
+    # and crmpay follows the sandbox's clock as the tour moves it on.
+    with Sandbox(start=clock.now() if clock.is_pinned() else None) as sandbox, clock.following(sandbox.clock.now):
         creds = sandbox.credentials()
         out.info(f"Sandbox running at {sandbox.url} (test credentials, nothing leaves this machine)")
 
@@ -303,8 +306,6 @@ ACCOUNTANT_CSV = (
 
 def _csv_tour(home: Home, config: Config, out: Renderer) -> dict[str, Any]:
     """An accountant's file into Mollie: every row checked first, the bad one reported."""
-    from datetime import date
-
     from crmpay.providers import open_provider
     from crmpay.services.mandate_import import import_csv
     from crmpay.store import Store
@@ -316,7 +317,7 @@ def _csv_tour(home: Home, config: Config, out: Renderer) -> dict[str, Any]:
             store,
             path,
             provider="mollie",
-            today=date.today(),
+            today=clock.today(),
             skip_invalid=True,
             client=open_provider(config, "mollie"),
             profile=config.profile,

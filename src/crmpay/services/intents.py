@@ -14,9 +14,9 @@ import signal
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from crmpay.core.clock import now_iso
 from crmpay.core.errors import OperationFailed
 from crmpay.store import Store
-from crmpay.store.migrations import now_iso
 
 T = TypeVar("T")
 

@@ -6,12 +6,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from crmpay.core.clock import now_iso
 from crmpay.core.errors import OperationFailed, UsageError
 from crmpay.core.invoice import LANGUAGES, Invoice, InvoiceLine, totals
 from crmpay.core.money import Money, exponent
 from crmpay.core.validation import email_problems
 from crmpay.store import Store, filters
-from crmpay.store.migrations import now_iso
 
 PAYMENT_METHODS = ("cheque", "transfer", "cash")
 

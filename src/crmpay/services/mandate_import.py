@@ -19,13 +19,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from crmpay.core.clock import now_iso
 from crmpay.core.errors import PartialFailure, UsageError
 from crmpay.core.validation import compact_iban
 from crmpay.csvfiles import write_rejects
 from crmpay.services import mandate_csv
 from crmpay.services.mandate_csv import MandateRow, Problem
 from crmpay.store import Store, filters
-from crmpay.store.migrations import now_iso
 
 STORE_ONLY = "none"
 EXPIRY_MONTHS = 36

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from crmpay.core.clock import now_iso
 from crmpay.store import Store
-from crmpay.store.migrations import now_iso
 from crmpay.store.records import upsert_bank_account, upsert_customer, upsert_mandate
 
 EMAILS_PER_QUERY = 50

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from crmpay.core import clock
+from crmpay.core.clock import now_iso
 from crmpay.core.errors import NotConnected, OperationFailed, TemporaryError, UsageError
 from crmpay.core.invoice import Invoice
 from crmpay.core.models import NewCustomer, NewPayment, NewSetupLink, Payment, SetupLink
 from crmpay.services import intents
 from crmpay.services.intents import checkpoint
 from crmpay.store import Store
-from crmpay.store.migrations import now_iso
 from crmpay.store.records import insert_setup_link, upsert_customer, upsert_payment
 
 LIVE_PAYMENT_STATES = ("pending", "submitted", "paid")
@@ -66,7 +67,7 @@ class InvoiceSender:
     ) -> None:
         self.store, self.profile, self.providers = store, profile, providers
         self.mailer, self.seller, self.sender = mailer, seller, sender
-        self.today = today or date.today()
+        self.today = today or clock.today()
 
     # -- intents --------------------------------------------------------------------------------
     def _intent(self, key: str) -> Any:

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from itertools import islice
 from typing import Any, TypeVar
 
+from crmpay.core import clock
+from crmpay.core.clock import now_iso
 from crmpay.core.models import Customer, Payment, PaymentState
 from crmpay.store import Store
-from crmpay.store.migrations import now_iso
 from crmpay.store.records import KINDS, Change, upsert_batch
 
 T = TypeVar("T")
@@ -127,7 +127,7 @@ def _invoice_hook(store: Store, payment: Payment) -> str | None:
     if row is None:
         return None
     if payment.state is PaymentState.PAID:
-        paid_on = (payment.charge_date or date.today()).isoformat()
+        paid_on = (payment.charge_date or clock.today()).isoformat()
         status, reason = "paid", None
     elif payment.state in (PaymentState.FAILED, PaymentState.CANCELLED, PaymentState.CHARGED_BACK):
         status, reason, paid_on = "unpaid", f"payment {payment.id} {payment.status}", None

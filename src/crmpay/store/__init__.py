@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from crmpay.core.clock import now_iso
 from crmpay.core.errors import StoreError
-from crmpay.store.migrations import MIGRATIONS, now_iso
+from crmpay.store.migrations import MIGRATIONS
 
 
 def filters(*conditions: tuple[str, Any], limit: int | None = None, order: str = "") -> tuple[str, list[Any]]:

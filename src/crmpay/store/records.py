@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
+from crmpay.core.clock import now_iso
 from crmpay.core.models import BankAccount, Customer, Mandate, Payment, SetupLink
 from crmpay.store import Store
-from crmpay.store.migrations import now_iso
 
 
 class Change(StrEnum):
