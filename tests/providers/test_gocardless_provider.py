@@ -2,7 +2,7 @@
 
 The sandbox tests drive every lifecycle through the provider (retries, idempotency keys,
 error mapping, pages, events); the replay tests serve the files of
-`shared/fixtures/gocardless` over HTTP, unchanged, so the SDK and our mapping read exactly
+`tests/fixtures/gocardless` over HTTP, unchanged, so the SDK and our mapping read exactly
 what GoCardless wrote.
 """
 
@@ -45,7 +45,7 @@ from crmpay.providers.base import PaymentProvider
 from crmpay.sandbox import Faults
 from crmpay.sandbox.clock import add_working_days
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "gocardless"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gocardless"
 FAST = RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01)
 FR = "FR1420041010050500013M02606"
 DE = "DE89370400440532013000"
@@ -326,7 +326,7 @@ def test_events_newer_than_a_cursor_oldest_first(sandbox, provider, service):
     payment = provider.create_payment(NewPayment(mandate.id, Money(Decimal(9), "EUR"), "x"), idempotency_key="p")
     cursor = provider.latest_event_id()
     assert cursor == list(service.objects["events"])[-1]
-    sandbox.advance(14)
+    sandbox.advance_to(add_working_days(payment.charge_date, 2))  # paid out two working days after the charge
     events = list(provider.iter_events(after=cursor))
     assert [(e.resource_type, e.action) for e in events] == [
         ("mandates", "submitted"),

@@ -1,7 +1,7 @@
 """MollieProvider over the official SDK: against the sandbox, and against Mollie's own bodies.
 
 The sandbox tests drive every lifecycle through the provider; the replay tests serve the
-files of `shared/fixtures/mollie` over HTTP, unchanged but for their host, so the SDK and
+files of `tests/fixtures/mollie` over HTTP, unchanged but for their host, so the SDK and
 our mapping read exactly what Mollie wrote.
 """
 
@@ -43,7 +43,7 @@ from crmpay.providers.base import PaymentProvider
 from crmpay.sandbox import Faults
 from crmpay.sandbox.clock import add_working_days
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "mollie"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mollie"
 FAST = RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01)
 IBAN = "FR1420041010050500013M02606"
 EUR = "EUR"
@@ -136,7 +136,7 @@ def test_recurring_payment_pending_submitted_paid(sandbox):
         sandbox.advance(1)
     at_bank = provider.get_payment(payment.id)
     assert (at_bank.status, at_bank.state, at_bank.cancellable) == ("pending", PaymentState.SUBMITTED, False)
-    sandbox.advance(5)
+    sandbox.advance_to(add_working_days(sent, 3))  # paid three working days after it was sent
     paid = provider.get_payment(payment.id)
     assert (paid.status, paid.state, paid.cancellable) == ("paid", PaymentState.PAID, False)
     httpx.post(f"{sandbox.url}/__sandbox/mollie/payments/{payment.id}/status", json={"status": "charged_back"})
@@ -300,7 +300,7 @@ def test_errors_map_to_our_classes_without_the_key(sandbox):
 
 # -- Mollie's own bodies -------------------------------------------------------------------------------------
 def test_every_fixture_body_parses_into_core_types():
-    """Each file of shared/fixtures/mollie goes through the SDK object and our mapping."""
+    """Each file of tests/fixtures/mollie goes through the SDK object and our mapping."""
     client = Client()
     handled: set[str] = set()
 

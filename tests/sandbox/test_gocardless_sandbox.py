@@ -3,7 +3,7 @@
 Lifecycles on the sandbox clock, both cancel outcomes, retries, idempotent replays,
 pagination, every error class the SDK raises, events and their cursors, the billing
 request page, mandate imports, scenario simulators, and the shapes of GoCardless's own
-responses in `shared/fixtures/gocardless`.
+responses in `tests/fixtures/gocardless`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import httpx
 import pytest
 from gocardless_pro import errors
 
+from crmpay.core.calendar import add_working_days, next_working_day, working_days_before
 from crmpay.sandbox import Faults
-from crmpay.sandbox.clock import add_working_days, is_working_day, next_working_day
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "gocardless"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gocardless"
 FR = "FR1420041010050500013M02606"
 DE = "DE89370400440532013000"
 BE = "BE68539007547034"
@@ -62,13 +62,6 @@ def _payment(gc, mandate, amount: int = 4990, currency: str = "EUR", **extra: An
     return gc.payments.create(
         params={"amount": amount, "currency": currency, "links": {"mandate": mandate.id}, **extra}
     )
-
-
-def _working_days_before(day: date, n: int) -> date:
-    while n:
-        day -= timedelta(days=1)
-        n -= is_working_day(day)
-    return day
 
 
 def _seed_payments(sandbox, service, mandate_id: str, count: int, start: int = 100) -> None:
@@ -236,7 +229,7 @@ def test_payment_lifecycle_on_working_days(sandbox, gc):
         sandbox.advance(1)
         seen.setdefault(gc.payments.get(payment.id).status, sandbox.clock.today())
     assert (seen["submitted"], seen["confirmed"], seen["paid_out"]) == (
-        _working_days_before(charge, 2),
+        working_days_before(charge, 2),
         charge,
         add_working_days(charge, 2),
     )
@@ -294,7 +287,7 @@ def test_cancel_before_submission_and_refused_after(sandbox, gc):
     cancelled = gc.payments.cancel(early.id)
     assert cancelled.status == "cancelled"
     assert gc.events.list(params={"payment": early.id, "limit": 1}).records[0].details.cause == "payment_cancelled"
-    sandbox.advance((_working_days_before(date.fromisoformat(late.charge_date), 2) - sandbox.clock.today()).days)
+    sandbox.advance((working_days_before(date.fromisoformat(late.charge_date), 2) - sandbox.clock.today()).days)
     assert gc.payments.get(late.id).status == "submitted"
     with pytest.raises(errors.InvalidStateError) as err:
         gc.payments.cancel(late.id)
@@ -457,7 +450,7 @@ def test_events_newest_first_with_cursors_and_filters(sandbox, gc):
     cursor = gc.events.list(params={"limit": 1}).records[0]
     assert (cursor.resource_type, cursor.action, cursor.links.payment) == ("payments", "created", payment.id)
     assert cursor.details.origin == "api" and cursor.details.cause == "payment_created"
-    sandbox.advance(14)
+    sandbox.advance_to(add_working_days(date.fromisoformat(payment.charge_date), 2))  # paid out
     newer = gc.events.list(params={"before": cursor.id, "limit": 500}).records
     assert [(e.resource_type, e.action) for e in reversed(newer)] == [
         ("mandates", "submitted"),
@@ -836,7 +829,7 @@ def test_error_bodies_have_the_fixture_keys(sandbox, gc, http):
         "unauthorized_error": httpx.get(f"{sandbox.url}/payments", headers={"Authorization": "Bearer nope"}),
         "invalid_api_usage_error": http.post("/customers", content=b"[]"),
     }
-    sandbox.advance((_working_days_before(date.fromisoformat(payment.charge_date), 2) - sandbox.clock.today()).days)
+    sandbox.advance((working_days_before(date.fromisoformat(payment.charge_date), 2) - sandbox.clock.today()).days)
     bodies["invalid_state_error"] = http.post(f"/payments/{payment.id}/actions/cancel")
     httpx.put(f"{sandbox.url}/__sandbox/gocardless/creditor", json={"mandate_imports_enabled": False})
     bodies["insufficient_permission"] = http.post("/mandate_imports", json={"mandate_imports": {"scheme": "bacs"}})

@@ -1,7 +1,7 @@
 """The Mollie simulator over real HTTP, driven through the official mollie-api-python SDK.
 
 Lifecycles, both cancel outcomes, idempotent replays, pagination, every error class the SDK
-raises, and the shapes of Mollie's own responses in `shared/fixtures/mollie`.
+raises, and the shapes of Mollie's own responses in `tests/fixtures/mollie`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mollie.api.objects.payment import Payment
 from crmpay.sandbox import Faults
 from crmpay.sandbox.clock import add_working_days
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "mollie"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mollie"
 IBAN = "NL55INGB0000000000"
 DE_IBAN = "DE89370400440532013000"
 

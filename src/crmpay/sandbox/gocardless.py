@@ -1,9 +1,9 @@
 """The GoCardless Pro API, simulated: served at the root, as the SDK drops path prefixes.
 
-Shapes follow `shared/fixtures/gocardless` (every key of the fixtures is present), rules
-follow `shared/reference/gocardless.md`: envelopes by resource name, newest-first lists
-with `meta.cursors`, `limit` <= 500, error bodies with typed `errors`, `RateLimit-*`
-headers on every answer, `Idempotency-Key` conflicts answered 409 with
+Shapes follow GoCardless's own response fixtures (`tests/fixtures/gocardless`: every key
+is present), rules follow the GoCardless API reference (sources in `docs/fidelity.md`):
+envelopes by resource name, newest-first lists with `meta.cursors`, `limit` <= 500,
+error bodies with typed `errors`, `RateLimit-*` headers on every answer, `Idempotency-Key` conflicts answered 409 with
 `conflicting_resource_id`, 401 for a wrong or missing bearer token.
 
 Lifecycles move when the sandbox clock advances, in working days:

@@ -1,6 +1,6 @@
-"""The Mollie API v2, simulated under `/v2`, in the shapes of `shared/fixtures/mollie`.
+"""The Mollie API v2, simulated under `/v2`, in the shapes of Mollie's own fixtures (`tests/fixtures/mollie`).
 
-Wire rules (from `shared/reference/mollie.md`):
+Wire rules (from the Mollie API reference; sources in `docs/fidelity.md`):
 - `Authorization: Bearer <key>` with the key `credentials()` gives, else 401;
 - amounts are strings with exactly the currency's decimals (`"16.1"` is a 422 on
   `amount.value`);

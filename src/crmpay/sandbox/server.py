@@ -179,6 +179,12 @@ class Sandbox:
                 for service in self.services.values():
                     service.advance()
 
+    def advance_to(self, day: date) -> None:
+        """Move the clock on, a day at a time, until its date is `day` (never backwards)."""
+        days = (day - self.clock.today()).days
+        if days > 0:
+            self.advance(days)
+
     def _get_faults(self, request: Request) -> Response:
         return Response.json_body(200, asdict(self.faults))
 

@@ -1,7 +1,7 @@
 """SipSim, simulated: OAuth client credentials and the API v2 calls and phones listings.
 
-From `shared/reference/telephony.md`: `POST /oauth/token` (grant_type=client_credentials,
-client_id, client_secret, scope) gives a Bearer token; answers come in an envelope
+From the SipSim API documentation (sources in `docs/fidelity.md`): `POST /oauth/token`
+(grant_type=client_credentials, client_id, client_secret, scope) gives a Bearer token; answers come in an envelope
 `{status, request_id, timestamp, data, pagination{count, limit, page, has_more}}`; the
 calls listing needs `start_time`, takes `limit` 20..1000 and pages by keyset: `page` is
 an opaque token for the last (start_time, id) returned, so calls arriving meanwhile

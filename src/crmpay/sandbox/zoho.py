@@ -1,7 +1,7 @@
 """Zoho CRM, simulated: OAuth (`/oauth/v2/token`) and the records API under `/crm/v8`.
 
-Rules from `shared/reference/zoho-crm.md`: a refresh token mints at most ten access
-tokens per ten minutes of the sandbox clock; access tokens live an hour; at most 100
+Rules from the Zoho CRM v8 API documentation (sources in `docs/fidelity.md`): a refresh
+token mints at most ten access tokens per ten minutes of the sandbox clock; access tokens live an hour; at most 100
 records per write, 207 for mixed outcomes, 204 for empty results; search's `equals`
 acts like "contains" and `phone=` is fuzzy (digits contained), as in v8; 429 once more
 requests than `max_concurrency` are in flight.

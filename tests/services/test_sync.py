@@ -178,7 +178,7 @@ def test_two_syncs_started_together_one_exits_5(seed_accounts, crmpay_env, sandb
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "crmpay", "sync"],
-                env=crmpay_env.env,
+                env=crmpay_env.environ,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -211,7 +211,7 @@ def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(
                 sandbox.advance(3)  # changes in the middle of the crash loop
             proc = subprocess.Popen(
                 [sys.executable, "-m", "crmpay", "sync", "--quiet"],
-                env=crmpay_env.env,
+                env=crmpay_env.environ,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -250,7 +250,7 @@ def test_ctrl_c_during_a_first_sync_stops_its_reader_and_the_next_run_completes(
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "crmpay", "sync", "--no-crm"],
-            env=crmpay_env.env,
+            env=crmpay_env.environ,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -371,7 +371,7 @@ def test_progress_shows_on_a_terminal_only(seed_accounts, crmpay_env, sandbox):
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "crmpay", "sync", "--full"],
-        env={**crmpay_env.env, "TERM": "xterm"},
+        env={**crmpay_env.environ, "TERM": "xterm"},
         stdout=subprocess.PIPE,
         stderr=follower,
     )

@@ -215,7 +215,7 @@ def test_killed_at_random_moments_thirty_times(shop, sandbox):
             number = _invoice(shop, "hal@example.fr")
             proc = subprocess.Popen(
                 [sys.executable, "-m", "crmpay", "invoice", "send", number, "--no-email"],
-                env=shop.env,
+                env=shop.environ,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

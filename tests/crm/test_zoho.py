@@ -184,7 +184,7 @@ def test_runs_started_together_on_an_empty_cache_mint_one_token(crmpay_env, sand
 
     creds = sandbox.credentials()["zoho"]
     env = {
-        **crmpay_env.env,
+        **crmpay_env.environ,
         "CRMPAY_ZOHO_CLIENT_ID": creds["client_id"],
         "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"],
     }
