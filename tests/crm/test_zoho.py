@@ -131,6 +131,7 @@ def test_missing_scope_is_named(sandbox, crm):
     assert err.value.exit_code == ExitCode.AUTH and "ZohoCRM.users.READ" in str(err.value)
 
 
+@pytest.mark.slow
 def test_connect_check_and_one_token_for_twenty_runs(crmpay_env, sandbox):
     creds = sandbox.credentials()["zoho"]
     env = {"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]}

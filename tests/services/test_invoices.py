@@ -208,6 +208,7 @@ def test_manual_payments_add_up_until_paid(store):
 
 
 def test_invoice_cli_round_trip(crmpay_env, tmp_path):
+    crmpay_env.env["CRMPAY_TODAY"] = "2026-11-23"  # the dates below are in this test's past
     crmpay_env.run("config", "set", "seller.name", "Acme SAS")
     created = crmpay_env.run(
         "invoice",
@@ -241,6 +242,7 @@ def test_invoice_cli_round_trip(crmpay_env, tmp_path):
         "2026-11-22",
         "--json",
     )
+    assert recorded.code == 0, recorded.stderr
     assert recorded.json()["status"] == "paid"
     listed = crmpay_env.run("invoice", "list", "--status", "paid", "--json").json()
     assert [i["number"] for i in listed] == ["INV-2026-0001"]

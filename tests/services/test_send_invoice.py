@@ -205,6 +205,7 @@ def test_killed_at_each_step_then_rerun_charges_exactly_once(shop, sandbox, step
     assert shop.run("invoice", "show", number, "--json").json()["status"] == "pending"
 
 
+@pytest.mark.slow
 def test_killed_at_random_moments_thirty_times(shop, sandbox):
     _customer_with_mandate(sandbox, "hal@example.fr")
     assert shop.run("sync").code == 0

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import gocardless_pro
 import httpx
+import pytest
 
 from crmpay.core.calendar import add_working_days, next_working_day
 from crmpay.core.models import NewCustomer, NewMandate, NewPayment
@@ -194,6 +195,7 @@ def test_two_syncs_started_together_one_exits_5(seed_accounts, crmpay_env, sandb
     assert "another sync is running (pid " in loser
 
 
+@pytest.mark.slow
 def test_killed_at_random_moments_then_a_clean_run_equals_an_uninterrupted_run(
     crmpay_env, sandbox, tmp_path, seed_accounts, listing_readers
 ):
