@@ -35,21 +35,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(TyperGroup):
-    """Imports a command's module only when that command is run (or its help shown)."""
+    """Imports a command's module only when that command is run (or its help shown).
+
+    The context is typed `Any`: typer's base class names the click `Context` it bundles
+    privately (recent releases) or click's own (older ones), and both are accepted here.
+    """
 
     _listing = False
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
 
-    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+    def format_help(self, ctx: Any, formatter: Any) -> None:
         self._listing = True  # the command list needs names and help lines only
         try:
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
 
-    def get_command(self, ctx: typer.Context, name: str) -> TyperCommand | TyperGroup | None:
+    def get_command(self, ctx: Any, name: str) -> Any:
         if name not in COMMANDS:
             return None
         module, help_text = COMMANDS[name]
@@ -66,7 +70,7 @@ class LazyGroup(TyperGroup):
         command.name = name
         return command
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         from crmpay.core.errors import CrmpayError
 
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from crmpay.cli._app import Application
@@ -35,7 +37,7 @@ def show(
     if json_output:
         app.out.json({"profile": app.profile, "settings": settings})
         return
-    rows = []
+    rows: list[tuple[str, Any]] = []
     for key, value in settings.items():
         if isinstance(value, dict):
             rows.extend((f"{key}.{k}", v) for k, v in value.items())

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 
 from crmpay.cli._app import Application
+from crmpay.cli._options import optional_date, parse_date
 from crmpay.core import clock
 
 command = typer.Typer(help="Create, render and list invoices.", no_args_is_help=True)
-
-
-def _date(text: str | None, name: str) -> date | None:
-    from crmpay.core.errors import UsageError
-
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{name} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 @command.command("create")
@@ -53,8 +42,8 @@ def create(
         language=language,
         currency=currency,
         lines=[InvoiceLine.parse(text) for text in line],
-        issue_date=_date(issue_date, "--issue-date") or clock.today(),
-        due_date=_date(due, "--due"),
+        issue_date=optional_date(issue_date, "--issue-date") or clock.today(),
+        due_date=parse_date(due, "--due"),
         customer_address=address,
         dry_run=dry_run,
     )

@@ -99,17 +99,17 @@ def import_(
     if status:
         from crmpay.providers import open_provider
 
-        report = collect_import(app.store(), open_provider(app.config, "gocardless"), status)
+        collected = collect_import(app.store(), open_provider(app.config, "gocardless"), status)
         if json_output:
-            app.out.json(report)
+            app.out.json(collected)
         else:
             app.out.table(
                 ("record", "mandate", "status"),
-                [(c["record_identifier"], c["mandate"], c["status"]) for c in report["collected"]],
-                title=f"mandate import {status}: {report['status']}",
+                [(c["record_identifier"], c["mandate"], c["status"]) for c in collected["collected"]],
+                title=f"mandate import {status}: {collected['status']}",
                 empty="no mandates yet",
             )
-            for record, problem in report["errors"].items():
+            for record, problem in collected["errors"].items():
                 app.out.warn(f"{record}: {problem}")
         return
     if file is None:

@@ -50,7 +50,7 @@ def record(
 
     Example: crmpay payment record INV-2026-0001 --amount 50 --method cheque --received-on 2026-11-20
     """
-    from crmpay.cli.invoice import _date
+    from crmpay.cli._options import parse_date
     from crmpay.services.invoices import record_payment
 
     app = Application.current()
@@ -59,7 +59,7 @@ def record(
         number,
         amount=amount,
         method=method,
-        received_on=_date(received_on, "--received-on"),
+        received_on=parse_date(received_on, "--received-on"),
         reference=reference,
         today=clock.today(),
         dry_run=dry_run,

@@ -42,7 +42,7 @@ def sync(
     app.home.ensure_profile_dir(app.profile)
     with exclusive(app.home.profile_dir(app.profile) / "sync.lock", "sync"):
         with app.out.progress(enabled=not (json_output or quiet), unit="fetched") as update:
-            progress = (lambda provider, resource, n: update(f"{provider} {resource}", n)) if update else None
+            progress = (lambda provider, resource, n: update(f"{provider} {resource}", n, None)) if update else None
             reports = sync_providers(app.store(), providers, full=full, dry_run=dry_run, progress=progress)
         crm = "skipped (--no-crm)" if no_crm else "not connected"
         push_failures: list[str] = []
@@ -76,7 +76,7 @@ def sync(
             {"dry_run": dry_run, "crm": crm, "crm_failures": push_failures, "providers": [r.as_dict() for r in reports]}
         )
     elif not quiet or any(r.error for r in reports) or push_failures:
-        rows = []
+        rows: list[tuple[object, ...]] = []
         for report in reports:
             if report.error:
                 rows.append((report.provider, "-", "error", "", "", "", "", "", report.error))

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -172,7 +173,8 @@ class ZohoCRM:
             token = self._access()
             url = f"{token.api_domain}/crm/{API_VERSION}/{path}"
             response = send_with_retries(
-                lambda url=url, token=token: self._http.request(
+                partial(
+                    self._http.request,
                     method,
                     url,
                     params=params,

@@ -133,7 +133,7 @@ def format_money(money: Money, language: str) -> str:
     whole, _, frac = text.partition(".")
     sign = "-" if whole.startswith("-") else ""
     digits = whole.lstrip("-")
-    groups = []
+    groups: list[str] = []
     while digits:
         groups.insert(0, digits[-3:])
         digits = digits[:-3]

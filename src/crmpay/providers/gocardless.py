@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import gocardless_pro
@@ -173,9 +174,8 @@ def event_from(raw: dict[str, Any]) -> ProviderEvent:
     links = raw.get("links") or {}
     singular = (raw.get("resource_type") or "").rstrip("s")
     resource = links.get(singular) or next((v for v in links.values() if v), None)
-    return ProviderEvent(
-        NAME, raw["id"], _when(raw["created_at"]), raw.get("resource_type", ""), raw.get("action", ""), resource, raw
-    )
+    created = datetime.fromisoformat(raw["created_at"])  # every event has one
+    return ProviderEvent(NAME, raw["id"], created, raw.get("resource_type", ""), raw.get("action", ""), resource, raw)
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -269,7 +269,7 @@ class GoCardlessProvider:
             query = {**(params or {}), "limit": PAGE}
             if cursor:
                 query["after"] = cursor
-            page = self._call(what, lambda query=query: service.list(params=query))
+            page = self._call(what, partial(service.list, params=query))
             yield [record.attributes for record in page.records]
             cursor = page.after
             if not cursor:
@@ -317,8 +317,13 @@ class GoCardlessProvider:
         self._customer_of_mandate[mandate.id] = mandate.customer_id
         return mandate
 
+    def _customer_of(self, raw: dict[str, Any]) -> str | None:
+        """The customer of a payment's mandate, when this provider has read that mandate."""
+        mandate = (raw.get("links") or {}).get("mandate")
+        return self._customer_of_mandate.get(mandate) if mandate else None
+
     def _payment(self, raw: dict[str, Any]) -> Payment:
-        return payment_from(raw, self._customer_of_mandate.get((raw.get("links") or {}).get("mandate")))
+        return payment_from(raw, self._customer_of(raw))
 
     # -- PaymentProvider ---------------------------------------------------------------------------
     def check_credentials(self) -> AccountCheck:
@@ -372,7 +377,7 @@ class GoCardlessProvider:
         mandate_id = (raw.get("links") or {}).get("mandate")
         if mandate_id and mandate_id not in self._customer_of_mandate:
             self.get_mandate(mandate_id)
-        return payment_from(raw, self._customer_of_mandate.get(mandate_id))
+        return payment_from(raw, self._customer_of(raw))
 
     def create_customer(self, new: NewCustomer, *, idempotency_key: str) -> Customer:
         given, family = new.given_name, new.family_name
@@ -549,7 +554,7 @@ class GoCardlessProvider:
         raw = self._call(
             f"cancelling payment {payment_id}", lambda: self._client.payments.cancel(payment_id), safe=False
         ).attributes
-        return payment_from(raw, self._customer_of_mandate.get((raw.get("links") or {}).get("mandate")))
+        return payment_from(raw, self._customer_of(raw))
 
     def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:
         """Events newer than the event `after`, oldest first (the API lists newest first:
@@ -565,7 +570,7 @@ class GoCardlessProvider:
             cursor = oldest["id"]
         while True:
             params = {"limit": PAGE, "before": cursor}
-            page = self._call("listing events", lambda params=params: self._client.events.list(params=params))
+            page = self._call("listing events", partial(self._client.events.list, params=params))
             if not page.records:
                 return
             for record in reversed(page.records):  # oldest of this page first

@@ -178,8 +178,10 @@ def payment_from(raw: dict[str, Any]) -> Payment:
         state = PaymentState.CANCELLED
     else:  # expired, failed
         state = PaymentState.FAILED
-    metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-    details = raw.get("details") if isinstance(raw.get("details"), dict) else {}
+    metadata = raw.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    details = raw.get("details")
+    details = details if isinstance(details, dict) else {}
     return Payment(
         NAME,
         raw["id"],
@@ -246,7 +248,8 @@ class MollieProvider:
         timeout: float = 30,
         redirect_url: str | None = None,
     ) -> None:
-        self._client = Client(timeout=(5, timeout))
+        # requests takes float timeouts; the SDK's annotation says int
+        self._client = Client(timeout=(5, timeout))  # type: ignore[arg-type]
         try:
             self._client.set_api_key(api_key)
         except mollie_errors.RequestSetupError:

@@ -321,6 +321,10 @@ class GoCardlessService(Tables):
             return (self.private.get(obj["id"]) or {}).get("customer")
         return (obj.get("links") or {}).get(key)
 
+    def _link_test(self, kind: str, key: str, value: str) -> Callable[[dict[str, Any]], bool]:
+        """A filter: objects whose link `key` is `value`."""
+        return lambda obj: self._link_value(kind, key, obj) == value
+
     def _relink(self, kind: str, key: str, obj: dict[str, Any], value: str) -> None:
         """Set a link after creation, keeping its index in creation order."""
         obj["links"][key] = value
@@ -517,7 +521,7 @@ class GoCardlessService(Tables):
         self,
         resource_type: str,
         action: str,
-        links: dict[str, str],
+        links: dict[str, Any],
         cause: str | None = None,
         description: str = "",
         origin: str = "gocardless",
@@ -787,7 +791,7 @@ class GoCardlessService(Tables):
             if chosen is None:
                 chosen = (key, value)
             else:
-                tests.append(lambda obj, k=key, v=value: self._link_value(kind, k, obj) == v)
+                tests.append(self._link_test(kind, key, value))
         return chosen, tests
 
     def list_customers(self, request: Request) -> Response:
@@ -1324,7 +1328,7 @@ class GoCardlessService(Tables):
                 raise self._validation("payment_request.currency", f"must be {currency}", envelope)
         metadata = self._metadata(data)
         ident = self._new_id("billing_requests")
-        br = {
+        br: dict[str, Any] = {
             "id": ident,
             "created_at": self._now(),
             "status": "pending",
@@ -1664,7 +1668,7 @@ class GoCardlessService(Tables):
         match = {
             "successfully_processed": lambda e: bool(e["links"]["mandate"]),
             "unsuccessfully_processed": lambda e: bool(e["processing_errors"]),
-        }.get(status)
+        }.get(status or "")
         return self._list("mandate_import_entries", request, match, index=("mandate_import", wanted))
 
     def submit_import(self, request: Request) -> Response:

@@ -628,7 +628,7 @@ class MollieService(Tables):
         metadata = self._metadata(body)
         mandate = None
         if sequence == "recurring":
-            mandate = self._valid_mandate(customer_id, body.get("mandateId"))
+            mandate = self._valid_mandate(str(customer_id), body.get("mandateId"))
             if method not in (None, mandate["method"]):
                 raise self._unprocessable(f"The mandate is for {mandate['method']}, not {method}", "method")
             method = mandate["method"]

@@ -130,7 +130,7 @@ class ZohoService:
         self.access_tokens: dict[str, str] = {}  # token -> expires_at
         self.minted: dict[str, list[str]] = {}  # refresh token -> mint times
         self.tokens_minted = 0
-        self.settings = {
+        self.settings: dict[str, Any] = {
             "token_ttl_seconds": 3600,
             "max_concurrency": 10,
             "scopes": list(ALL_SCOPES),
@@ -454,9 +454,9 @@ class ZohoService:
         wanted = self._key(item, keys)
         if wanted not in index:
             return None
-        record = self.records[module].get(index[wanted])
-        if record is not None and self._key(record, keys) == wanted:
-            return record
+        found = self.records[module].get(index[wanted])
+        if found is not None and self._key(found, keys) == wanted:
+            return found
         # the indexed record's key changed since: look again, the slow way (rare)
         return next((r for r in self.records[module].values() if self._key(r, keys) == wanted), None)
 

@@ -69,7 +69,7 @@ def connect_provider(
 
     model = GoCardlessSettings if name == "gocardless" else MollieSettings
     try:
-        settings = model(environment=environment, base_url=base_url)
+        settings = model.model_validate({"environment": environment, "base_url": base_url})
     except ValueError as exc:
         raise UsageError(f"{name}: {_first_error(exc)}") from None
     check = build_provider(name, secret, settings).check_credentials()
@@ -136,7 +136,9 @@ def connect_smtp(
     from crmpay.mail import check_smtp
 
     try:
-        settings = SmtpSettings(host=host, port=port, security=security, user=user, from_address=from_address)
+        settings = SmtpSettings.model_validate(
+            {"host": host, "port": port, "security": security, "user": user, "from_address": from_address}
+        )
     except ValueError as exc:
         raise UsageError(f"smtp: {_first_error(exc)}") from None
     check_smtp(settings, password)
@@ -153,7 +155,7 @@ def connect_sipsim(
     from crmpay.telephony.sipsim_api import SipsimClient
 
     try:
-        settings = SipsimSettings(environment=environment, base_url=base_url)
+        settings = SipsimSettings.model_validate({"environment": environment, "base_url": base_url})
     except ValueError as exc:
         raise UsageError(f"sipsim: {_first_error(exc)}") from None
     client = SipsimClient(client_id, client_secret, base_url=settings.base_url)

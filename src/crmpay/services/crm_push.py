@@ -112,9 +112,8 @@ def push(store: Store, crm: Any, mapping: Any, *, dry_run: bool = False) -> Push
     for resource, module, keys in plan:
         kind = SOURCES[resource][2]
         batch: list[tuple[Any, dict[str, Any], str]] = []
-        pending = list(_changed(store, resource, module)) if dry_run else None
         if dry_run:
-            for row, _, _ in pending:
+            for row, _, _ in _changed(store, resource, module):
                 report.count(report.pushed, row["provider"], resource)
             continue
         for item in _changed(store, resource, module):

@@ -21,14 +21,21 @@ def connect_zoho(
     base_url: str | None,
 ) -> dict[str, Any]:
     """Exchange the grant code, check access with a cheap call, then store the secrets."""
+    from pydantic import ValidationError
+
     from crmpay.crm._tokens import CachedToken, TokenCache, now
     from crmpay.crm.zoho import ZohoCRM, exchange_grant_code
 
     try:
-        settings = ZohoSettings(
-            environment=environment, dc=dc, base_url=base_url, accounts_url=base_url if environment == "local" else None
+        settings = ZohoSettings.model_validate(
+            {
+                "environment": environment,
+                "dc": dc,
+                "base_url": base_url,
+                "accounts_url": base_url if environment == "local" else None,
+            }
         )
-    except ValueError as exc:
+    except ValidationError as exc:
         raise UsageError(f"zoho: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     answer = exchange_grant_code(client_id, client_secret, grant_code, dc=dc, accounts=settings.accounts_url)
     cache = TokenCache(config.profile, config.home.profile_dir(config.profile))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from crmpay import secrets
 from crmpay.config import Config
@@ -14,6 +14,17 @@ from crmpay.core.models import NewCustomer, NewMandate, NewPayment
 from crmpay.core.money import Money
 from crmpay.paths import Home
 from crmpay.services.connections import connect_provider, status
+
+T = TypeVar("T")
+
+
+def _present(value: T | None, what: str) -> T:
+    """A value the tour's previous step produced; a clear error if the sandbox did not."""
+    if value is None:
+        from crmpay.core.errors import OperationFailed
+
+        raise OperationFailed(f"the demo expected {what} from the sandbox and got none")
+    return value
 
 
 class Renderer(Protocol):
@@ -118,7 +129,7 @@ def _collect_once(provider: Any, sandbox: Any, name: str) -> list[dict[str, str]
         ),
         idempotency_key=f"{key}:payment",
     )
-    steps = []
+    steps: list[dict[str, str]] = []
     for day in range(0, 15):
         if day:
             sandbox.advance(1)
@@ -166,7 +177,7 @@ def _invoice_tour(home: Home, config: Config, sandbox: Any, out: Renderer) -> di
     config.set_value("seller.siren", "123456789")
     config = Config.load(home, "demo", environ={})
     providers = {n: open_provider(config, n) for n in ("gocardless", "mollie")}
-    settings = config.settings.smtp
+    settings = _present(config.settings.smtp, "the SMTP settings just written")
     results: dict[str, Any] = {}
     with Store.open(home.database(config.profile)) as store:
         sync_providers(store, providers)  # the demo's customers and mandates into the store
@@ -201,13 +212,16 @@ def _invoice_tour(home: Home, config: Config, sandbox: Any, out: Renderer) -> di
         )
         by_link = sender.send(invoice("yamada@example.jp", "山田太郎"), provider="gocardless")
         out.success(f"{by_link.number}: no mandate yet, setup link emailed: {by_link.setup_link}")
-        httpx.post(by_link.setup_link, data={"account_holder_name": "Yamada Taro", "iban": "DE89370400440532013000"})
+        httpx.post(
+            _present(by_link.setup_link, "a setup link"),
+            data={"account_holder_name": "Yamada Taro", "iban": "DE89370400440532013000"},
+        )
         out.info("  the customer completed the setup page; the next send uses the new mandate")
         sync_providers(store, providers)
         second = sender.send(invoice("yamada@example.jp", "山田太郎"), provider="gocardless")
         out.success(f"{second.number}: direct debit {second.payment_id} on the new mandate {second.mandate_id}")
         early = sender.send(invoice("camille.martin@example.fr", "Camille Martin"), provider="gocardless", email=False)
-        cancelled = cancel_payment(store, providers, early.payment_id)
+        cancelled = cancel_payment(store, providers, _present(early.payment_id, "a payment"))
         out.success(
             f"{early.number}: payment {early.payment_id} cancelled before it reached the bank ({cancelled['status']})"
         )
@@ -224,7 +238,7 @@ def _invoice_tour(home: Home, config: Config, sandbox: Any, out: Renderer) -> di
             title="crmpay sync after 12 days (GoCardless from events, Mollie newest first)",
         )
         try:
-            cancel_payment(store, providers, by_mandate.payment_id)
+            cancel_payment(store, providers, _present(by_mandate.payment_id, "a payment"))
             refused = "accepted?!"
         except OperationFailed as exc:
             refused = str(exc)

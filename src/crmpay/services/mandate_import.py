@@ -197,7 +197,7 @@ def _import_mollie(
                     row.reference,
                     1,
                     {"email": row.email},
-                    lambda k, new=new: client.create_customer(new, idempotency_key=k),
+                    lambda k: client.create_customer(new, idempotency_key=k),  # noqa: B023 (called at once)
                 )
                 with store.transaction():
                     intents.finish(store, key, "succeeded", customer.id)
@@ -215,7 +215,7 @@ def _import_mollie(
                 row.reference,
                 1,
                 {"customer": customer_id, "reference": row.reference},
-                lambda k, new_mandate=new_mandate: client.create_mandate(new_mandate, idempotency_key=k),
+                lambda k: client.create_mandate(new_mandate, idempotency_key=k),  # noqa: B023 (called at once)
             )
         except CrmpayError as exc:
             result.failed.append(f"{row.reference}: {exc}")

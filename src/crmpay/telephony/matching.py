@@ -52,8 +52,8 @@ class PhoneIndex:
         self._best: dict[tuple[str, str], Match] = {}
 
     def add(self, module: str, record: dict[str, Any]) -> None:
-        numbers = {to_e164(str(record[f]), self.region) for f in self.phone_fields[module] if record.get(f)}
-        numbers.discard(None)
+        found = (to_e164(str(record[f]), self.region) for f in self.phone_fields[module] if record.get(f))
+        numbers = {number for number in found if number is not None}
         if not numbers:
             return
         name_field = "Account_Name" if module == "Accounts" else "Last_Name"

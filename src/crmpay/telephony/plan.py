@@ -211,7 +211,7 @@ class Planner:
             )
         if nothing_known and rules.create_lead_on_first_contact:
             owner = self.manager(call)
-            data = {"Last_Name": number, "Company": number, "Phone": number, "Owner": owner}
+            data: dict[str, Any] = {"Last_Name": number, "Company": number, "Phone": number, "Owner": owner}
             if rules.lead_status:
                 data["Lead_Status"] = rules.lead_status
             lead = self._planned(step, "Leads", f"lead:{number}", call, owner, data)

@@ -98,7 +98,8 @@ class CallRules(BaseModel):
     def line_numbers(self) -> dict[str, Line]:
         from crmpay.telephony.phones import to_e164
 
-        return {to_e164(line.number, self.default_region): line for line in self.lines}
+        numbers = ((to_e164(line.number, self.default_region), line) for line in self.lines)
+        return {number: line for number, line in numbers if number is not None}
 
     def ignored(self) -> set[str]:
         from crmpay.telephony.phones import to_e164
