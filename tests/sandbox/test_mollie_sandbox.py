@@ -351,7 +351,7 @@ def test_refunds_of_a_paid_payment(sandbox, mollie):
     assert rest.amount == {"value": "20.00", "currency": "EUR"}
     assert [r.id for r in payment.refunds.list()] == [rest.id, refund.id]
     assert [r.id for r in mollie.refunds.list()] == [rest.id, refund.id]
-    sandbox.advance(3)
+    sandbox.advance_to(add_working_days(sandbox.clock.today(), 1))  # refunded the next working day
     assert payment.refunds.get(refund.id).status == "refunded"
 
 
