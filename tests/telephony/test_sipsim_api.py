@@ -191,6 +191,8 @@ def test_calls_import_from_sipsim(crmpay_env, sandbox, tmp_path):
         str(rules),
         "--json",
     )
+    served = {c["status"] for c in _client(sandbox).iter_calls(T0)}
+    assert served == {"ANSWER", "NOANSWER"}  # upper case, as SipSim's current documentation writes them
     result = crmpay_env.run(*args)
     assert result.code == 0, result.stderr
     summary = result.json()
@@ -204,3 +206,35 @@ def test_calls_import_from_sipsim(crmpay_env, sandbox, tmp_path):
     both = crmpay_env.run("calls", "import", "x.csv", "--from", "sipsim", "--since", "2026-11-20")
     assert both.code == 2 and "not both" in both.stderr
     assert json.loads(crmpay_env.run("calls", "list", "--limit", "1", "--json").stdout)[0]["source"] == "sipsim-api"
+
+
+@pytest.mark.parametrize("answer, missed", [("ANSWER", "NOANSWER"), ("answer", "noanswer"), ("Answer", "MISSED")])
+def test_end_statuses_are_read_without_regard_to_case(sandbox, answer, missed):
+    """SipSim's current pages write ANSWER/MISSED/BUSY/NOANSWER, older ones lower case."""
+    httpx.post(
+        f"{sandbox.url}/__sandbox/sipsim/calls",
+        json={
+            "data": [
+                {
+                    "id": "a",
+                    "direction": "inbound",
+                    "type": "inbound",
+                    "caller_number": "+33611111111",
+                    "receiver_number": "+33142685300",
+                    "start_time": T0.isoformat(),
+                    "duration": 40,
+                    "status": answer,
+                },
+                {
+                    "id": "m",
+                    "direction": "inbound",
+                    "caller_number": "+33622222222",
+                    "receiver_number": "+33142685300",
+                    "start_time": (T0 + timedelta(minutes=1)).isoformat(),
+                    "status": missed,
+                },
+            ]
+        },
+    )
+    parsed = read_api_calls(_client(sandbox), T0, None, region="FR", lines={"+33142685300"})
+    assert [(c.identity, c.answered) for c in parsed.calls] == [("a", True), ("m", False)]

@@ -180,3 +180,36 @@ def test_rules_checked_against_the_crm():
     assert "calls.lines[1].manager: ghost@acme.fr is not an active CRM user" in text
     assert "calls.lines[0].stage: 'Closed Won!' is not a stage of pipeline 'Sales'" in text
     assert "lines[0].manager" not in text  # ann@ is a CRM user, matched case-insensitively
+
+
+def test_sipsim_webhooks_keep_the_ringing_time_and_read_upper_case_statuses(tmp_path):
+    """The end event's duration is the talk time: the call began at its start event, and
+    `ANSWER` (current documentation) is answered like `answer`."""
+    events = [
+        {"pbx_id": "r1", "event": "incoming_call_start", "time": "2026-03-01T10:00:00+01:00", "status": "other"},
+        {"pbx_id": "r1", "event": "incoming_call_answer", "time": "2026-03-01T10:00:25+01:00", "status": "answer"},
+        {
+            "pbx_id": "r1",
+            "event": "incoming_call_end",
+            "time": "2026-03-01T10:02:25+01:00",
+            "caller": "+33612345678",
+            "receiver": "+33142685300",
+            "status": "ANSWER",
+            "duration": 120,
+        },
+        {
+            "pbx_id": "r2",
+            "event": "incoming_call_end",
+            "time": "2026-03-01T11:00:30+01:00",
+            "caller": "+33698765432",
+            "receiver": "+33142685300",
+            "status": "NOANSWER",
+            "duration": 0,
+        },
+    ]
+    path = tmp_path / "hooks.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    r1, r2 = read_calls(path, "sipsim-json", region="FR", tz="Europe/Paris", lines=LINES).calls
+    assert r1.answered and r1.duration_s == 120
+    assert r1.started_at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)  # the start event, not end - duration (09:00:25)
+    assert r2.missed and r2.started_at == datetime(2026, 3, 1, 10, 0, 30, tzinfo=UTC)  # no start event: end - 0

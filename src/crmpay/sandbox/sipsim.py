@@ -186,7 +186,8 @@ class SipsimService:
                 "type": item.get("type")
                 or (
                     "missed"
-                    if item.get("status") == "noanswer" and item.get("direction", "inbound") == "inbound"
+                    if str(item.get("status", "")).casefold() in ("noanswer", "missed")
+                    and item.get("direction", "inbound") == "inbound"
                     else item.get("direction", "inbound")
                 ),
                 "caller_number": item["caller_number"],
@@ -195,7 +196,7 @@ class SipsimService:
                 "answer_time": item.get("answer_time"),
                 "end_time": item.get("end_time") or item["start_time"],
                 "duration": int(item.get("duration") or 0),
-                "status": item.get("status", "answer"),
+                "status": str(item.get("status") or "answer").upper(),  # ANSWER, NOANSWER… as documented now
             }
             self.calls.append((iso(_utc(call["start_time"])), call["id"], call))
             added.append(call["id"])

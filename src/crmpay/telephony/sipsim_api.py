@@ -136,12 +136,15 @@ def read_api_calls(
                 raise ValueError("start_time has no offset")
             duration = int(item.get("duration") or 0)
             identity = str(item["id"])
-            kind = str(item.get("type") or item.get("direction") or "")
+            kind = str(item.get("type") or item.get("direction") or "").casefold()
         except (KeyError, ValueError, TypeError) as exc:
             out.problems.append(LineProblem(position, f"call {item.get('id', '?')}: unreadable: {exc}"))
             continue
-        direction = "outbound" if (item.get("direction") or kind) in ("outgoing", "outbound") else "inbound"
-        answered = item.get("status") == "answer" and kind not in ("missed", "voicemail")
+        direction = (
+            "outbound" if str(item.get("direction") or kind).casefold() in ("outgoing", "outbound") else "inbound"
+        )
+        # statuses are ANSWER, MISSED, BUSY, NOANSWER in the current documentation, lower case in older pages
+        answered = str(item.get("status") or "").casefold() == "answer" and kind not in ("missed", "voicemail")
         caller, receiver = str(item.get("caller_number") or ""), str(item.get("receiver_number") or "")
         _, line, customer = sides.classify(caller, receiver, direction)
         out.calls.append(

@@ -151,6 +151,7 @@ def _asterisk(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
 
 def _sipsim_json(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
     out = Parsed()
+    starts: dict[str, datetime] = {}  # pbx_id -> the time of its *_start event
     with path.open(encoding=detect_encoding(path)) as fh:
         for number, text in enumerate(fh, start=1):
             if not text.strip():
@@ -163,8 +164,14 @@ def _sipsim_json(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
                 out.problems.append(LineProblem(number, f"not a JSON object: {exc}"))
                 continue
             kind = str(event.get("event", ""))
+            if kind.endswith("_start") and event.get("pbx_id") and event.get("time"):
+                try:  # when it began ringing: the end event's duration leaves the ringing out
+                    starts[str(event["pbx_id"])] = local_time(str(event["time"]), tz)
+                except ValueError:
+                    pass  # the end event is what must be readable
+                continue
             if not kind.endswith("_end"):
-                continue  # start/answer events: the *_end event carries the whole call
+                continue  # answer events: the *_end event carries the whole call
             direction = "inbound" if kind.startswith("incoming") else "outbound"
             try:
                 ended = local_time(str(event["time"]), tz)
@@ -180,9 +187,9 @@ def _sipsim_json(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
                     pbx_id,
                     "sipsim-json",
                     number,
-                    ended - timedelta(seconds=duration),
+                    starts.pop(pbx_id) if pbx_id in starts else ended - timedelta(seconds=duration),
                     direction,
-                    event.get("status") == "answer",
+                    str(event.get("status") or "").casefold() == "answer",  # `ANSWER` in newer documentation
                     duration,
                     line,
                     customer,
