@@ -65,7 +65,7 @@ class MollieSettings(_ServiceSection):
     redirect_url: str | None = None  # where Mollie sends a customer after a first payment
 
 
-ZohoDC = Literal["us", "eu", "in", "au", "jp", "cn", "ca", "sa"]
+ZohoDC = Literal["us", "eu", "in", "au", "jp", "cn", "ca", "sa", "uk"]
 
 
 class ZohoSettings(_ServiceSection):

@@ -236,3 +236,66 @@ def test_more_than_100_records_in_one_call_is_refused(sandbox, crm):
     )
     assert response.status_code == 400 and response.json()["code"] == "LIMIT_EXCEEDED"
     assert _stats(sandbox)["zoho_records"]["Contacts"] == 0
+
+
+def test_an_expired_token_is_refreshed_once_whichever_code_zoho_answers(sandbox, crm):
+    """Zoho answers an expired access token with INVALID_TOKEN or AUTHENTICATION_FAILURE;
+    the sandbox alternates (first INVALID_TOKEN), so two expiries meet both."""
+    crm.users()
+    before = _stats(sandbox)["zoho_tokens_minted"]
+    for _ in range(2):
+        httpx.post(f"{sandbox.url}/__sandbox/zoho/expire_tokens")
+        assert crm.users()  # refused once, refreshed once, carried on
+    assert sandbox.services["zoho"].expired_answers == 2  # one INVALID_TOKEN, one AUTHENTICATION_FAILURE
+    assert _stats(sandbox)["zoho_tokens_minted"] == before + 2
+    token = crm._access().access_token
+    httpx.post(f"{sandbox.url}/__sandbox/zoho/expire_tokens")
+    codes = [
+        httpx.get(f"{sandbox.url}/crm/v8/users", headers={"Authorization": f"Zoho-oauthtoken {token}"}).json()["code"]
+        for _ in range(2)
+    ]
+    assert codes == ["INVALID_TOKEN", "AUTHENTICATION_FAILURE"]
+
+
+def test_a_changed_address_is_not_served_from_the_cached_token(sandbox, file_keyring, tmp_path):
+    """The cached token belongs to the accounts server and API address that minted it:
+    after `zoho.base_url` changes, the next run mints at the new place."""
+    from crmpay.sandbox import Sandbox
+
+    cache = TokenCache("default", tmp_path / "profile")
+
+    def client(box):
+        creds = box.credentials()["zoho"]
+        refresh = exchange_grant_code(
+            creds["client_id"], creds["client_secret"], _grant(box), accounts=creds["accounts_url"]
+        )["refresh_token"]
+        return ZohoCRM(
+            creds["client_id"],
+            creds["client_secret"],
+            refresh,
+            token_cache=cache,
+            accounts=creds["accounts_url"],
+            api_url=box.url,
+            retry_policy=FAST,
+        )
+
+    first = client(sandbox)
+    assert first.users() and cache.load().api_domain == sandbox.url
+    with Sandbox(start=sandbox.clock.today()) as moved:
+        second = client(moved)
+        httpx.delete(f"{sandbox.url}/__sandbox/stats")
+        assert second.users()
+        assert _stats(moved)["requests"]["GET /crm/v8/users"] == 1
+        assert "GET /crm/v8/users" not in _stats(sandbox)["requests"]
+        assert cache.load().api_domain == moved.url
+        second.close()
+    first.close()
+
+
+def test_the_uk_data_centre_is_known():
+    from crmpay.config import ZohoSettings
+    from crmpay.crm.zoho import DATA_CENTRES, accounts_url
+
+    assert accounts_url("uk") == "https://accounts.zoho.uk"
+    assert DATA_CENTRES["uk"][1] == "https://www.zohoapis.uk"
+    assert ZohoSettings.model_validate({"dc": "uk"}).dc == "uk"

@@ -133,7 +133,7 @@ def smtp(
 
 @command.command("zoho")
 def zoho(
-    dc: str = typer.Option("eu", "--dc", help="Data centre: us, eu, in, au, jp, cn, ca or sa."),
+    dc: str = typer.Option("eu", "--dc", help="Data centre: us, eu, uk, in, au, jp, cn, ca or sa."),
     environment: str = typer.Option("live", help="live or local (local needs --base-url)."),
     base_url: str = typer.Option(None, "--base-url", help="Accounts and API address, for --environment local."),
     grant_code: str = typer.Option(None, "--grant-code", help="The one-time grant code from the API console."),

@@ -27,6 +27,7 @@ class CachedToken:
     access_token: str
     expires_at: datetime
     api_domain: str
+    accounts: str = ""  # the Zoho accounts server that minted it (its data centre)
 
     def fresh(self, now: datetime) -> bool:
         return now + MARGIN < self.expires_at
@@ -53,7 +54,12 @@ class TokenCache:
             return None
         try:
             data = json.loads(raw)
-            return CachedToken(data["access_token"], datetime.fromisoformat(data["expires_at"]), data["api_domain"])
+            return CachedToken(
+                data["access_token"],
+                datetime.fromisoformat(data["expires_at"]),
+                data["api_domain"],
+                str(data.get("accounts") or ""),
+            )
         except (ValueError, KeyError):
             return None
 
@@ -63,6 +69,7 @@ class TokenCache:
                 "access_token": token.access_token,
                 "expires_at": token.expires_at.isoformat(),
                 "api_domain": token.api_domain,
+                "accounts": token.accounts,
             }
         )
         if secrets.keyring_available():

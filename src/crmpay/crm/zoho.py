@@ -38,6 +38,7 @@ DATA_CENTRES = {  # dc -> (accounts host, API host)
     "cn": ("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
     "ca": ("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
     "sa": ("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+    "uk": ("https://accounts.zoho.uk", "https://www.zohoapis.uk"),
 }
 SCOPE_CODES = {"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION", "AUTHENTICATION_FAILURE"}
 
@@ -123,12 +124,34 @@ class ZohoCRM:
         self._token: CachedToken | None = None
 
     # -- tokens --------------------------------------------------------------------------------------
+    def _usable(self, token: CachedToken | None, stale: str | None) -> bool:
+        """Fresh, not the one just refused, and minted for the place the settings name now
+        (a changed data centre or `zoho.base_url` must not keep using the old one)."""
+        return (
+            token is not None
+            and token.fresh(now())
+            and token.access_token != stale
+            and token.accounts == self._accounts
+            and (self._api_override is None or token.api_domain == self._api_override)
+        )
+
+    def adopt(self, access_token: str, expires_in: int, api_domain: str) -> CachedToken:
+        """Use a token minted elsewhere (the grant-code exchange's); the caller caches it
+        once the connection is checked."""
+        self._token = CachedToken(
+            access_token,
+            now() + timedelta(seconds=expires_in),
+            (self._api_override or api_domain).rstrip("/"),
+            self._accounts,
+        )
+        return self._token
+
     def _access(self, *, stale: str | None = None) -> CachedToken:
-        if self._token and self._token.fresh(now()) and self._token.access_token != stale:
+        if self._token is not None and self._usable(self._token, stale):
             return self._token
         with self._cache.lock():
             cached = self._cache.load()
-            if cached and cached.fresh(now()) and cached.access_token != stale:
+            if cached is not None and self._usable(cached, stale):
                 self._token = cached
                 return cached
             self._token = self._mint()
@@ -161,7 +184,10 @@ class ZohoCRM:
             )
         domain = self._api_override or body.get("api_domain") or DATA_CENTRES["us"][1]
         return CachedToken(
-            body["access_token"], now() + timedelta(seconds=int(body.get("expires_in", 3600))), domain.rstrip("/")
+            body["access_token"],
+            now() + timedelta(seconds=int(body.get("expires_in", 3600))),
+            domain.rstrip("/"),
+            self._accounts,
         )
 
     # -- requests -------------------------------------------------------------------------------------
@@ -190,7 +216,8 @@ class ZohoCRM:
             )
             body = _json(response)
             code = body.get("code")
-            if response.status_code == 401 and code == "INVALID_TOKEN" and not refreshed:
+            # an expired token comes back as INVALID_TOKEN or AUTHENTICATION_FAILURE: refresh once
+            if response.status_code == 401 and code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE") and not refreshed:
                 refreshed = True
                 self._access(stale=token.access_token)
                 continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from crmpay import secrets
@@ -23,7 +22,7 @@ def connect_zoho(
     """Exchange the grant code, check access with a cheap call, then store the secrets."""
     from pydantic import ValidationError
 
-    from crmpay.crm._tokens import CachedToken, TokenCache, now
+    from crmpay.crm._tokens import TokenCache
     from crmpay.crm.zoho import ZohoCRM, exchange_grant_code
 
     try:
@@ -49,11 +48,7 @@ def connect_zoho(
         api_url=settings.base_url,
     )
     # the token minted with the grant code serves this check and the runs after it
-    crm._token = CachedToken(
-        answer["access_token"],
-        now() + timedelta(seconds=int(answer.get("expires_in", 3600))),
-        (settings.base_url or answer.get("api_domain", "")).rstrip("/"),
-    )
+    token = crm.adopt(answer["access_token"], int(answer.get("expires_in", 3600)), answer.get("api_domain", ""))
     users = crm.users()
     for field, value in (
         ("client_id", client_id),
@@ -61,7 +56,7 @@ def connect_zoho(
         ("refresh_token", answer["refresh_token"]),
     ):
         secrets.set_secret(config.profile, "zoho", field, value)
-    cache.save(crm._token)
+    cache.save(token)
     config.update_section("zoho", settings.model_dump(mode="json", exclude_none=True))
     return {
         "service": "zoho",
