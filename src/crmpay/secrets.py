@@ -143,19 +143,25 @@ def read_secret(profile: str, service: str, field: str) -> Secret | None:
     return Secret(stored, "keyring") if stored else None
 
 
-def in_keyring(profile: str, service: str, field: str) -> bool:
-    """Whether the keyring (not the environment) holds this secret."""
+def keyring_value(profile: str, service: str, field: str) -> str | None:
+    """The secret as the keyring (not the environment) holds it; None when it does not."""
     try:
         keyring = _keyring()
     except NotConnected:
-        return False
+        return None
     from keyring.errors import KeyringError
 
     try:
         with _file_lock(keyring, exclusive=False):
-            return keyring.get_password(KEYRING_SERVICE, _username(profile, service, field)) is not None
+            value: str | None = keyring.get_password(KEYRING_SERVICE, _username(profile, service, field))
     except KeyringError:
-        return False
+        return None
+    return value
+
+
+def in_keyring(profile: str, service: str, field: str) -> bool:
+    """Whether the keyring (not the environment) holds this secret."""
+    return keyring_value(profile, service, field) is not None
 
 
 def get_secret(profile: str, service: str, field: str) -> str | None:

@@ -299,3 +299,34 @@ def test_the_uk_data_centre_is_known():
     assert accounts_url("uk") == "https://accounts.zoho.uk"
     assert DATA_CENTRES["uk"][1] == "https://www.zohoapis.uk"
     assert ZohoSettings.model_validate({"dc": "uk"}).dc == "uk"
+
+
+def test_the_21st_refresh_token_deletes_the_oldest(sandbox):
+    creds = sandbox.credentials()["zoho"]
+    tokens = [
+        exchange_grant_code(
+            creds["client_id"], creds["client_secret"], _grant(sandbox), accounts=creds["accounts_url"]
+        )["refresh_token"]
+        for _ in range(21)
+    ]
+    mint = {"grant_type": "refresh_token", "client_id": creds["client_id"], "client_secret": creds["client_secret"]}
+    oldest = httpx.post(f"{creds['accounts_url']}/oauth/v2/token", data={**mint, "refresh_token": tokens[0]})
+    assert oldest.json() == {"error": "invalid_code"}
+    second = httpx.post(f"{creds['accounts_url']}/oauth/v2/token", data={**mint, "refresh_token": tokens[1]})
+    assert second.json()["access_token"]
+
+
+def test_reconnecting_revokes_the_profiles_previous_refresh_token(crmpay_env, sandbox):
+    service = sandbox.services["zoho"]
+    crmpay_env.connect_zoho(sandbox)
+    first = set(service.refresh_tokens)
+    assert len(first) == 1
+    code = httpx.post(f"{sandbox.url}/__sandbox/zoho/grant_code").json()["code"]
+    again = crmpay_env.run(
+        "connect", "zoho", "--environment", "local", "--base-url", sandbox.url, "--grant-code", code, "--json"
+    )
+    assert again.code == 0, again.stderr
+    assert again.json()["previous_token_revoked"] is True
+    assert "revoked this profile's previous Zoho refresh token" in again.stderr
+    assert len(service.refresh_tokens) == 1 and not first & set(service.refresh_tokens)
+    assert crmpay_env.run("crm", "check").code == 0  # the new token works

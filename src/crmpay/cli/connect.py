@@ -166,6 +166,14 @@ def zoho(
         app.out.json(result)
     else:
         app.out.success(f"zoho connected for profile {app.profile} ({dc}, {result['users']} active users)")
+    if result["previous_token_revoked"] is True:
+        app.out.info("revoked this profile's previous Zoho refresh token (Zoho keeps at most 20 per user)")
+    elif result["previous_token_revoked"] is False:
+        app.out.warn(
+            "could not revoke this profile's previous Zoho refresh token: it still counts towards "
+            "Zoho's 20 per user (the 21st deletes the oldest, maybe another profile's); "
+            "remove it under Connected Apps in Zoho Accounts"
+        )
 
 
 @command.command("sipsim")

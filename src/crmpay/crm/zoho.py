@@ -88,6 +88,18 @@ def exchange_grant_code(
     return body
 
 
+def revoke_refresh_token(refresh_token: str, *, accounts: str, http: httpx.Client | None = None) -> bool:
+    """Revoke a refresh token at its accounts server (`POST /oauth/v2/token/revoke`); True
+    when Zoho says it is gone. A Zoho user keeps at most 20 refresh tokens and the 21st
+    deletes the oldest, so a reconnect revokes the token it replaces."""
+    client = http or httpx.Client(timeout=30)
+    try:
+        response = client.post(f"{accounts}/oauth/v2/token/revoke", params={"token": refresh_token})
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and _json(response).get("status") == "success"
+
+
 def _json(response: httpx.Response) -> dict[str, Any]:
     """The body as a dict; numbers with decimals become `Decimal` (money never a float)."""
     if response.status_code == 204 or not response.content:

@@ -45,6 +45,8 @@ MANDATORY = {
     "CRMPAY_Mandates": ("Name",),
     "CRMPAY_Payments": ("Name",),
 }
+MAX_REFRESH_TOKENS = 20  # per user: the 21st deletes the oldest
+
 FIELDS = {
     "Leads": ["Last_Name", "First_Name", "Company", "Email", "Phone", "Mobile", "Lead_Source", "Lead_Status", "Owner"],
     "Contacts": [
@@ -126,7 +128,7 @@ class ZohoService:
         self._indexes: dict[tuple[str, tuple[str, ...]], dict[tuple[str, ...], str]] = {}
         self.users: list[dict[str, Any]] = []
         self.grant_codes: dict[str, tuple[str, bool]] = {}  # code -> (created_at, used)
-        self.refresh_tokens: set[str] = set()
+        self.refresh_tokens: dict[str, None] = {}  # oldest first; a user keeps at most 20
         self.access_tokens: dict[str, str] = {}  # token -> expires_at
         self.minted: dict[str, list[str]] = {}  # refresh token -> mint times
         self.tokens_minted = 0
@@ -193,6 +195,7 @@ class ZohoService:
     # -- routes --------------------------------------------------------------------------------------
     def register(self, router: Router) -> None:
         router.add("POST", "/oauth/v2/token", self.token, service=self.name)
+        router.add("POST", "/oauth/v2/token/revoke", self.revoke, service=self.name)
         api = [
             ("GET", "/crm/v8/users", self.list_users),
             ("GET", "/crm/v8/settings/modules", self.modules),
@@ -266,6 +269,13 @@ class ZohoService:
         return wrapped
 
     # -- OAuth ---------------------------------------------------------------------------------------
+    def revoke(self, request: Request) -> Response:
+        token = request.arg("token") or ""
+        if token not in self.refresh_tokens:
+            return Response.json_body(400, {"status": "failure", "error": "invalid_token"})
+        del self.refresh_tokens[token]
+        return Response.json_body(200, {"status": "success"})
+
     def token(self, request: Request) -> Response:
         params = {k: v[0] for k, v in request.query.items()}
         params.update(request.form())
@@ -280,7 +290,9 @@ class ZohoService:
                 return Response.json_body(200, {"error": "invalid_code"})
             self.grant_codes[code] = (found[0], True)
             refresh = "1000." + self.sandbox.ids.next("refresh", 24).lower()
-            self.refresh_tokens.add(refresh)
+            self.refresh_tokens[refresh] = None
+            while len(self.refresh_tokens) > MAX_REFRESH_TOKENS:  # the 21st deletes the oldest
+                del self.refresh_tokens[next(iter(self.refresh_tokens))]
             return Response.json_body(200, {**self._mint(refresh), "refresh_token": refresh})
         if grant == "refresh_token":
             refresh = params.get("refresh_token", "")

@@ -23,7 +23,7 @@ def connect_zoho(
     from pydantic import ValidationError
 
     from crmpay.crm._tokens import TokenCache
-    from crmpay.crm.zoho import ZohoCRM, exchange_grant_code
+    from crmpay.crm.zoho import ZohoCRM, exchange_grant_code, revoke_refresh_token
 
     try:
         settings = ZohoSettings.model_validate(
@@ -36,6 +36,7 @@ def connect_zoho(
         )
     except ValidationError as exc:
         raise UsageError(f"zoho: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    previous = _previous_refresh_token(config)
     answer = exchange_grant_code(client_id, client_secret, grant_code, dc=dc, accounts=settings.accounts_url)
     cache = TokenCache(config.profile, config.home.profile_dir(config.profile))
     crm = ZohoCRM(
@@ -57,6 +58,9 @@ def connect_zoho(
     ):
         secrets.set_secret(config.profile, "zoho", field, value)
     cache.save(token)
+    revoked = None
+    if previous is not None and previous[0] != answer["refresh_token"]:
+        revoked = revoke_refresh_token(previous[0], accounts=previous[1])
     config.update_section("zoho", settings.model_dump(mode="json", exclude_none=True))
     return {
         "service": "zoho",
@@ -65,7 +69,23 @@ def connect_zoho(
         "dc": dc,
         "users": len(users),
         "scope": answer.get("scope"),
+        # None: there was no earlier token of ours; False: it could not be revoked
+        "previous_token_revoked": revoked,
     }
+
+
+def _previous_refresh_token(config: Config) -> tuple[str, str] | None:
+    """The refresh token this profile kept in the keyring before, and its accounts server."""
+    from crmpay.crm.zoho import accounts_url
+
+    token = secrets.keyring_value(config.profile, "zoho", "refresh_token")
+    if not token:
+        return None
+    settings = config.settings.zoho
+    try:
+        return token, accounts_url(settings.dc if settings else "eu", settings.accounts_url if settings else None)
+    except UsageError:
+        return None
 
 
 def check_mapping(config: Config, crm: Any) -> dict[str, Any]:
