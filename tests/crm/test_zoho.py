@@ -330,3 +330,21 @@ def test_reconnecting_revokes_the_profiles_previous_refresh_token(crmpay_env, sa
     assert "revoked this profile's previous Zoho refresh token" in again.stderr
     assert len(service.refresh_tokens) == 1 and not first & set(service.refresh_tokens)
     assert crmpay_env.run("crm", "check").code == 0  # the new token works
+
+
+@pytest.mark.parametrize("module", ["Tasks", "Calls"])
+def test_activities_cannot_be_upserted(sandbox, crm, module):
+    """Zoho v8's upsert takes Leads, Accounts, Contacts, Deals, … and custom modules, not
+    Tasks, Calls or Meetings: the sandbox refuses as Zoho does, and inserting still works."""
+    record = {"Subject": "x", "CRMPAY_Call_Id": "c1"}
+    if module == "Calls":
+        record.update(Call_Type="Inbound", Call_Start_Time="2026-11-20T09:00:00+01:00")
+    token = crm._access().access_token
+    refused = httpx.post(
+        f"{sandbox.url}/crm/v8/{module}/upsert",
+        headers={"Authorization": f"Zoho-oauthtoken {token}"},
+        json={"data": [record], "duplicate_check_fields": ["CRMPAY_Call_Id"]},
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "INVALID_MODULE"
+    assert _stats(sandbox)["zoho_records"][module] == 0
+    assert crm.insert(module, [record])[0].ok

@@ -45,6 +45,8 @@ MANDATORY = {
     "CRMPAY_Mandates": ("Name",),
     "CRMPAY_Payments": ("Name",),
 }
+# v8 upsert takes Leads, Accounts, Contacts, Deals, … and custom modules, not activities
+NOT_UPSERTABLE = frozenset({"Tasks", "Calls", "Events"})
 MAX_REFRESH_TOKENS = 20  # per user: the 21st deletes the oldest
 
 FIELDS = {
@@ -440,6 +442,9 @@ class ZohoService:
         return self._answer(results, 200)
 
     def upsert(self, request: Request) -> Response:
+        module = request.params["module"]
+        if module in NOT_UPSERTABLE:
+            raise self._error(400, "INVALID_MODULE", f"the upsert API does not support the module {module}")
         module, data, body = self._batch(request)
         keys = body.get("duplicate_check_fields") or []
         results = []

@@ -6,12 +6,14 @@
 3. Contacts, leads, accounts (and deals, when the policy reads them) are loaded in bulk;
    the plan is made in memory (`telephony.plan`).
 4. Records are written module by module in batches of 100: accounts, leads, contacts,
-   then deals, tasks and calls, which are upserted by the call's identity
-   (`crm.call_id_field`), so writing one twice after a crash updates it instead.
+   then deals, tasks and calls, which carry the call's identity (`crm.call_id_field`).
+   Deals are upserted by it. Zoho's upsert does not take Tasks or Calls, so those are
+   first looked up by the identity (COQL `in`, 50 at a time) and only the missing ones
+   inserted: writing one twice after a crash finds it instead of duplicating it.
    A call is marked done in the store in the same step as its last record is confirmed.
 
 A killed import resumes: the next run re-reads the CRM, so the contacts and leads it made
-now match, and the keyed records are upserted, not duplicated.
+now match, and the keyed records are found or upserted, not duplicated.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from typing import Any
 
 from crmpay.core.clock import now_iso
 from crmpay.core.errors import UsageError
+from crmpay.crm.base import RecordResult
 from crmpay.store import Store
 from crmpay.telephony.calls import Call
-from crmpay.telephony.plan import KEYED, ORDER, DealBook, Plan, PlannedRecord, Planner, Ref
+from crmpay.telephony.plan import KEYED, ORDER, UPSERTABLE, DealBook, Plan, PlannedRecord, Planner, Ref
 from crmpay.telephony.rules import CallRules
 from crmpay.telephony.sources import LineProblem
+
+IDS_PER_QUERY = 50  # values in one COQL `in (...)`
 
 Progress = Callable[[str, int, int], None]  # (module, written so far, total)
 
@@ -248,7 +253,12 @@ def _execute(
         for start in range(0, len(ready), 100):
             batch = ready[start : start + 100]
             data = [d for _, d in batch]
-            results = crm.upsert(module, data, [id_field]) if module in KEYED else crm.insert(module, data)
+            if module in UPSERTABLE:
+                results = crm.upsert(module, data, [id_field])
+            elif module in KEYED:
+                results = _insert_once(crm, module, id_field, data)
+            else:
+                results = crm.insert(module, data)
             for (record, _), result in zip(batch, results, strict=True):
                 if result.ok:
                     record.id, record.action = result.id, result.action
@@ -264,6 +274,31 @@ def _execute(
             touched = {i for record, _ in batch for i in record.calls}
             _settle(store, plan, by_call, touched, settled, report)
     _settle(store, plan, by_call, set(by_call), settled, report)
+
+
+def _insert_once(crm: Any, module: str, id_field: str, data: list[dict[str, Any]]) -> list[RecordResult]:
+    """Insert the records whose identity the module does not hold yet; the others are
+    answered with the id already there (action "found")."""
+    identities = [str(d[id_field]) for d in data]
+    found: dict[str, str] = {}
+    for start in range(0, len(identities), IDS_PER_QUERY):
+        chunk = identities[start : start + IDS_PER_QUERY]
+        quoted = ", ".join("'" + i.replace("'", "\\'") + "'" for i in chunk)
+        for row in crm.query(f"select id, {id_field} from {module} where {id_field} in ({quoted}) limit 2000"):
+            if str(row.get(id_field)) in chunk:  # re-check every hit
+                found.setdefault(str(row[id_field]), str(row["id"]))
+    missing = [d for d in data if str(d[id_field]) not in found]
+    inserted = iter(crm.insert(module, missing) if missing else [])
+    results = []
+    for index, identity in enumerate(identities):
+        if identity in found:
+            results.append(RecordResult(index, True, found[identity], "found", "SUCCESS", "already in the CRM"))
+        else:
+            result = next(inserted)
+            results.append(
+                RecordResult(index, result.ok, result.id, result.action, result.code, result.message, result.details)
+            )
+    return results
 
 
 def _settle(

@@ -21,7 +21,8 @@ from crmpay.telephony.matching import Match, PhoneIndex, ref_id
 from crmpay.telephony.rules import CallRules
 
 ORDER = ("Accounts", "Leads", "Contacts", "Deals", "Tasks", "Calls")
-KEYED = ("Deals", "Tasks", "Calls")  # upserted by the call's identity: safe to write twice
+KEYED = ("Deals", "Tasks", "Calls")  # carry the call's identity: found again, never written twice
+UPSERTABLE = ("Deals",)  # Zoho's upsert takes Deals, not Tasks or Calls (docs/fidelity.md)
 PLANNED = "@"  # ids of records planned in this import start with it
 
 
