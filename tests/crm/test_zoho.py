@@ -348,3 +348,35 @@ def test_activities_cannot_be_upserted(sandbox, crm, module):
     assert refused.status_code == 400 and refused.json()["code"] == "INVALID_MODULE"
     assert _stats(sandbox)["zoho_records"][module] == 0
     assert crm.insert(module, [record])[0].ok
+
+
+def test_pipelines_are_read_per_real_layout_and_deals_must_fit_them(sandbox, crm):
+    """`layout_id` must be a real layout id; a new org's pipeline is stored as
+    "Standard (Standard)"; a deal whose pipeline or stage is not in its layout is refused."""
+    token = crm._access().access_token
+    by_default = httpx.get(
+        f"{sandbox.url}/crm/v8/settings/pipeline",
+        params={"layout_id": "default"},
+        headers={"Authorization": f"Zoho-oauthtoken {token}"},
+    )
+    assert by_default.status_code == 400 and by_default.json()["code"] == "INVALID_DATA"
+    [layout] = crm.layouts("Deals")
+    [standard] = crm.pipelines(layout["id"])
+    assert (standard.actual, standard.display) == ("Standard (Standard)", "Standard")
+    assert standard.stages[0] == "Qualification" and "Closed Lost to Competition" in standard.stages
+    deal = {"Deal_Name": "D", "Stage": "Qualification", "Layout": {"id": layout["id"]}}
+    results = crm.insert(
+        "Deals",
+        [
+            {**deal, "Pipeline": "Standard (Standard)"},
+            {**deal, "Pipeline": "Standard"},  # the display name is not what a record carries
+            {**deal, "Pipeline": "Standard (Standard)", "Stage": "Signed"},
+            {**deal, "Pipeline": "Standard (Standard)", "Layout": {"id": "123"}},
+        ],
+    )
+    assert [(r.ok, r.code) for r in results] == [
+        (True, "SUCCESS"),
+        (False, "MAPPING_MISMATCH"),
+        (False, "MAPPING_MISMATCH"),
+        (False, "INVALID_DATA"),
+    ]

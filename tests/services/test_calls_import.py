@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from crmpay.paths import Home
+from crmpay.sandbox.zoho import DEALS_LAYOUT
 
 LINE = "01 42 68 53 00"  # the company line, +33142685300
 LINE_E164 = "+33142685300"
@@ -277,7 +278,7 @@ def test_a_killed_import_resumes_without_duplicates(crmpay_env, sandbox, zoho, t
         tmp_path / "rules.toml",
         BASE_RULES.replace(
             "create_contact = true",
-            'create_contact = true\ndeal_policy = "always"\npipeline = "Sales"\nstage = "Qualification"',
+            'create_contact = true\ndeal_policy = "always"\npipeline = "Standard (Standard)"\nstage = "Qualification"',
         ),
     )
     rows = [
@@ -317,7 +318,7 @@ def _deal_rules(tmp_path: Path, policy: str) -> Path:
         BASE_RULES.replace(
             "create_contact = true",
             f'create_contact = true\ncreate_account = true\naccount_owner = "line_manager"\n'
-            f'deal_policy = "{policy}"\npipeline = "Sales"\nstage = "Qualification"',
+            f'deal_policy = "{policy}"\npipeline = "Standard"\nstage = "Qualification"',  # as the CRM shows it
         ),
     )
 
@@ -336,8 +337,9 @@ def test_deal_policies_for_a_new_caller(crmpay_env, sandbox, zoho, tmp_path, pol
     assert len(deals) == expected and result.json()["created"]["deals"] == expected
     (account,) = _records(sandbox, "Accounts")
     for deal in deals:
-        assert deal["Account_Name"]["id"] == account["id"] and deal["Pipeline"] == "Sales"
+        assert deal["Account_Name"]["id"] == account["id"] and deal["Pipeline"] == "Standard (Standard)"
         assert deal["Stage"] == "Qualification" and _owner(deal) == zoho[SALES]
+        assert deal["Layout"]["id"] == DEALS_LAYOUT["id"]
 
 
 def test_no_open_deal_created_less_than_a_year_ago(crmpay_env, sandbox, zoho, tmp_path):
@@ -428,7 +430,8 @@ def test_account_owner_can_be_the_matched_contacts_owner(crmpay_env, sandbox, zo
     [
         ('account_owner = "contact_owner"\ncontact_owner = "account_owner"', "account_owner"),
         ('default_owner = "ghost@example.fr"', "default_owner: ghost@example.fr is not an active CRM user"),
-        ('deal_policy = "always"\npipeline = "Sales"\nstage = "Signed"', "stage: 'Signed' is not a stage"),
+        ('deal_policy = "always"\npipeline = "Standard"\nstage = "Signed"', "stage: 'Signed' is not a stage"),
+        ('deal_policy = "always"\npipeline = "Sales"\nstage = "Qualification"', "'Sales' is not a pipeline"),
         ('deal_policy = "always"', "needs pipeline and stage"),
     ],
 )

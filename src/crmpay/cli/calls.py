@@ -47,7 +47,7 @@ def import_(
         raise UsageError(f"no valid call to import ({shown})", hint="check --format and the file's columns")
     crm = open_crm(app.config)
     id_field = app.config.settings.crm.call_id_field
-    users = crm_context(crm, rules, id_field, where)
+    context = crm_context(crm, rules, id_field, where)
     app.home.ensure_profile_dir(app.profile)
     with (
         exclusive(app.home.profile_dir(app.profile) / "calls.lock", "calls import"),
@@ -59,8 +59,9 @@ def import_(
             rules,
             parsed.calls,
             parsed.problems,
-            users=users,
+            users=context.users,
             id_field=id_field,
+            deal_layout=context.deal_layout,
             dry_run=dry_run,
             progress=progress,
         )

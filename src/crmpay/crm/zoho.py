@@ -24,7 +24,7 @@ import httpx
 from crmpay._httpretry import send_with_retries
 from crmpay.core.errors import AuthError, OperationFailed, TemporaryError, UsageError
 from crmpay.crm._tokens import CachedToken, TokenCache, now
-from crmpay.crm.base import RecordResult
+from crmpay.crm.base import Pipeline, RecordResult
 from crmpay.providers._retry import RetryPolicy
 
 API_VERSION = "v8"
@@ -254,9 +254,20 @@ class ZohoCRM:
     def fields(self, module: str) -> list[dict[str, Any]]:
         return _json(self._request("GET", "settings/fields", params={"module": module})).get("fields", [])
 
-    def pipelines(self, layout_id: str = "default") -> dict[str, list[str]]:
+    def layouts(self, module: str) -> list[dict[str, Any]]:
+        return _json(self._request("GET", "settings/layouts", params={"module": module})).get("layouts", [])
+
+    def pipelines(self, layout_id: str) -> list[Pipeline]:
+        """The pipelines of a layout (a real layout id: Zoho refuses anything else)."""
         body = _json(self._request("GET", "settings/pipeline", params={"layout_id": layout_id}))
-        return {p["actual_value"]: [s["actual_value"] for s in p.get("maps", [])] for p in body.get("pipeline", [])}
+        return [
+            Pipeline(
+                str(p["actual_value"]),
+                str(p.get("display_value") or p["actual_value"]),
+                [str(s["actual_value"]) for s in p.get("maps", [])],
+            )
+            for p in body.get("pipeline", [])
+        ]
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, module: str, record_id: str) -> dict[str, Any] | None:

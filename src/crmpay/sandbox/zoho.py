@@ -114,7 +114,25 @@ FIELDS = {
     "CRMPAY_Mandates": ["Name", "Provider", "Status", "Reference", "Contact", "Email"],
     "CRMPAY_Payments": ["Name", "Provider", "Status", "Amount", "Currency", "Charge_Date", "Mandate", "Email"],
 }
-PIPELINES = {"Sales": ["Qualification", "Needs Analysis", "Proposal", "Negotiation", "Closed Won", "Closed Lost"]}
+# A new org's Deals layout and its one pipeline, stored as "Standard (Standard)" and shown
+# as "Standard", with Zoho's standard stages. Pipelines are read per layout.
+DEALS_LAYOUT = {"id": "5725767000000091055", "name": "Standard", "status": "active"}
+PIPELINES = {  # actual value -> (display value, stages)
+    "Standard (Standard)": (
+        "Standard",
+        [
+            "Qualification",
+            "Needs Analysis",
+            "Value Proposition",
+            "Identify Decision Makers",
+            "Proposal/Price Quote",
+            "Negotiation/Review",
+            "Closed Won",
+            "Closed Lost",
+            "Closed Lost to Competition",
+        ],
+    )
+}
 PHONE_FIELDS = ("Phone", "Mobile", "Home_Phone", "Other_Phone")
 
 
@@ -203,6 +221,7 @@ class ZohoService:
             ("GET", "/crm/v8/settings/modules", self.modules),
             ("GET", "/crm/v8/settings/fields", self.fields),
             ("GET", "/crm/v8/settings/pipeline", self.pipelines),
+            ("GET", "/crm/v8/settings/layouts", self.layouts),
             ("POST", "/crm/v8/coql", self.coql),
             ("GET", "/crm/v8/{module}/search", self.search),
             ("POST", "/crm/v8/{module}/upsert", self.upsert),
@@ -248,6 +267,8 @@ class ZohoService:
                     else (
                         "ZohoCRM.settings.pipeline.READ"
                         if "pipeline" in request.path
+                        else "ZohoCRM.settings.layouts.READ"
+                        if request.path.endswith("/layouts")
                         else (
                             "ZohoCRM.settings.fields.READ"
                             if request.path.endswith("/fields")
@@ -342,6 +363,25 @@ class ZohoService:
             "Modified_Time": data.get("Modified_Time") or now,
         }
 
+    @staticmethod
+    def _deal_mapping(data: dict[str, Any]) -> dict[str, Any] | None:
+        """A deal's layout must exist, and its pipeline and stage belong to that layout."""
+
+        def error(code: str, field: str) -> dict[str, Any]:
+            details = {"api_name": field, "json_path": f"$.data[0].{field}"}
+            return {"code": code, "message": "invalid data", "status": "error", "details": details}
+
+        layout = data.get("Layout")
+        if layout is not None and (not isinstance(layout, dict) or layout.get("id") != DEALS_LAYOUT["id"]):
+            return error("INVALID_DATA", "Layout")
+        pipeline = data.get("Pipeline")
+        if pipeline is not None and pipeline not in PIPELINES:
+            return error("MAPPING_MISMATCH", "Pipeline")
+        stages = PIPELINES[pipeline][1] if pipeline else [s for _, ss in PIPELINES.values() for s in ss]
+        if data.get("Stage") and data["Stage"] not in stages:
+            return error("MAPPING_MISMATCH", "Stage")
+        return None
+
     def _check(self, module: str, data: Any) -> dict[str, Any] | None:
         """The error entry for one record, or None when it is valid."""
         if not isinstance(data, dict):
@@ -362,6 +402,10 @@ class ZohoService:
                 "status": "error",
                 "details": {"api_name": refused, "json_path": f"$.data[0].{refused}"},
             }
+        if module == "Deals":
+            mismatch = self._deal_mapping(data)
+            if mismatch:
+                return mismatch
         unknown = [
             k
             for k in data
@@ -621,23 +665,33 @@ class ZohoService:
             },
         )
 
+    def layouts(self, request: Request) -> Response:
+        if not request.arg("module"):
+            raise self._error(400, "REQUIRED_PARAM_MISSING", "module is required")
+        if request.arg("module") != "Deals":
+            return Response.json_body(200, {"layouts": [{"id": "5725767000000091000", "name": "Standard"}]})
+        return Response.json_body(200, {"layouts": [DEALS_LAYOUT]})
+
     def pipelines(self, request: Request) -> Response:
-        if not request.arg("layout_id"):
+        layout = request.arg("layout_id")
+        if not layout:
             raise self._error(400, "REQUIRED_PARAM_MISSING", "layout_id is required")
+        if layout != DEALS_LAYOUT["id"]:  # a real layout id, nothing else (not "default")
+            raise self._error(400, "INVALID_DATA", "invalid data", {"param_name": "layout_id"})
         return Response.json_body(
             200,
             {
                 "pipeline": [
                     {
-                        "display_value": name,
-                        "actual_value": name,
+                        "display_value": display,
+                        "actual_value": actual,
                         "id": str(i + 1),
                         "default": i == 0,
                         "maps": [
                             {"display_value": s, "actual_value": s, "id": str(100 + j)} for j, s in enumerate(stages)
                         ],
                     }
-                    for i, (name, stages) in enumerate(PIPELINES.items())
+                    for i, (actual, (display, stages)) in enumerate(PIPELINES.items())
                 ]
             },
         )

@@ -68,13 +68,29 @@ class ImportReport:
         }
 
 
-def crm_context(crm: Any, rules: CallRules, id_field: str, where: str) -> dict[str, str]:
-    """Check the rules and the identity field against the CRM; the users' ids by email."""
+@dataclass(frozen=True)
+class CrmContext:
+    users: dict[str, str]  # active users' ids by email (case-folded)
+    deal_layout: str | None  # the Deals layout new deals are made in, when deals are made
+
+
+def crm_context(crm: Any, rules: CallRules, id_field: str, where: str) -> CrmContext:
+    """Check the rules and the identity field against the CRM; the users' ids by email and
+    the Deals layout. Pipelines are read from that layout; a rule may name a pipeline as
+    people see it ("Standard") or as Zoho stores it ("Standard (Standard)"): the rules are
+    rewritten to the stored value, which is what a deal must carry."""
     from crmpay.core.errors import ConfigError
 
     users = {str(u.get("email", "")).casefold(): str(u["id"]) for u in crm.users() if u.get("email")}
     needs_pipelines = bool(rules.pipeline) or any(ln.pipeline for ln in rules.lines)
-    pipelines = {name: set(stages) for name, stages in crm.pipelines("default").items()} if needs_pipelines else {}
+    layout = None
+    pipelines: dict[str, set[str]] = {}
+    if rules.deal_policy != "never" or needs_pipelines:
+        layout = _deals_layout(crm, where)
+    if needs_pipelines and layout is not None:
+        found = crm.pipelines(layout)
+        rules.use_stored_pipeline_names({p.display: p.actual for p in found} | {p.actual: p.actual for p in found})
+        pipelines = {p.actual: set(p.stages) for p in found}
     rules.check_against_crm(set(users), pipelines, where)
     for module in _keyed_modules(rules):
         names = {f["api_name"] for f in crm.fields(module)}
@@ -84,7 +100,19 @@ def crm_context(crm: Any, rules: CallRules, id_field: str, where: str) -> dict[s
                 hint=f"add a single-line field with that API name to {module} and mark it "
                 "unique (it keeps imports idempotent), or set crm.call_id_field",
             )
-    return users
+    return CrmContext(users, layout)
+
+
+def _deals_layout(crm: Any, where: str) -> str:
+    """The id of the Deals layout new deals go in: the active one named Standard, else the
+    first active one."""
+    from crmpay.core.errors import ConfigError
+
+    active = [lay for lay in crm.layouts("Deals") if lay.get("status", "active") == "active" and lay.get("id")]
+    if not active:
+        raise ConfigError(f"{where}: the CRM's Deals module has no active layout to create deals in")
+    standard = [lay for lay in active if lay.get("name") == "Standard"]
+    return str((standard or active)[0]["id"])
 
 
 def _keyed_modules(rules: CallRules) -> list[str]:
@@ -108,6 +136,7 @@ def import_calls(
     *,
     users: dict[str, str],
     id_field: str,
+    deal_layout: str | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
@@ -124,7 +153,7 @@ def import_calls(
     deals = None
     if rules.deal_policy in ("if_no_deals", "if_no_open_deals_last_year") and pending:
         deals = DealBook().load(crm.iter_records("Deals", ["Account_Name", "Contact_Name", "Stage", "Created_Time"]))
-    planner = Planner(rules, users, index, deals, id_field)
+    planner = Planner(rules, users, index, deals, id_field, deal_layout=deal_layout)
     plan = planner.plan(calls, done)
     for step in plan.steps:
         report.ignored += step.outcome == "ignored"

@@ -461,9 +461,18 @@ def _calls_tour(home: Home, sandbox: Any, out: Renderer) -> dict[str, Any]:
     config = Config.load(home, "demo", environ={})
     crm = open_crm(config)
     id_field = config.settings.crm.call_id_field
-    users = crm_context(crm, rules, id_field, "demo rules")
+    context = crm_context(crm, rules, id_field, "demo rules")
     with Store.open(home.database("demo")) as store:
-        report = import_calls(store, crm, rules, parsed.calls, parsed.problems, users=users, id_field=id_field)
+        report = import_calls(
+            store,
+            crm,
+            rules,
+            parsed.calls,
+            parsed.problems,
+            users=context.users,
+            id_field=id_field,
+            deal_layout=context.deal_layout,
+        )
     zoho = sandbox.services["zoho"].records
     made = [("Contacts", r["Last_Name"], r.get("Phone")) for r in zoho["Contacts"].values() if r.get("Phone")]
     made += [("Tasks", r["Subject"], r["Due_Date"]) for r in zoho["Tasks"].values()]

@@ -130,10 +130,18 @@ def duration_text(seconds: int, style: str) -> str:
 
 class Planner:
     def __init__(
-        self, rules: CallRules, users: dict[str, str], index: PhoneIndex, deals: DealBook | None, id_field: str
+        self,
+        rules: CallRules,
+        users: dict[str, str],
+        index: PhoneIndex,
+        deals: DealBook | None,
+        id_field: str,
+        *,
+        deal_layout: str | None = None,
     ) -> None:
         self.rules, self.users, self.index, self.deals = rules, users, index, deals or DealBook()
         self.id_field = id_field
+        self.deal_layout = deal_layout
         self.lines = rules.line_numbers()
         self.ignored = rules.ignored()
         self.records: dict[str, PlannedRecord] = {}
@@ -263,6 +271,8 @@ class Planner:
             "Owner": self.manager(call),
             self.id_field: call.identity,
         }
+        if self.deal_layout:
+            data["Layout"] = {"id": self.deal_layout}  # the layout whose pipelines the rules were checked against
         if account is not None:
             data["Account_Name"] = self._link(account)
         if contact is not None:

@@ -106,6 +106,15 @@ class CallRules(BaseModel):
 
         return {n for n in (to_e164(x, self.default_region) for x in self.ignore_numbers) if n}
 
+    def use_stored_pipeline_names(self, names: dict[str, str]) -> None:
+        """Rewrite each pipeline the rules name to the value the CRM stores for it (a name
+        the CRM does not know stays, for `check_against_crm` to report)."""
+        if self.pipeline:
+            self.pipeline = names.get(self.pipeline, self.pipeline)
+        for line in self.lines:
+            if line.pipeline:
+                line.pipeline = names.get(line.pipeline, line.pipeline)
+
     def check_against_crm(self, users: set[str], pipelines: dict[str, set[str]], where: str) -> None:
         """Managers must be active CRM users; every stage must belong to its pipeline."""
         active = {u.casefold() for u in users}
