@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from crmpay.core.errors import AuthError, ExitCode
+from crmpay.core.errors import AuthError, ExitCode, OperationFailed
 from crmpay.crm._tokens import TokenCache
 from crmpay.crm.zoho import ZohoCRM, escape_criteria, exchange_grant_code
 from crmpay.providers._retry import RetryPolicy
@@ -380,3 +380,19 @@ def test_pipelines_are_read_per_real_layout_and_deals_must_fit_them(sandbox, crm
         (False, "MAPPING_MISMATCH"),
         (False, "INVALID_DATA"),
     ]
+
+
+def test_upserts_match_only_on_unique_fields_and_crm_check_says_so(crmpay_env, sandbox, crm):
+    """Zoho's upsert matches on system duplicate-check fields (Email of Contacts) and on
+    fields marked unique: the custom modules' Name must be unique, or every sync adds."""
+    record = {"Name": "MD1", "Provider": "gocardless"}
+    assert crm.upsert("CRMPAY_Mandates", [record], ["Name"])[0].ok  # Name is unique in this org
+    assert crm.upsert("Contacts", [{"Last_Name": "Lee", "Email": "ann@example.fr"}], ["Email"])[0].ok
+    crmpay_env.connect_zoho(sandbox)
+    assert crmpay_env.run("crm", "check").code == 0
+    unique = [f for f in sandbox.services["zoho"].settings["unique_fields"] if f != "CRMPAY_Mandates.Name"]
+    httpx.put(f"{sandbox.url}/__sandbox/zoho/settings", json={"unique_fields": unique})
+    with pytest.raises(OperationFailed, match="not a unique field"):
+        crm.upsert("CRMPAY_Mandates", [record], ["Name"])
+    checked = crmpay_env.run("crm", "check")
+    assert checked.code == 2 and "field 'Name' of CRMPAY_Mandates is not unique" in checked.stderr

@@ -355,12 +355,13 @@ def test_crm_push_sends_only_what_changed_and_retries_failures(seed_accounts, cr
     moved = crmpay_env.run("sync", "--json").json()
     pushed = sum(c["pushed"] for p in moved["providers"] for c in p["resources"].values())
     assert 0 < pushed < 18
-    crmpay_env.run("config", "set", "crm.payments_module", "Tasks")  # a module that refuses these records
+    settings = f"{sandbox.url}/__sandbox/zoho/settings"
+    httpx.put(settings, json={"reject_values": ["gocardless"]})  # the CRM refuses GoCardless's records
     sandbox.advance(6)
     broken = crmpay_env.run("sync", "--json")
     assert broken.code == 3 and broken.json()["crm_failures"]
-    assert "MANDATORY_NOT_FOUND" in broken.json()["crm_failures"][0]
-    crmpay_env.run("config", "set", "crm.payments_module", "CRMPAY_Payments")
+    assert "INVALID_DATA" in broken.json()["crm_failures"][0]
+    httpx.put(settings, json={"reject_values": []})
     fixed = crmpay_env.run("sync", "--json")
     assert fixed.code == 0 and fixed.json()["crm_failures"] == []
 

@@ -47,6 +47,15 @@ MANDATORY = {
 }
 # v8 upsert takes Leads, Accounts, Contacts, Deals, … and custom modules, not activities
 NOT_UPSERTABLE = frozenset({"Tasks", "Calls", "Events"})
+# Upsert matches only on these system duplicate-check fields, or on fields marked unique.
+SYSTEM_DUPLICATE_CHECK = {"Leads": ("Email",), "Contacts": ("Email",), "Accounts": ("Account_Name",)}
+UNIQUE_FIELDS = (
+    "CRMPAY_Mandates.Name",
+    "CRMPAY_Payments.Name",
+    "Deals.CRMPAY_Call_Id",
+    "Tasks.CRMPAY_Call_Id",
+    "Calls.CRMPAY_Call_Id",
+)
 MAX_REFRESH_TOKENS = 20  # per user: the 21st deletes the oldest
 
 FIELDS = {
@@ -158,6 +167,8 @@ class ZohoService:
             "max_concurrency": 10,
             "scopes": list(ALL_SCOPES),
             "reject_values": [],
+            # "Module.Field" marked unique ("Do not allow duplicate values"), as our setup asks
+            "unique_fields": list(UNIQUE_FIELDS),
         }  # records holding one of these values are refused
         self._add_user("admin@crmpay-sandbox.example", "Sandbox Admin")
         self.first_grant_code = self._new_grant_code()
@@ -491,6 +502,17 @@ class ZohoService:
             raise self._error(400, "INVALID_MODULE", f"the upsert API does not support the module {module}")
         module, data, body = self._batch(request)
         keys = body.get("duplicate_check_fields") or []
+        for key in keys:  # Zoho matches only on system duplicate-check fields and unique fields
+            if (
+                key not in SYSTEM_DUPLICATE_CHECK.get(module, ())
+                and f"{module}.{key}" not in self.settings["unique_fields"]
+            ):
+                raise self._error(
+                    400,
+                    "INVALID_DATA",
+                    "the field is not a unique field",
+                    {"param_name": "duplicate_check_fields", "api_name": key},
+                )
         results = []
         for item in data:
             error = self._check(module, item)
@@ -658,7 +680,7 @@ class ZohoService:
                         "field_label": f.replace("_", " "),
                         "system_mandatory": f in MANDATORY[module],
                         "data_type": _data_type(f),
-                        "unique": {"casesensitive": False} if f == "CRMPAY_Call_Id" else {},
+                        "unique": {"casesensitive": False} if f"{module}.{f}" in self.settings["unique_fields"] else {},
                     }
                     for f in FIELDS[module]
                 ]
@@ -715,7 +737,7 @@ class ZohoService:
 
     def control_settings(self, request: Request) -> Response:
         body = request.json() or {}
-        for key in ("token_ttl_seconds", "max_concurrency", "scopes", "reject_values"):
+        for key in ("token_ttl_seconds", "max_concurrency", "scopes", "reject_values", "unique_fields"):
             if key in body:
                 self.settings[key] = body[key]
         return Response.json_body(200, self.settings)

@@ -92,13 +92,20 @@ def crm_context(crm: Any, rules: CallRules, id_field: str, where: str) -> CrmCon
         rules.use_stored_pipeline_names({p.display: p.actual for p in found} | {p.actual: p.actual for p in found})
         pipelines = {p.actual: set(p.stages) for p in found}
     rules.check_against_crm(set(users), pipelines, where)
+    from crmpay.services.crm_setup import is_unique
+
     for module in _keyed_modules(rules):
-        names = {f["api_name"] for f in crm.fields(module)}
-        if id_field not in names:
+        fields = crm.fields(module)
+        if id_field not in {f["api_name"] for f in fields}:
             raise ConfigError(
                 f"crm.call_id_field: field {id_field!r} does not exist in {module}",
                 hint=f"add a single-line field with that API name to {module} and mark it "
                 "unique (it keeps imports idempotent), or set crm.call_id_field",
+            )
+        if module in UPSERTABLE and not is_unique(fields, id_field):  # Zoho upserts match unique fields only
+            raise ConfigError(
+                f"crm.call_id_field: field {id_field!r} of {module} is not unique",
+                hint='tick "Do not allow duplicate values" for it in Setup > Modules and Fields',
             )
     return CrmContext(users, layout)
 

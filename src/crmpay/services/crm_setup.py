@@ -88,6 +88,11 @@ def _previous_refresh_token(config: Config) -> tuple[str, str] | None:
         return None
 
 
+def is_unique(fields: list[dict[str, Any]], api_name: str) -> bool:
+    """Whether the field is marked unique in the module's field metadata."""
+    return any(f.get("api_name") == api_name and f.get("unique") for f in fields)
+
+
 def check_mapping(config: Config, crm: Any) -> dict[str, Any]:
     """Every module and field the profile's mapping names exists; the scopes work."""
     mapping = config.settings.crm
@@ -106,6 +111,14 @@ def check_mapping(config: Config, crm: Any) -> dict[str, Any]:
             missing.append(
                 f"crm.contact_mandate_field: field {mapping.contact_mandate_field!r} does not exist "
                 f"in {mapping.contacts_module}; add a checkbox field with that API name"
+            )
+    for key in ("mandates_module", "payments_module"):  # upserted by Name
+        module = getattr(mapping, key)
+        if module in modules and not is_unique(crm.fields(module), "Name"):
+            missing.append(
+                f"crm.{key}: field 'Name' of {module} is not unique, and Zoho matches upserts only on unique "
+                'fields (each sync would add records); tick "Do not allow duplicate values" for it in '
+                "Setup > Modules and Fields"
             )
     users = crm.users()
     crm.query(f"select id from {mapping.contacts_module} limit 1") if mapping.contacts_module in modules else None
