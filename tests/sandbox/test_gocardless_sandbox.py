@@ -586,7 +586,10 @@ def test_mandate_import_processed_on_the_next_advance(sandbox, gc):
     )
     with pytest.raises(errors.ValidationFailedError) as err:  # SEPA needs an amendment
         gc.mandate_import_entries.create(params={**entry, "amendment": None})
-    assert err.value.errors[0]["field"] == "amendment"
+    assert err.value.errors[0]["field"] == "amendment.original_mandate_reference"
+    with pytest.raises(errors.ValidationFailedError) as err:  # naming the original creditor
+        gc.mandate_import_entries.create(params={**entry, "amendment": {**amendment, "original_creditor_name": ""}})
+    assert err.value.errors[0]["field"] == "amendment.original_creditor_name"
     with pytest.raises(errors.ValidationFailedError):
         gc.mandate_import_entries.create(params={**entry, "record_identifier": "x" * 256})
     assert gc.mandate_imports.submit(imp.id).status == "submitted"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import httpx
+
 GOOD = (
     "Nom;E-mail;IBAN;BIC;RUM;Date de signature;Date dernier prélèvement\r\n"
     "Société Générale;compta@sg.fr;FR14 2004 1010 0505 0001 3M02 606;;RUM-1;15/03/2020;\r\n"
@@ -120,6 +122,14 @@ def test_gocardless_import_is_submitted_then_collected(crmpay_env, sandbox, tmp_
     refused = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless")
     assert refused.code == 2 and "creditor identifier" in refused.stderr
     crmpay_env.run("config", "set", "creditor_id", "FR72ZZZ123456")
+    nameless = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless")
+    assert nameless.code == 2 and "names the original creditor" in nameless.stderr and "seller.name" in nameless.stderr
+    crmpay_env.run("config", "set", "seller.name", "Acme SAS")
+    httpx.put(f"{sandbox.url}/__sandbox/gocardless/creditor", json={"mandate_imports_enabled": False})
+    restricted = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless")
+    assert restricted.code == 1 and "mandate imports are not enabled on this GoCardless account" in restricted.stderr
+    assert "--provider none" in restricted.stderr
+    httpx.put(f"{sandbox.url}/__sandbox/gocardless/creditor", json={"mandate_imports_enabled": True})
     sent = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless", "--json")
     assert sent.code == 0, sent.stderr
     import_id = sent.json()["provider_import"]
@@ -130,6 +140,11 @@ def test_gocardless_import_is_submitted_then_collected(crmpay_env, sandbox, tmp_
     entries = sdk.mandate_import_entries.list(params={"mandate_import": import_id}).records
     assert sorted(e.record_identifier for e in entries) == ["RUM-1", "RUM-2"]
     assert {e.attributes.get("record_identifier") for e in entries} == {"RUM-1", "RUM-2"}
+    service = sandbox.services["gocardless"]
+    amendments = [service.private[ident]["amendment"] for ident in service.objects["mandate_import_entries"]]
+    assert {(a["original_creditor_name"], a["original_creditor_id"]) for a in amendments} == {
+        ("Acme SAS", "FR72ZZZ123456")
+    }
     rerun = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless", "--json")
     assert rerun.json()["provider_import"] == import_id
     assert len(sandbox.services["gocardless"].objects["mandate_imports"]) == 1  # no second import

@@ -510,12 +510,19 @@ class GoCardlessProvider:
 
     # -- mandate imports (bulk migration of existing mandates) ----------------------------------
     def create_mandate_import(self, scheme: str, *, idempotency_key: str) -> dict[str, Any]:
-        return self._call(
-            "creating a mandate import",
-            lambda: self._client.mandate_imports.create(
-                params={"scheme": scheme}, headers={"Idempotency-Key": idempotency_key}
-            ),
-        ).attributes
+        def create() -> Any:
+            try:
+                return self._client.mandate_imports.create(
+                    params={"scheme": scheme}, headers={"Idempotency-Key": idempotency_key}
+                )
+            except gc_errors.PermissionsError:  # 403: the feature, not the token
+                raise OperationFailed(
+                    "mandate imports are not enabled on this GoCardless account (a feature GoCardless turns on "
+                    "on request)",
+                    hint="ask GoCardless support to enable mandate imports, or import with --provider none",
+                ) from None
+
+        return self._call("creating a mandate import", create).attributes
 
     def get_mandate_import(self, import_id: str) -> dict[str, Any]:
         return self._call(f"mandate import {import_id}", lambda: self._client.mandate_imports.get(import_id)).attributes

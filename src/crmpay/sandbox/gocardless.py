@@ -1638,10 +1638,10 @@ class GoCardlessService(Tables):
                 "customer.email", "must be present when family_name and company_name are blank", envelope
             )
         amendment = data.get("amendment") or {}
-        if imp["scheme"].startswith("sepa") and not amendment.get("original_mandate_reference"):
-            raise self._validation(
-                "amendment", "is required for SEPA mandate imports (at least original_mandate_reference)", envelope
-            )
+        if imp["scheme"].startswith("sepa"):  # the SEPA amendment names the mandate's original creditor
+            for key in ("original_mandate_reference", "original_creditor_id", "original_creditor_name"):
+                if not str(amendment.get(key) or "").strip():
+                    raise self._validation(f"amendment.{key}", "is required for SEPA mandate imports", envelope)
         ident = self._new_id("mandate_import_entries")
         entry = {
             "id": ident,

@@ -116,6 +116,11 @@ def import_csv(
             "a SEPA mandate import names the original creditor identifier",
             hint="crmpay config set creditor_id FR72ZZZ123456",
         )
+    if provider == "gocardless" and not (creditor[1] or "").strip():
+        raise UsageError(
+            "a SEPA mandate import names the original creditor (the name your customers signed with)",
+            hint='crmpay config set seller.name "Acme SAS"',
+        )
     table = mandate_csv.open_table(path)
     already: set[int] = set()  # lines whose mandate the store holds already
 
@@ -305,7 +310,7 @@ def _import_gocardless(
                     "amendment": {
                         "original_mandate_reference": row.reference,
                         "original_creditor_id": creditor[0],
-                        "original_creditor_name": creditor[1] or "",
+                        "original_creditor_name": creditor[1],
                     },
                     "mandate": {"reference": row.reference},
                 },
