@@ -155,24 +155,9 @@ def test_connect_check_and_one_token_for_twenty_runs(crmpay_env, sandbox):
 
 
 def test_crm_check_names_what_is_missing(crmpay_env, sandbox):
-    creds = sandbox.credentials()["zoho"]
-    env = {"CRMPAY_ZOHO_CLIENT_ID": creds["client_id"], "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"]}
-    assert (
-        crmpay_env.run(
-            "connect",
-            "zoho",
-            "--environment",
-            "local",
-            "--base-url",
-            sandbox.url,
-            "--grant-code",
-            _grant(sandbox),
-            env=env,
-        ).code
-        == 0
-    )
+    crmpay_env.connect_zoho(sandbox)
     crmpay_env.run("config", "set", "crm.mandates_module", "Mandats_SEPA")
-    result = crmpay_env.run("crm", "check", env=env)
+    result = crmpay_env.run("crm", "check")
     assert result.code == 2
     assert "crm.mandates_module: module 'Mandats_SEPA' does not exist" in result.stderr
 
@@ -183,26 +168,8 @@ def test_runs_started_together_on_an_empty_cache_mint_one_token(crmpay_env, sand
 
     from crmpay import secrets
 
-    creds = sandbox.credentials()["zoho"]
-    env = {
-        **crmpay_env.environ,
-        "CRMPAY_ZOHO_CLIENT_ID": creds["client_id"],
-        "CRMPAY_ZOHO_CLIENT_SECRET": creds["client_secret"],
-    }
-    assert (
-        crmpay_env.run(
-            "connect",
-            "zoho",
-            "--environment",
-            "local",
-            "--base-url",
-            sandbox.url,
-            "--grant-code",
-            _grant(sandbox),
-            env=env,
-        ).code
-        == 0
-    )
+    crmpay_env.connect_zoho(sandbox)  # the client id and secret stay in its environment
+    env = crmpay_env.environ
     secrets.delete_secret("default", "zoho", "access_token")  # as if the cached token had expired
     before = _stats(sandbox)["zoho_tokens_minted"]
     procs = [
