@@ -35,10 +35,10 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src
 
+# into a temporary directory, removed afterwards (concurrent runs do not share it)
 build: $(VENV)/.installed-dev
-	rm -rf $(VENV)/dist
-	$(BIN)/python -m build --outdir $(VENV)/dist . >/dev/null
-	ls $(VENV)/dist
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	  $(BIN)/python -m build --outdir "$$out" . >/dev/null && ls "$$out"
 
 check: lint typecheck build
 

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,6 +23,7 @@ import gocardless_pro
 import httpx
 import pytest
 
+import _paths
 from crmpay.core.errors import AuthError, ExitCode, OperationFailed, TemporaryError, UsageError
 from crmpay.core.models import (
     BankAccount,
@@ -45,7 +45,7 @@ from crmpay.providers.base import PaymentProvider
 from crmpay.sandbox import Faults
 from crmpay.sandbox.clock import add_working_days
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gocardless"
+FIXTURES = _paths.FIXTURES / "gocardless"
 FAST = RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01)
 FR = "FR1420041010050500013M02606"
 DE = "DE89370400440532013000"
@@ -224,6 +224,8 @@ def test_cancel_payment_both_outcomes_and_never_repeated(sandbox, provider):
     with pytest.raises(OperationFailed) as err:
         provider.cancel_payment(late.id)
     assert "cannot be cancelled" in str(err.value) and err.value.exit_code == ExitCode.FAILED
+    replayed = provider.create_payment(NewPayment(mandate.id, Money(Decimal(6), "EUR"), "late"), idempotency_key="l")
+    assert replayed.id == late.id  # its key still answers the first payment, though it has moved on
     fresh = provider.create_payment(NewPayment(mandate.id, Money(Decimal(7), "EUR"), "f"), idempotency_key="fr")
     sandbox.set_faults(Faults(error_rate=1.0))
     with pytest.raises(TemporaryError):

@@ -14,7 +14,6 @@ from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,6 +26,7 @@ from mollie.api.objects.payment import Payment as SdkPayment
 from mollie.api.objects.payment_link import PaymentLink as SdkPaymentLink
 from mollie.api.objects.refund import Refund as SdkRefund
 
+import _paths
 from crmpay.core.errors import AuthError, ExitCode, OperationFailed, TemporaryError, UsageError
 from crmpay.core.models import (
     MandateState,
@@ -43,7 +43,7 @@ from crmpay.providers.base import PaymentProvider
 from crmpay.sandbox import Faults
 from crmpay.sandbox.clock import add_working_days
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mollie"
+FIXTURES = _paths.FIXTURES / "mollie"
 FAST = RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01)
 IBAN = "FR1420041010050500013M02606"
 EUR = "EUR"

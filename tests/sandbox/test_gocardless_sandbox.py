@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import gocardless_pro
@@ -18,10 +17,11 @@ import httpx
 import pytest
 from gocardless_pro import errors
 
+import _paths
 from crmpay.core.calendar import add_working_days, next_working_day, working_days_before
 from crmpay.sandbox import Faults
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gocardless"
+FIXTURES = _paths.FIXTURES / "gocardless"
 FR = "FR1420041010050500013M02606"
 DE = "DE89370400440532013000"
 BE = "BE68539007547034"
@@ -361,6 +361,8 @@ def test_pagination_past_one_page_newest_first(sandbox, gc, service):
     assert [p.id for p in second.records] == ids[500:1000] and second.before == ids[500]
     back = gc.payments.list(params={"limit": 500, "before": second.before})  # `before` walks to newer
     assert [p.id for p in back.records] == ids[:500] and back.before is None
+    closest = gc.payments.list(params={"limit": 10, "before": ids[20]})  # the 10 just newer, not the newest
+    assert [p.id for p in closest.records] == ids[10:20]
     assert len(gc.payments.list().records) == 50  # the default limit
     assert [p.id for p in gc.payments.all(params={"mandate": mandate.id, "limit": 500})] == ids
     for bad in (501, 0):
@@ -659,6 +661,9 @@ def test_scenario_simulators_move_resources_and_emit_events(sandbox, gc, http):
         "submitted",
         "created",
     ]
+    with pytest.raises(errors.InvalidStateError) as err:  # a failed mandate takes no payment
+        _payment(gc, doomed)
+    assert err.value.errors[0]["reason"] == "mandate_is_inactive"
     with pytest.raises(errors.InvalidStateError):
         gc.scenario_simulators.run("mandate_activated", params={"links": {"resource": doomed.id}})
     with pytest.raises(errors.InvalidApiUsageError) as err:

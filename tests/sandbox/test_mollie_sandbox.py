@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,10 +17,11 @@ from mollie.api.client import Client
 from mollie.api.objects.customer import Customer
 from mollie.api.objects.payment import Payment
 
+import _paths
 from crmpay.sandbox import Faults
 from crmpay.sandbox.clock import add_working_days
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mollie"
+FIXTURES = _paths.FIXTURES / "mollie"
 IBAN = "NL55INGB0000000000"
 DE_IBAN = "DE89370400440532013000"
 
@@ -518,6 +518,7 @@ def test_every_fixture_key_is_in_the_sandbox_response(sandbox, mollie, http):
     }
     lists = {
         "customers_list": "/v2/customers",
+        "customers_list_first": "/v2/customers",  # its customers carry their mandates/payments links
         "payments_list": "/v2/payments",
         "payment_links_list": "/v2/payment-links",
         "refunds_list": f"/v2/payments/{recurring.id}/refunds",

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
-_END = object()
+
+
+class _End:
+    """The end of the listing (a class of its own, so that `isinstance` tells it from a page)."""
+
+
+_END = _End()
 
 
 def read_ahead(pages: Iterator[T]) -> Iterator[T]:
@@ -34,10 +40,10 @@ def read_ahead(pages: Iterator[T]) -> Iterator[T]:
 
 def _read_ahead(pages: Iterator[T]) -> Iterator[T]:
     with ThreadPoolExecutor(1, thread_name_prefix="crmpay-read-ahead") as pool:
-        future = pool.submit(next, pages, _END)
+        future: Future[T | _End] = pool.submit(next, pages, _END)
         while True:
             page = future.result()  # an error while fetching surfaces here, in order
-            if page is _END:
+            if isinstance(page, _End):
                 return
             future = pool.submit(next, pages, _END)
-            yield page  # type: ignore[misc]
+            yield page

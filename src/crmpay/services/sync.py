@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from crmpay.core import clock
 from crmpay.core.clock import now_iso
@@ -21,6 +21,14 @@ from crmpay.store import Store
 from crmpay.store.records import KINDS, Change, upsert_batch
 
 T = TypeVar("T")
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Obj = TypeVar("Obj", bound=_Identified)
 BATCH = 500  # objects per transaction: one page of the largest size
 RESOURCES = ("customers", "bank_accounts", "mandates", "payments")
 MOLLIE_OPEN = ("open", "pending", "authorized")
@@ -149,10 +157,10 @@ def _known(store: Store, table: str, provider: str, ident: str) -> bool:
     )
 
 
-def _until_known(store: Store, table: str, provider: str, items: Iterable[T]) -> Iterator[T]:
+def _until_known(store: Store, table: str, provider: str, items: Iterable[Obj]) -> Iterator[Obj]:
     """Newest first, up to the first object the store already holds."""
     for item in items:
-        if _known(store, table, provider, item.id):  # type: ignore[attr-defined]
+        if _known(store, table, provider, item.id):
             return
         yield item
 
