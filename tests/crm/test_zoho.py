@@ -12,6 +12,7 @@ from crmpay.core.errors import AuthError, ExitCode, OperationFailed
 from crmpay.crm._tokens import TokenCache
 from crmpay.crm.zoho import ZohoCRM, escape_criteria, exchange_grant_code
 from crmpay.providers._retry import RetryPolicy
+from crmpay.telephony.phones import spellings, to_e164
 
 FAST = RetryPolicy(attempts=8, base_delay=0.05, max_delay=0.2)
 
@@ -80,12 +81,30 @@ def test_upsert_by_email_then_search_rechecks_hits(sandbox, crm):
     assert crm.search("Contacts", "Email", "nobody@example.fr") == []  # 204
 
 
-def test_phone_search_is_fuzzy_and_rechecked(sandbox, crm):
+def test_phone_search_finds_a_number_as_typed_under_each_spelling_tried(sandbox, crm):
     crm.insert(
-        "Contacts", [{"Last_Name": "A", "Phone": "+33 6 12 34 56 78"}, {"Last_Name": "B", "Phone": "+44 6 12 34 56 78"}]
+        "Contacts",
+        [
+            {"Last_Name": "A", "Phone": "+33 6 12 34 56 78"},
+            {"Last_Name": "B", "Mobile": "06 12 34 56 78"},
+            {"Last_Name": "C", "Phone": "06.12.34.56.78"},  # typed in a way nobody searches for
+            {"Last_Name": "D", "Phone": "+44 6 12 34 56 78"},
+        ],
     )
-    hits = crm.find_by_phone("Contacts", "+33612345678")
-    assert [h["Last_Name"] for h in hits] == ["A"]
+    assert crm.find_by_phone("Contacts", "+33612345678") == []  # Zoho documents no fuzzy match: none typed so
+    hits = crm.find_by_phone(
+        "Contacts", "+33612345678", spellings=spellings("+33612345678"), fields=("Phone", "Mobile")
+    )
+    assert sorted(h["Last_Name"] for h in hits) == ["A"]  # rechecked on our side: default normalise is digits only
+    hits = crm.find_by_phone(
+        "Contacts",
+        "+33612345678",
+        spellings=spellings("+33612345678"),
+        fields=("Phone", "Mobile"),
+        normalise=lambda text: to_e164(text, "FR"),
+    )
+    assert sorted(h["Last_Name"] for h in hits) == ["A", "B"]
+    assert spellings("+33612345678") == ["+33612345678", "+33 6 12 34 56 78", "06 12 34 56 78", "0612345678"]
 
 
 def test_pagination_past_2000_with_page_token_and_coql(sandbox, crm):
@@ -347,6 +366,38 @@ def test_pipelines_are_read_per_real_layout_and_deals_must_fit_them(sandbox, crm
         (False, "MAPPING_MISMATCH"),
         (False, "INVALID_DATA"),
     ]
+
+
+def test_sandbox_answers_carry_the_fields_zohos_openapi_description_requires(sandbox, crm):
+    """Shapes checked against zoho/crm-oas v8.0 (pipeline.json, record.json, coql.json):
+    the fields marked required there are present in the sandbox's answers."""
+    [layout] = crm.layouts("Deals")
+    token = crm._access().access_token
+    answer = httpx.get(
+        f"{sandbox.url}/crm/v8/settings/pipeline",
+        params={"layout_id": layout["id"]},
+        headers={"Authorization": f"Zoho-oauthtoken {token}"},
+    ).json()
+    for pipeline in answer["pipeline"]:
+        assert {"display_value", "default", "maps", "actual_value", "id"} <= pipeline.keys()
+        for stage in pipeline["maps"]:
+            assert {"display_value", "sequence_number", "forecast_category", "actual_value", "id", "forecast_type"} <= (
+                stage.keys()
+            )
+            assert {"name", "id"} <= stage["forecast_category"].keys() and stage["sequence_number"] <= 10
+    missing = httpx.get(
+        f"{sandbox.url}/crm/v8/settings/pipeline", headers={"Authorization": f"Zoho-oauthtoken {token}"}
+    )
+    assert missing.status_code == 400
+    assert {"status", "code", "message", "details"} <= missing.json().keys()
+    assert missing.json()["code"] == "REQUIRED_PARAM_MISSING"
+    crm.insert("Contacts", [{"Last_Name": "Shape", "Email": "shape@example.fr"}])
+    found = httpx.get(
+        f"{sandbox.url}/crm/v8/Contacts/search",
+        params={"email": "shape@example.fr"},
+        headers={"Authorization": f"Zoho-oauthtoken {token}"},
+    ).json()
+    assert {"data", "info"} <= found.keys() and {"count", "more_records"} <= found["info"].keys()
 
 
 def test_upserts_match_only_on_unique_fields_and_crm_check_says_so(crmpay_env, sandbox, crm):

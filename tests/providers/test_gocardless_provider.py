@@ -41,7 +41,7 @@ from crmpay.core.models import (
 from crmpay.core.money import Money
 from crmpay.providers import gocardless as gcp
 from crmpay.providers._retry import RetryPolicy
-from crmpay.providers.base import PaymentProvider
+from crmpay.providers.base import EventsExpired, PaymentProvider
 from crmpay.sandbox import Faults
 from crmpay.sandbox.clock import add_working_days
 
@@ -326,8 +326,8 @@ def test_listing_past_one_page(sandbox, provider, service):
 def test_events_newer_than_a_cursor_oldest_first(sandbox, provider, service):
     mandate = _mandate(provider)
     payment = provider.create_payment(NewPayment(mandate.id, Money(Decimal(9), "EUR"), "x"), idempotency_key="p")
-    cursor = provider.latest_event_id()
-    assert cursor == list(service.objects["events"])[-1]
+    cursor = provider.latest_event_cursor()
+    assert cursor.endswith("|" + list(service.objects["events"])[-1])
     sandbox.advance_to(add_working_days(payment.charge_date, 2))  # paid out two working days after the charge
     events = list(provider.iter_events(after=cursor))
     assert [(e.resource_type, e.action) for e in events] == [
@@ -339,9 +339,10 @@ def test_events_newer_than_a_cursor_oldest_first(sandbox, provider, service):
     ]
     assert [e.resource_id for e in events] == [mandate.id, mandate.id, payment.id, payment.id, payment.id]
     assert all(isinstance(e, ProviderEvent) and e.created_at.tzinfo for e in events)
-    assert list(provider.iter_events(after=events[-1].id)) == []
+    assert list(provider.iter_events(after=events[-1].cursor)) == []
+    assert [e.id for e in provider.iter_events(after=events[-2].id)] == [events[-1].id]  # a bare id, as stored before
     # past one page: 1,200 new events arrive after the cursor
-    cursor = events[-1].id
+    cursor = events[-1].cursor
     _seed_payments(sandbox, service, mandate.id, 1200)
     newer = list(provider.iter_events(after=cursor))
     assert len(newer) == len({e.id for e in newer}) == 1200
@@ -520,9 +521,11 @@ def test_provider_reads_and_writes_the_fixture_bodies(replay):
     assert (link.id, link.url) == ("BRQ123", "https://monzo.com/abc-123-things")
     assert provider.get_setup_link_mandate("BRQ123") == "MD123"
     assert provider.cancel_payment("PM123").id == "PM123"
-    assert [e.id for e in provider.iter_events(after="EV000")] == ["EV123", "EV123"]
+    assert [e.id for e in provider.iter_events()] == ["EV123", "EV123"]
+    with pytest.raises(EventsExpired):  # the fixture's events are from 2014: long past the retention
+        list(provider.iter_events(after="EV123"))
     replay.listed.clear()
-    assert provider.latest_event_id() == "EV123"
+    assert provider.latest_event_cursor() == "2014-01-01T12:00:00.000Z|EV123"
     assert provider.create_mandate_import("bacs", idempotency_key="k")["id"] == "IM123"
     assert provider.get_mandate_import("IM123")["status"] == "created"
     assert [e["record_identifier"] for e in provider.mandate_import_entries("IM123")] == ["bank-file.xml/line-1"] * 2

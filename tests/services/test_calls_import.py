@@ -164,6 +164,21 @@ def test_matching_is_by_e164_on_every_phone_field_and_the_most_recent_wins(crmpa
     assert logged["Who_Id"]["id"] == new != old
 
 
+def test_a_number_typed_unusually_is_matched_only_by_reading_whole_modules(crmpay_env, sandbox, zoho, tmp_path):
+    """Zoho's `phone=` search finds a number as typed; crmpay searches the usual spellings
+    and, past `phone_search_up_to` callers (0: always), reads the modules instead."""
+    (typed,) = _seed(sandbox, "Contacts", {"Last_Name": "Dotted", "Phone": "06.12.34.56.78"})
+    calls = _write(tmp_path / "Master.csv", [_cdr("0612345678", LINE, "2026-11-20 10:00:00", uniqueid="2.9")])
+    searched = _import(crmpay_env, calls, _rules(tmp_path / "rules.toml", BASE_RULES), "--dry-run")
+    assert searched.code == 0, searched.stderr
+    assert searched.json()["matched"] == 0  # not found by any spelling searched
+    read = _import(crmpay_env, calls, _rules(tmp_path / "read.toml", "phone_search_up_to = 0\n" + BASE_RULES))
+    assert read.code == 0, read.stderr
+    assert read.json()["matched"] == 1 and read.json()["created"]["contacts"] == 0
+    (logged,) = _records(sandbox, "Calls")
+    assert logged["Who_Id"]["id"] == typed
+
+
 def test_call_records_have_type_offset_start_and_duration_in_the_configured_format(crmpay_env, sandbox, zoho, tmp_path):
     lines = [
         _cdr("0612345678", LINE, "2026-11-20 10:00:00", billsec=125, uniqueid="3.1"),  # inbound answered

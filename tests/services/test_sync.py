@@ -175,6 +175,26 @@ def test_a_sync_with_no_change_is_cheap(seed_accounts, crmpay_env, sandbox):
     assert all(c["new"] == c["updated"] == 0 for p in again.json()["providers"] for c in p["resources"].values())
 
 
+def test_a_cursor_older_than_the_event_retention_reads_everything_again(crmpay_env, sandbox):
+    """GoCardless stops returning events after 18 months: a payment whose only events were
+    dropped while crmpay was not run is still found, by a full sync."""
+    _connect(crmpay_env, sandbox)
+    gc, _ = _providers(sandbox)
+    customer = gc.create_customer(NewCustomer("old@example.fr", "Old"), idempotency_key="c")
+    mandate = gc.create_mandate(NewMandate(customer.id, "Old", IBANS[0]), idempotency_key="m")
+    assert crmpay_env.run("sync", "--provider", "gocardless").code == 0
+    payment = gc.create_payment(NewPayment(mandate.id, Money(Decimal(7), "EUR"), "x"), idempotency_key="p")
+    sandbox.advance(600)  # past 18 months: the payment went through, and its events are gone
+    assert not any(e.resource_id == payment.id for e in gc.iter_events())
+    result = crmpay_env.run("sync", "--provider", "gocardless", "--json")
+    assert result.code == 0, result.stderr
+    assert result.json()["providers"][0]["mode"] == "full"
+    with _store(crmpay_env) as db:
+        assert db.execute("SELECT count(*) FROM payments WHERE provider_id = ?", (payment.id,)).fetchone()[0] == 1
+    again = crmpay_env.run("sync", "--provider", "gocardless", "--json")
+    assert again.json()["providers"][0]["mode"] == "incremental"
+
+
 def test_two_syncs_started_together_one_exits_5(seed_accounts, crmpay_env, sandbox):
     _connect(crmpay_env, sandbox)
     _seed(sandbox, seed_accounts, customers=2, payments_each=1)

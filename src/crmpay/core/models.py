@@ -7,7 +7,7 @@ rule can be written once for both providers while nothing the provider said is l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -116,6 +116,19 @@ class ProviderEvent:
     action: str
     resource_id: str | None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def cursor(self) -> str:
+        """A resumable position just after this event: its time (UTC, to the millisecond)
+        and its id."""
+        moment = self.created_at.astimezone(UTC) if self.created_at.tzinfo else self.created_at.replace(tzinfo=UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z|{self.id}"
+
+    @staticmethod
+    def parse_cursor(cursor: str) -> tuple[datetime | None, str]:
+        """(time, event id) of a cursor; a bare event id (the older form) has no time."""
+        stamp, _, ident = cursor.rpartition("|")
+        return (datetime.fromisoformat(stamp) if stamp else None), ident
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@
   a cross-process lock; `INVALID_TOKEN` refreshes once and retries once.
 - Writes go in batches of at most 100 records; each record's outcome is read from the
   answer (200, 201 or 207), so one bad record never hides the others.
-- Search hits are re-checked here: v8's `equals` acts like "contains" and `phone=` is fuzzy.
+- Search hits are re-checked here: v8's `equals` acts like "contains"; `phone=` finds a number
+  only as typed, so callers pass the spellings to try.
 - 429 and 5xx back off (no Retry-After is promised) for requests safe to repeat.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
@@ -304,10 +305,17 @@ class ZohoCRM:
         e164: str,
         normalise: Callable[[str], str | None] | None = None,
         fields: tuple[str, ...] = ("Phone", "Mobile"),
+        spellings: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
-        hits = _json(self._request("GET", f"{module}/search", params={"phone": e164})).get("data", [])
+        """Records with this number in one of `fields`. Zoho's `phone=` search finds a number
+        only as it was typed: each of `spellings` is searched (E.164 alone by default), and
+        every hit is checked here on `normalise`d numbers."""
+        found: dict[str, dict[str, Any]] = {}
+        for text in spellings or (e164,):
+            for hit in _json(self._request("GET", f"{module}/search", params={"phone": text})).get("data", []):
+                found.setdefault(str(hit.get("id")), hit)
         same = normalise or (lambda text: "+" + re.sub(r"\D", "", text) if text else None)
-        return [r for r in hits if any(r.get(f) and same(str(r[f])) == e164 for f in fields)]
+        return [r for r in found.values() if any(r.get(f) and same(str(r[f])) == e164 for f in fields)]
 
     def query(self, select_query: str) -> list[dict[str, Any]]:
         return _json(self._request("POST", "coql", json={"select_query": select_query})).get("data", [])

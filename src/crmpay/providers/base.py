@@ -26,6 +26,11 @@ from crmpay.core.models import (
 )
 
 
+class EventsExpired(Exception):
+    """The events after a stored cursor can no longer all be read (the provider dropped
+    some): the caller reads everything again instead."""
+
+
 @runtime_checkable
 class PaymentProvider(Protocol):
     name: str
@@ -59,5 +64,6 @@ class PaymentProvider(Protocol):
     def cancel_payment(self, payment_id: str) -> Payment: ...
 
     def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:
-        """Events newer than the event id `after`, oldest first (GoCardless only)."""
+        """Events newer than the cursor `after`, oldest first (GoCardless only); raises
+        `EventsExpired` when the cursor is older than the provider keeps events."""
         ...

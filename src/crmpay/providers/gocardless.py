@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ import gocardless_pro
 import requests
 from gocardless_pro import errors as gc_errors
 
+from crmpay.core.clock import now
 from crmpay.core.errors import AuthError, OperationFailed, TemporaryError, UsageError
 from crmpay.core.models import (
     AccountCheck,
@@ -38,10 +39,14 @@ from crmpay.core.models import (
 from crmpay.core.money import Money
 from crmpay.providers import _paging
 from crmpay.providers._retry import RetryPolicy, with_retries
+from crmpay.providers.base import EventsExpired
 
 T = TypeVar("T")
 NAME = "gocardless"
 PAGE = 500
+EVENT_RETENTION = timedelta(days=540)
+"""GoCardless stops returning events after 18 months; a cursor older than this (a little
+less, to be safe) cannot be trusted to see every change, so sync reads everything again."""
 LISTINGS = {  # name: (what an error calls it, the SDK's service)
     "customers": ("listing customers", "customers"),
     "bank_accounts": ("listing bank accounts", "customer_bank_accounts"),
@@ -552,10 +557,13 @@ class GoCardlessProvider:
             ).attributes
         )
 
-    def latest_event_id(self) -> str | None:
-        """The newest event's id: where a first sync starts reading events from."""
+    def latest_event_cursor(self) -> str:
+        """Where a first sync starts reading events from: the newest event's cursor, or an
+        hour ago when there is none (an hour of clock difference is read again, harmlessly)."""
         page = self._call("listing events", lambda: self._client.events.list(params={"limit": 1}))
-        return page.records[0].id if page.records else None
+        if page.records:
+            return event_from(page.records[0].attributes).cursor
+        return ProviderEvent(NAME, "", now() - timedelta(hours=1), "", "", None).cursor
 
     def cancel_payment(self, payment_id: str) -> Payment:
         raw = self._call(
@@ -564,27 +572,39 @@ class GoCardlessProvider:
         return payment_from(raw, self._customer_of(raw))
 
     def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:
-        """Events newer than the event `after`, oldest first (the API lists newest first:
-        `before` walks towards newer events)."""
-        cursor = after
-        if cursor is None:  # from the beginning: find the oldest event, one page in memory
-            oldest = None
-            for raw in self._pages("listing events", self._client.events):
-                oldest = raw
-            if oldest is None:
-                return
-            yield event_from(oldest)
-            cursor = oldest["id"]
-        while True:
-            params = {"limit": PAGE, "before": cursor}
-            page = self._call("listing events", partial(self._client.events.list, params=params))
-            if not page.records:
-                return
-            for record in reversed(page.records):  # oldest of this page first
-                yield event_from(record.attributes)
-            cursor = page.records[0].id  # the newest so far
-            if not page.before:
-                return
+        """Events newer than the cursor `after` (from `event_cursor`), oldest first.
+
+        Read with `created_at[gte]` the cursor's time, newest first along `after` (GoCardless
+        documents the filter; it does not document which page `before=` answers), then
+        turned round; the events of the cursor's millisecond up to the cursor itself are
+        dropped (the caller also drops any event it has already applied). A cursor older than the event
+        retention raises `EventsExpired` before anything is read: events may be missing.
+        """
+        params: dict[str, Any] = {}
+        skip = None
+        if after:
+            since, skip = self._cursor_time(after)
+            if since < now() - EVENT_RETENTION:
+                raise EventsExpired(f"the events cursor is from {since:%Y-%m-%d}, older than GoCardless keeps events")
+            params["created_at[gte]"] = since.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        oldest_first = [event_from(raw) for raw in self._pages("listing events", self._client.events, params)][::-1]
+        ids = [event.id for event in oldest_first]
+        start = ids.index(skip) + 1 if skip in ids else 0  # the cursor's own millisecond, up to the cursor
+        yield from oldest_first[start:]
+
+    def _cursor_time(self, cursor: str) -> tuple[datetime, str]:
+        """The time and id of a cursor; a bare event id (as stored before) is looked up."""
+        since, ident = ProviderEvent.parse_cursor(cursor)
+        if since is not None:
+            return since, ident
+        try:
+            raw = self._call("reading the last event", lambda: self._client.events.get(ident)).attributes
+        except OperationFailed as exc:
+            if not str(exc).endswith("not found"):
+                raise
+            # gone: older than the retention
+            raise EventsExpired(f"event {ident} is no longer kept by GoCardless") from None
+        return event_from(raw).created_at, ident
 
 
 def _message(exc: BaseException) -> str:

@@ -25,6 +25,7 @@ costs what it returns, not the size of the tables.
 from __future__ import annotations
 
 import bisect
+import calendar
 import heapq
 import html
 import json
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 TOKEN = "sandbox_crmpay-local-access-token"
 DOCS = "https://developer.gocardless.com/api-reference"
 DEFAULT_LIMIT = 50
+EVENT_RETENTION_MONTHS = 18  # events older than this are no longer returned
 MAX_LIMIT = 500
 RATE_LIMIT = 1000  # requests per minute, as the real API announces
 SCHEME_CURRENCY = {
@@ -752,7 +754,7 @@ class GoCardlessService(Tables):
             ("POST", "/mandate_import_entries", self.create_import_entry),
             ("GET", "/mandate_import_entries", self.list_import_entries),
             ("GET", "/events", self.list_events),
-            ("GET", "/events/{id}", self._one("events", self._render_event)),
+            ("GET", "/events/{id}", self.get_event),
             ("POST", "/scenario_simulators/{id}/actions/run", self.run_scenario),
         ]
         for method, template, handler in routes:
@@ -837,8 +839,24 @@ class GoCardlessService(Tables):
             tests.append(lambda b: b["status"] in statuses)
         return self._list("billing_requests", request, self._all(tests), index=index)
 
+    def _events_kept_since(self) -> str:
+        """GoCardless stops returning events after 18 months: the oldest time still served."""
+        today = self._today()
+        months = today.year * 12 + today.month - 1 - EVENT_RETENTION_MONTHS
+        year, month = divmod(months, 12)
+        day = min(today.day, calendar.monthrange(year, month + 1)[1])
+        return iso(datetime(year, month + 1, day, tzinfo=UTC))
+
+    def get_event(self, request: Request) -> Response:
+        event = self._get("events", request.params["id"])
+        if event["created_at"] < self._events_kept_since():
+            raise self._not_found()
+        return self._ok(200, {"events": self._render_event(event)})
+
     def list_events(self, request: Request) -> Response:
         index, tests = self._indexed("events", request, EVENT_FILTERS)
+        kept_since = self._events_kept_since()
+        tests.append(lambda e: e["created_at"] >= kept_since)
         kind, action = request.arg("resource_type"), request.arg("action")
         if kind:
             tests.append(lambda e: e["resource_type"] == kind)

@@ -3,7 +3,7 @@
 Rules from the Zoho CRM v8 API documentation (sources in `docs/fidelity.md`): a refresh
 token mints at most ten access tokens per ten minutes of the sandbox clock; access tokens live an hour; at most 100
 records per write, 207 for mixed outcomes, 204 for empty results; search's `equals`
-acts like "contains" and `phone=` is fuzzy (digits contained), as in v8; 429 once more
+acts like "contains", as in v8, and `phone=` finds a number only as it was typed; 429 once more
 requests than `max_concurrency` are in flight.
 
 Modules: Leads, Contacts, Accounts, Deals, Tasks, Calls, Invoices, and two custom
@@ -143,6 +143,23 @@ PIPELINES = {  # actual value -> (display value, stages)
     )
 }
 PHONE_FIELDS = ("Phone", "Mobile", "Home_Phone", "Other_Phone")
+FORECASTS = {"Closed Won": ("Closed", "Closed Won"), "Closed Lost": ("Omitted", "Closed Lost")}  # else Pipeline/Open
+
+
+def _stage(position: int, name: str) -> dict[str, Any]:
+    """One stage of a pipeline with the fields zoho/crm-oas v8.0 `pipeline.json` requires
+    of `maps` (display and actual value, id, sequence, forecast category and type)."""
+    category, kind = FORECASTS.get(
+        name, ("Omitted", "Closed Lost") if name.startswith("Closed Lost") else ("Pipeline", "Open")
+    )
+    return {
+        "display_value": name,
+        "actual_value": name,
+        "id": str(100 + position),
+        "sequence_number": position + 1,
+        "forecast_category": {"name": category, "id": str(10 + ("Pipeline", "Closed", "Omitted").index(category))},
+        "forecast_type": kind,
+    }
 
 
 class ZohoService:
@@ -600,12 +617,10 @@ class ZohoService:
             wanted = request.arg("email", "").casefold()
             hits = [r for r in records if wanted in str(r.get("Email") or "").casefold()]
         elif request.arg("phone"):
-            digits = re.sub(r"\D", "", request.arg("phone", ""))[-8:]  # fuzzy, as Zoho's phone search
-            hits = [
-                r
-                for r in records
-                if any(digits and digits in re.sub(r"\D", "", str(r.get(f) or "")) for f in PHONE_FIELDS)
-            ]
+            # Zoho documents that every phone-type field is searched, nothing about partial
+            # or reformatted matches: only the number as it was typed is found.
+            wanted = request.arg("phone", "").strip()
+            hits = [r for r in records if any(str(r.get(f) or "").strip() == wanted for f in PHONE_FIELDS)]
         elif request.arg("criteria"):
             hits = [r for r in records if _matches(r, request.arg("criteria", ""))]
         elif request.arg("word"):
@@ -709,9 +724,8 @@ class ZohoService:
                         "actual_value": actual,
                         "id": str(i + 1),
                         "default": i == 0,
-                        "maps": [
-                            {"display_value": s, "actual_value": s, "id": str(100 + j)} for j, s in enumerate(stages)
-                        ],
+                        "child_available": False,
+                        "maps": [_stage(j, s) for j, s in enumerate(stages)],
                     }
                     for i, (actual, (display, stages)) in enumerate(PIPELINES.items())
                 ]

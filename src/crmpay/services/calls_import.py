@@ -153,7 +153,7 @@ def import_calls(
     done = _done(store, [c.identity for c in calls])
     pending = {c.customer for c in calls if c.identity not in done and c.customer}
     index = (
-        load_index(crm, pending, rules.default_region, phone_fields(crm))
+        load_index(crm, pending, rules.default_region, phone_fields(crm), rules.phone_search_up_to)
         if pending
         else PhoneIndex(rules.default_region)
     )

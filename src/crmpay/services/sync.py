@@ -8,6 +8,7 @@ consistent; the next run reads again what the killed one had not committed.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from typing import Any, Protocol, TypeVar
 
 from crmpay.core import clock
 from crmpay.core.clock import now_iso
-from crmpay.core.models import Customer, Payment, PaymentState
+from crmpay.core.models import Customer, Payment, PaymentState, ProviderEvent
+from crmpay.providers.base import EventsExpired
 from crmpay.store import Store
 from crmpay.store.records import KINDS, Change, upsert_batch
 
@@ -157,6 +159,20 @@ def _known(store: Store, table: str, provider: str, ident: str) -> bool:
     )
 
 
+def _unprocessed(store: Store, events: list[ProviderEvent]) -> list[ProviderEvent]:
+    """The events not applied yet: a cursor's millisecond is read again, and webhooks may
+    have applied some."""
+    marks = ",".join("?" * len(events))
+    done = {
+        row[0]
+        for row in store.db.execute(
+            f"SELECT event_id FROM processed_events WHERE provider = 'gocardless' AND event_id IN ({marks})",
+            [e.id for e in events],
+        )
+    }
+    return [e for e in events if e.id not in done]
+
+
 def _until_known(store: Store, table: str, provider: str, items: Iterable[Obj]) -> Iterator[Obj]:
     """Newest first, up to the first object the store already holds."""
     for item in items:
@@ -170,32 +186,41 @@ def _sync_gocardless(
     store: Store, provider: Any, full: bool, dry_run: bool, progress: Progress | None = None
 ) -> ProviderReport:
     cursor = get_cursor(store, "gocardless", "events")
-    if full or cursor is None:
+    events = None if full or not cursor else provider.iter_events(after=cursor)
+    try:
+        first = next(events) if events is not None else None
+    except StopIteration:
+        first = None
+    except EventsExpired:  # events were dropped since the cursor: only reading everything is safe
+        events = None
+    if events is None:
         report = ProviderReport("gocardless", "full")
         writer = _Writer(store, report, dry_run, progress)
-        latest = provider.latest_event_id()  # taken first: what changes while we list is replayed
+        latest = provider.latest_event_cursor()  # taken first: what changes while we list is replayed
         writer.write(
             provider.iter_all(),  # customers, bank accounts, mandates, then payments
-            then=lambda: _set_cursor(store, "gocardless", "events", latest or ""),
+            then=lambda: _set_cursor(store, "gocardless", "events", latest),
         )
         return report
     report = ProviderReport("gocardless", "incremental")
     writer = _Writer(store, report, dry_run, progress)
-    for chunk in _chunks(provider.iter_events(after=cursor or None)):
+    for chunk in _chunks(itertools.chain([first] if first else [], events)):
+        fresh = _unprocessed(store, chunk)
         changed: dict[str, list[str]] = {"payments": [], "mandates": []}
-        for event in chunk:
-            if event.resource_type in changed and event.resource_id not in changed[event.resource_type]:
-                changed[event.resource_type].append(event.resource_id)
+        for event in fresh:
+            ids = changed.get(event.resource_type)
+            if ids is not None and event.resource_id and event.resource_id not in ids:
+                ids.append(event.resource_id)
         objects = [provider.get_mandate(i) for i in changed["mandates"]]
         objects += [provider.get_payment(i) for i in changed["payments"]]
         with store.transaction(rollback=dry_run):
             writer.many(objects)
             store.db.executemany(
                 "INSERT OR IGNORE INTO processed_events (provider, event_id, processed_at) VALUES (?, ?, ?)",
-                [("gocardless", e.id, now_iso()) for e in chunk],
+                [("gocardless", e.id, now_iso()) for e in fresh],
             )
-            _set_cursor(store, "gocardless", "events", chunk[-1].id)
-        report.events += len(chunk)
+            _set_cursor(store, "gocardless", "events", chunk[-1].cursor)
+        report.events += len(fresh)
     # Customers and bank accounts have no creation events: walk them newest first.
     writer.write(_until_known(store, "customers", "gocardless", provider.iter_customers()))
     writer.write(_until_known(store, "bank_accounts", "gocardless", provider.iter_bank_accounts()))

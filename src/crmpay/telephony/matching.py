@@ -1,11 +1,15 @@
 """Who is calling: CRM contacts, leads and accounts indexed by E.164.
 
-Zoho stores phone numbers as people typed them ("01 42 68 53 00", "+33 1 42…"), and its
-`phone=` search is fuzzy, so equality is decided here, on E.164, for every phone field
-of a module. Records come in bulk: a whole module read 200 at a time, or, when a file
-has only a few distinct callers, one `phone=` search per caller and module (cheaper on
-a CRM of 100,000 contacts). Either way a call never costs a CRM request of its own.
-Several records on one number: the most recently modified wins.
+Zoho stores phone numbers as people typed them ("01 42 68 53 00", "+33 1 42…"), so
+equality is decided here, on E.164, for every phone field of a module. Records come in
+bulk: a whole module read 200 at a time, which finds every spelling. When a file has
+only a few distinct callers, `phone=` searches are cheaper on a CRM of 100,000 contacts;
+Zoho documents no fuzziness for them (a number is found as typed), so each caller is
+searched under the spellings people use (`phones.spellings`): a number typed another
+way ("01.42.68.53.00") is found only by the bulk read, which the rules'
+`phone_search_up_to = 0` forces.
+Either way a call never costs a CRM request of its own. Several records on one number:
+the most recently modified wins.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from crmpay.telephony.phones import to_e164
+from crmpay.telephony.phones import spellings, to_e164
 
 MODULES = ("Contacts", "Leads", "Accounts")
 DEFAULT_PHONE_FIELDS = {
@@ -23,7 +27,7 @@ DEFAULT_PHONE_FIELDS = {
     "Accounts": ("Phone",),
 }
 EXTRA_FIELDS = {"Contacts": ("Last_Name", "Account_Name"), "Leads": ("Last_Name",), "Accounts": ("Account_Name",)}
-SEARCH_UP_TO = 25  # distinct callers up to which searching beats reading whole modules
+SEARCH_UP_TO = 8  # distinct callers up to which searching (4 spellings each) beats reading whole modules
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +100,25 @@ def phone_fields(crm: Any) -> dict[str, tuple[str, ...]]:
 
 
 def load_index(
-    crm: Any, numbers: Iterable[str], region: str, fields: dict[str, tuple[str, ...]] | None = None
+    crm: Any,
+    numbers: Iterable[str],
+    region: str,
+    fields: dict[str, tuple[str, ...]] | None = None,
+    search_up_to: int = SEARCH_UP_TO,
 ) -> PhoneIndex:
     """The index for these callers, read in bulk (see the module's docstring)."""
     wanted = sorted(set(numbers))
     index = PhoneIndex(region, fields)
     for module in MODULES:
         columns = ["Owner", "Modified_Time", *EXTRA_FIELDS[module], *index.phone_fields[module]]
-        if len(wanted) <= SEARCH_UP_TO:
+        if len(wanted) <= search_up_to:
             for number in wanted:
                 for record in crm.find_by_phone(
-                    module, number, normalise=lambda t: to_e164(t, region), fields=index.phone_fields[module]
+                    module,
+                    number,
+                    normalise=lambda t: to_e164(t, region),
+                    fields=index.phone_fields[module],
+                    spellings=spellings(number),
                 ):
                     index.add(module, record)
         else:

@@ -23,3 +23,20 @@ def to_e164(text: str | None, region: str) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def spellings(e164: str) -> list[str]:
+    """The ways a person commonly types this number into a CRM: E.164, international
+    ("+33 6 12 34 56 78"), national ("06 12 34 56 78") and national digits ("0612345678")."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return [e164]
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    forms = [
+        e164,
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
+        national,
+        "".join(c for c in national if c.isdigit() or c == "+"),
+    ]
+    return list(dict.fromkeys(forms))

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crmpay.core.errors import ConfigError
 
@@ -53,6 +53,7 @@ class CallRules(BaseModel):
     call_duration_format: Literal["mm:ss", "hh:mm", "hh:mm:ss", "seconds", "minutes"] = "mm:ss"
     csv_columns: dict[str, str] = {}
     lines: list[Line] = []
+    phone_search_up_to: int = Field(8, ge=0, le=100)  # callers searched one by one; more: read whole modules
 
     @field_validator("task_due_days")
     @classmethod
