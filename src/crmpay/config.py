@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
 from crmpay.core.errors import ConfigError, UsageError
 from crmpay.paths import Home, check_profile_name
@@ -108,11 +109,17 @@ class CrmMapping(_Section):
 
 SERVICES = ("gocardless", "mollie", "zoho", "sipsim", "smtp")
 
+SectionCheck = Callable[[dict[str, Any]], object]
+_SECTION_CHECKS: dict[str, SectionCheck] = {}
 
-def _call_rules_model():
-    from crmpay.telephony.rules import CallRules
 
-    return CallRules
+def check_section_with(section: str, check: SectionCheck) -> None:
+    """Have `check` validate a profile's raw `[section]` table each time the file is read or
+    written. The tables kept raw here (`calls`) belong to a higher layer, which registers
+    their check; it raises ValueError or pydantic's ValidationError (key paths are kept)."""
+    if section not in ProfileConfig.model_fields:
+        raise ValueError(f"no section {section!r} in a profile")
+    _SECTION_CHECKS[section] = check
 
 
 class ProfileConfig(_Section):
@@ -124,13 +131,14 @@ class ProfileConfig(_Section):
     smtp: SmtpSettings | None = None
     seller: SellerSettings = SellerSettings()
     crm: CrmMapping = CrmMapping()
-    calls: dict[str, Any] | None = None  # validated as telephony.rules.CallRules
+    calls: dict[str, Any] | None = None  # checked by crmpay.telephony.rules (check_section_with)
 
     @field_validator("calls")
     @classmethod
-    def _calls(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None:
-            _call_rules_model().model_validate(value)  # errors keep their key path
+    def _registered_check(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        check = _SECTION_CHECKS.get(info.field_name or "")
+        if value is not None and check is not None:
+            check(value)  # errors keep their key path
         return value
 
     @field_validator("creditor_id")

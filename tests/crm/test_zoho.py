@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from crmpay.core.errors import AuthError, ExitCode, OperationFailed
-from crmpay.crm._tokens import TokenCache
+from crmpay.crm.tokens import TokenCache
 from crmpay.crm.zoho import ZohoCRM, escape_criteria, exchange_grant_code
-from crmpay.providers._retry import RetryPolicy
+from crmpay.retry import RetryPolicy
 from crmpay.telephony.phones import spellings, to_e164
 
 FAST = RetryPolicy(attempts=8, base_delay=0.05, max_delay=0.2)

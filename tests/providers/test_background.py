@@ -19,7 +19,7 @@ from crmpay.core.errors import AuthError, TemporaryError
 from crmpay.core.models import BankAccount, Customer, Mandate, Payment
 from crmpay.providers import _background
 from crmpay.providers import gocardless as gcp
-from crmpay.providers._retry import RetryPolicy
+from crmpay.retry import RetryPolicy
 from crmpay.sandbox import Faults
 
 FAST = RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01)

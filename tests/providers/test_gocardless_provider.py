@@ -40,8 +40,8 @@ from crmpay.core.models import (
 )
 from crmpay.core.money import Money
 from crmpay.providers import gocardless as gcp
-from crmpay.providers._retry import RetryPolicy
 from crmpay.providers.base import EventsExpired, PaymentProvider
+from crmpay.retry import RetryPolicy
 from crmpay.sandbox import Faults
 from crmpay.sandbox.clock import add_working_days
 

@@ -38,8 +38,8 @@ from crmpay.core.models import (
 )
 from crmpay.core.money import Money
 from crmpay.providers import mollie as mp
-from crmpay.providers._retry import RetryPolicy
 from crmpay.providers.base import PaymentProvider
+from crmpay.retry import RetryPolicy
 from crmpay.sandbox import Faults
 from crmpay.sandbox.clock import add_working_days
 

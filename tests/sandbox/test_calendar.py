@@ -23,11 +23,11 @@ from crmpay.core.calendar import (
 from crmpay.core.errors import OperationFailed
 from crmpay.core.models import NewCustomer, NewMandate, NewPayment
 from crmpay.core.money import Money
-from crmpay.providers import _retry
 from crmpay.providers.gocardless import GoCardlessProvider
+from crmpay.retry import RetryPolicy
 from crmpay.sandbox import Sandbox
 
-FAST = _retry.RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
+FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
 
 # Published Western Easter Sundays.
 EASTERS = {

@@ -160,8 +160,8 @@ def test_import_from_gocardless_links_contacts_by_email(crmpay_env, sandbox, tmp
     import httpx
 
     from crmpay.core.models import NewCustomer, NewMandate
-    from crmpay.providers._retry import RetryPolicy
     from crmpay.providers.gocardless import GoCardlessProvider
+    from crmpay.retry import RetryPolicy
 
     _connect(crmpay_env, sandbox)
     crmpay_env.connect_zoho(sandbox)

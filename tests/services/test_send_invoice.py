@@ -14,11 +14,11 @@ import pytest
 
 from crmpay.core import clock
 from crmpay.core.models import NewCustomer, NewMandate
-from crmpay.providers import _retry
 from crmpay.providers.gocardless import GoCardlessProvider
+from crmpay.retry import RetryPolicy
 from crmpay.sandbox import Faults
 
-FAST = _retry.RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01)
+FAST = RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01)
 
 
 def _due() -> str:

@@ -20,13 +20,13 @@ import pytest
 from crmpay.core.calendar import add_working_days, next_working_day
 from crmpay.core.models import NewCustomer, NewMandate, NewPayment
 from crmpay.core.money import Money
-from crmpay.providers import _retry
 from crmpay.providers.gocardless import GoCardlessProvider
 from crmpay.providers.mollie import MollieProvider
+from crmpay.retry import RetryPolicy
 from crmpay.sandbox import Faults
 
 TABLES = ("customers", "bank_accounts", "mandates", "payments")
-FAST = _retry.RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01)
+FAST = RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01)
 IBANS = ["FR1420041010050500013M02606", "DE89370400440532013000", "BE68539007547034", "NL91ABNA0417164300"]
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import httpx
 
 from crmpay.core.models import NewCustomer, NewMandate
-from crmpay.providers._retry import RetryPolicy
 from crmpay.providers.gocardless import GoCardlessProvider
+from crmpay.retry import RetryPolicy
 
 
 def test_zoho_invoice_is_fetched_sent_and_marked(crmpay_env, sandbox):

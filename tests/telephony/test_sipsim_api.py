@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from crmpay.core.errors import AuthError
-from crmpay.providers._retry import RetryPolicy
+from crmpay.retry import RetryPolicy
 from crmpay.telephony.sipsim_api import SipsimClient, read_api_calls
 
 FAST = RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.05)

@@ -1,7 +1,8 @@
-"""The application object every command asks for its config, store and output.
+"""The application object every command asks for its workspace and output.
 
-Commands stay thin: they parse arguments, call one service with what this object
-gives them, and render the result through `app.out`.
+Commands stay thin: they parse arguments, call one use case through `app.ws` (a
+`crmpay.Workspace`, the same object the Python API gives) and render the result
+through `app.out`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from crmpay.config import Config
     from crmpay.paths import Home
     from crmpay.store import Store
+    from crmpay.workspace import Workspace
 
 
 class Application:
@@ -23,7 +25,6 @@ class Application:
         self.home_flag = home
         self.verbose = verbose
         self.out = Output()
-        self._store: Store | None = None
 
     @classmethod
     def start(cls, **options: Any) -> Application:
@@ -36,44 +37,37 @@ class Application:
     def current(cls) -> Application:
         return _current if _current is not None else cls.start(profile=None, home=None, verbose=False)
 
+    @cached_property
+    def ws(self) -> Workspace:
+        from crmpay.workspace import Workspace
+
+        return Workspace(profile=self.profile_flag, home=self.home_flag)
+
     def close(self) -> None:
         global _current
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        if "ws" in self.__dict__:
+            self.ws.close()
         if _current is self:
             _current = None
 
-    @cached_property
+    # shorthands for the commands that only read
+    @property
     def home(self) -> Home:
-        from crmpay.paths import Home
+        return self.ws.home
 
-        return Home.resolve(self.home_flag)
-
-    @cached_property
+    @property
     def config(self) -> Config:
-        from crmpay.config import Config
-
-        return Config.load(self.home, self.profile_flag)
+        return self.ws.config
 
     def config_with(self, **flags: Any) -> Config:
-        """The profile's config with command-line flags applied on top (flag > env > file)."""
-        from crmpay.config import Config
-
-        return Config.load(self.home, self.profile_flag, flags=flags)
+        return self.ws.config_with(**flags)
 
     @property
     def profile(self) -> str:
-        return self.config.profile
+        return self.ws.profile
 
     def store(self) -> Store:
-        """The profile's store, opened (and migrated) on first use."""
-        if self._store is None:
-            from crmpay.store import Store
-
-            self.home.ensure_profile_dir(self.profile)
-            self._store = Store.open(self.home.database(self.profile))
-        return self._store
+        return self.ws.store()
 
 
 _current: Application | None = None

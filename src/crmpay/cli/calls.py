@@ -32,36 +32,18 @@ def import_(
 
     Example: crmpay calls import Master.csv --format asterisk --tz Europe/Paris --dry-run
     """
-    from crmpay.core.errors import ExitCode, UsageError
-    from crmpay.crm import open_crm
-    from crmpay.services.calls_import import crm_context, import_calls, load_rules, read_source
-    from crmpay.services.locks import exclusive
+    from crmpay.services.calls import raise_for_outcome
 
     app = Application.current()
-    rules, where = load_rules(app.config, rules_file)
-    parsed = read_source(
-        app.config, rules, file=file, fmt=fmt, from_service=from_service, since=since, until=until, tz=tz
-    )
-    if not parsed.calls:
-        shown = "; ".join(str(p) for p in parsed.problems[:5]) or "the input holds no call"
-        raise UsageError(f"no valid call to import ({shown})", hint="check --format and the file's columns")
-    crm = open_crm(app.config)
-    id_field = app.config.settings.crm.call_id_field
-    context = crm_context(crm, rules, id_field, where)
-    app.home.ensure_profile_dir(app.profile)
-    with (
-        exclusive(app.home.profile_dir(app.profile) / "calls.lock", "calls import"),
-        app.out.progress(enabled=not (json_output or dry_run), unit="written") as progress,
-    ):
-        report = import_calls(
-            app.store(),
-            crm,
-            rules,
-            parsed.calls,
-            parsed.problems,
-            users=context.users,
-            id_field=id_field,
-            deal_layout=context.deal_layout,
+    with app.out.progress(enabled=not (json_output or dry_run), unit="written") as progress:
+        report = app.ws.calls.import_file(
+            file,
+            fmt=fmt,
+            from_service=from_service,
+            since=since,
+            until=until,
+            tz=tz,
+            rules_file=rules_file,
             dry_run=dry_run,
             progress=progress,
         )
@@ -114,8 +96,7 @@ def import_(
             ],
             title="calls import (dry run)" if dry_run else "calls import",
         )
-    if report.failures or report.problems:
-        raise typer.Exit(int(ExitCode.PARTIAL))
+    raise_for_outcome(report)
 
 
 @command.command("list")
@@ -128,10 +109,8 @@ def list_(
 
     Example: crmpay calls list --status failed
     """
-    from crmpay.services.calls_import import list_calls
-
     app = Application.current()
-    items = list_calls(app.store(), status=status, limit=limit)
+    items = app.ws.calls.list(status=status, limit=limit)
     if json_output:
         app.out.json(items)
         return

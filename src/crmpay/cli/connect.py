@@ -39,12 +39,10 @@ def _read_secret(label: str, env_name: str, from_stdin: bool) -> str:
 def _connect_provider(
     name: str, label: str, environment: str, base_url: str | None, token_stdin: bool, json_output: bool
 ) -> None:
-    from crmpay.providers import SECRET_FIELD
-    from crmpay.secrets import env_var
-    from crmpay.services.connections import connect_provider
+    from crmpay.services.connections import connect_provider, credential_variable
 
     app = Application.current()
-    secret = _read_secret(label, env_var(name, SECRET_FIELD[name]), token_stdin)
+    secret = _read_secret(label, credential_variable(name), token_stdin)
     check = connect_provider(app.config, name, secret, environment=environment, base_url=base_url)
     if json_output:
         app.out.json(
@@ -108,11 +106,10 @@ def smtp(
 
     Example: crmpay connect smtp --host smtp.example.com --user billing@example.com
     """
-    from crmpay.secrets import env_var
-    from crmpay.services.connections import connect_smtp
+    from crmpay.services.connections import connect_smtp, credential_variable
 
     app = Application.current()
-    password = _read_secret("Password", env_var("smtp", "password"), password_stdin) if user else None
+    password = _read_secret("Password", credential_variable("smtp", "password"), password_stdin) if user else None
     connect_smtp(
         app.config, host=host, port=port, security=security, user=user, from_address=from_address, password=password
     )
@@ -146,12 +143,12 @@ def zoho(
 
     Example: crmpay connect zoho --dc eu --grant-code 1000.abc…
     """
-    from crmpay.secrets import env_var
+    from crmpay.services.connections import credential_variable
     from crmpay.services.crm_setup import connect_zoho
 
     app = Application.current()
-    client_id = _read_secret("Client id", env_var("zoho", "client_id"), False)
-    client_secret = _read_secret("Client secret", env_var("zoho", "client_secret"), False)
+    client_id = _read_secret("Client id", credential_variable("zoho", "client_id"), False)
+    client_secret = _read_secret("Client secret", credential_variable("zoho", "client_secret"), False)
     code = grant_code or _read_secret("Grant code", "CRMPAY_ZOHO_GRANT_CODE", False)
     result = connect_zoho(
         app.config,
@@ -189,12 +186,11 @@ def sipsim(
 
     Example: crmpay connect sipsim && crmpay calls import --from sipsim --since 2026-11-01
     """
-    from crmpay.secrets import env_var
-    from crmpay.services.connections import connect_sipsim
+    from crmpay.services.connections import connect_sipsim, credential_variable
 
     app = Application.current()
-    client_id = _read_secret("Client id", env_var("sipsim", "client_id"), False)
-    client_secret = _read_secret("Client secret", env_var("sipsim", "client_secret"), False)
+    client_id = _read_secret("Client id", credential_variable("sipsim", "client_id"), False)
+    client_secret = _read_secret("Client secret", credential_variable("sipsim", "client_secret"), False)
     result = connect_sipsim(
         app.config, client_id=client_id, client_secret=client_secret, environment=environment, base_url=base_url
     )

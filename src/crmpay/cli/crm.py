@@ -21,11 +21,9 @@ def check(json_output: bool = typer.Option(False, "--json", help="Print JSON."))
     Example: crmpay crm check --json
     """
     from crmpay.core.errors import UsageError
-    from crmpay.crm import open_crm
-    from crmpay.services.crm_setup import check_mapping
 
     app = Application.current()
-    report = check_mapping(app.config, open_crm(app.config))
+    report = app.ws.crm.check()
     if json_output:
         app.out.json(report)
     else:

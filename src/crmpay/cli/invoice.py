@@ -120,38 +120,13 @@ def send(
     Example: crmpay invoice send INV-2026-0001
     """
 
-    from crmpay.core.errors import UsageError
-    from crmpay.crm import open_crm, zoho_connected
-    from crmpay.providers import connected_providers, open_provider
-    from crmpay.services.invoice_documents import seller_from
-    from crmpay.services.invoices import load_invoice
-    from crmpay.services.send_invoice import InvoiceSender
-
     app = Application.current()
-    store = app.store()
-    config = app.config
-    crm = open_crm(config) if zoho_connected(config) else None
-    try:
-        invoice = load_invoice(store, number)
-    except UsageError:
-        if crm is None:
-            raise
-        from crmpay.services.zoho_invoices import fetch_invoice
-
-        invoice = fetch_invoice(store, crm, number, today=clock.today())
-        app.out.info(f"{number}: fetched from Zoho CRM")
-    providers = {n: open_provider(config, n) for n in connected_providers(config)}
-    mailer, sender = _mailer(config)
-    seller = seller_from(config) if not no_email else None
-    result = InvoiceSender(store, app.profile, providers, mailer=mailer, seller=seller, sender=sender).send(
-        invoice, mandate=mandate, provider=provider, email=not no_email, dry_run=dry_run, new_attempt=new_attempt
+    result = app.ws.invoices.send(
+        number, mandate=mandate, provider=provider, email=not no_email, dry_run=dry_run, new_attempt=new_attempt
     )
-    if invoice.source == "zoho" and crm is not None and not dry_run:
-        from crmpay.services.zoho_invoices import STATUS_SENT, push_status
-
-        if push_status(store, crm, [number], STATUS_SENT):
-            app.out.warn(f"{number}: the Zoho invoice's Status could not be updated; sync will retry")
     if json_output:
+        for note in result.notes:  # on stderr: stdout stays one JSON document
+            app.out.info(f"note: {note}")
         app.out.json(result.as_dict())
         return
     verb = "would " if dry_run else ""
@@ -170,18 +145,6 @@ def send(
     app.out.info(f"email: {result.email}")
 
 
-def _mailer(config):
-    """A function that sends one message through the profile's SMTP server, or None."""
-    settings = config.settings.smtp
-    if settings is None:
-        return None, None
-    from crmpay import mail
-    from crmpay.secrets import get_secret
-
-    password = get_secret(config.profile, "smtp", "password") if settings.user else None
-    return (lambda message: mail.send(settings, password, message)), (settings.from_address or settings.user)
-
-
 @command.command("render")
 def render(
     number: str = typer.Argument(..., help="The invoice number."),
@@ -191,10 +154,8 @@ def render(
 
     Example: crmpay invoice render INV-2026-0001 -o facture.pdf
     """
-    from crmpay.services.invoice_documents import render_to_file
-
     app = Application.current()
-    path = render_to_file(app.store(), app.config, number, output or Path(f"{number}.pdf"))
+    path = app.ws.invoices.render(number, output)
     app.out.success(f"wrote {path}")
 
 

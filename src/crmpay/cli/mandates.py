@@ -41,31 +41,17 @@ def import_(
 
     Example: crmpay mandates import mandats.csv --provider none --dry-run
     """
-    from crmpay.core import clock
     from crmpay.core.errors import UsageError
-    from crmpay.services.mandate_import import collect_import, import_csv, raise_for
+    from crmpay.services import mandates
 
     app = Application.current()
     if from_provider:
-        from crmpay.core.errors import PartialFailure
-        from crmpay.crm import open_crm
-        from crmpay.providers import open_provider
-        from crmpay.services.mandate_link import import_and_link
-
-        pairs = dict(item.split("=", 1) for item in (link or []) if "=" in item)
-        if link and len(pairs) != len(link):
-            raise UsageError("--link takes MANDATE=CONTACT_ID")
-        mapping = app.config.settings.crm
-        report = import_and_link(
-            app.store(),
-            open_provider(app.config, from_provider),
-            open_crm(app.config),
-            contacts_module=mapping.contacts_module,
-            mandate_field=mapping.contact_mandate_field,
+        report = app.ws.mandates.import_from(
+            from_provider,
             all_statuses=all_statuses,
-            dry_run=dry_run,
             create_contacts=create_contacts,
-            links=pairs,
+            links=list(link or []),
+            dry_run=dry_run,
         )
         if json_output:
             app.out.json(report.as_dict())
@@ -93,13 +79,10 @@ def import_(
                     f"{item['mandate']}: no CRM contact has the email {item['email'] or '(none)'}; "
                     "use --create-contacts or --link"
                 )
-        if report.unlinked:
-            raise PartialFailure(f"{report.unlinked} mandate(s) left unlinked")
+        mandates.raise_for_links(report)
         return
     if status:
-        from crmpay.providers import open_provider
-
-        collected = collect_import(app.store(), open_provider(app.config, "gocardless"), status)
+        collected = app.ws.mandates.collect(status)
         if json_output:
             app.out.json(collected)
         else:
@@ -114,23 +97,8 @@ def import_(
         return
     if file is None:
         raise UsageError("give a CSV file, or --status IM… to collect a GoCardless import")
-    client = None
-    if provider in ("gocardless", "mollie") and not dry_run:
-        from crmpay.providers import open_provider
-
-        client = open_provider(app.config, provider)
-    settings = app.config.settings
-    result = import_csv(
-        app.store(),
-        file,
-        provider=provider,
-        today=clock.today(),
-        dry_run=dry_run,
-        skip_invalid=skip_invalid,
-        errors_csv=errors_csv,
-        client=client,
-        profile=app.profile,
-        creditor=(settings.creditor_id, settings.seller.name),
+    result = app.ws.mandates.import_csv(
+        file, provider=provider, dry_run=dry_run, skip_invalid=skip_invalid, errors_csv=errors_csv
     )
     if json_output:
         app.out.json(result.as_dict())
@@ -152,7 +120,7 @@ def import_(
             )
         for failure in result.failed:
             app.out.warn(failure)
-    raise_for(result, skip_invalid=skip_invalid)
+    mandates.raise_for_outcome(result, skip_invalid=skip_invalid)
 
 
 @command.command("list")
@@ -167,13 +135,8 @@ def list_(
 
     Example: crmpay mandates list --provider gocardless --status active --json
     """
-    from crmpay.core import clock
-    from crmpay.services.mandate_import import list_mandates
-
     app = Application.current()
-    items = list_mandates(
-        app.store(), today=clock.today(), provider=provider, status=status, customer_email=customer, limit=limit
-    )
+    items = app.ws.mandates.list(provider=provider, status=status, customer_email=customer, limit=limit)
     if json_output:
         app.out.json(items)
         return
@@ -205,12 +168,10 @@ def show(
 
     Example: crmpay mandates show RUM-2024-0001
     """
-    from crmpay.core import clock
     from crmpay.core.errors import UsageError
-    from crmpay.services.mandate_import import list_mandates
 
     app = Application.current()
-    found = list_mandates(app.store(), today=clock.today(), ident=mandate)
+    found = app.ws.mandates.list(ident=mandate)
     if not found:
         raise UsageError(f"no mandate {mandate!r} in the store", hint="see `crmpay mandates list`")
     if json_output:

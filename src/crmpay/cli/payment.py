@@ -21,12 +21,8 @@ def cancel(
 
     Example: crmpay payment cancel PM0000000001
     """
-    from crmpay.providers import connected_providers, open_provider
-    from crmpay.services.cancel_payment import cancel_payment
-
     app = Application.current()
-    providers = {n: open_provider(app.config, n) for n in connected_providers(app.config)}
-    result = cancel_payment(app.store(), providers, payment, dry_run=dry_run)
+    result = app.ws.payments.cancel(payment, dry_run=dry_run)
     if json_output:
         app.out.json(result)
     else:

@@ -100,16 +100,6 @@ def stats(
 
 
 def _control(url: str | None, method: str, path: str, body: object) -> dict:
-    import httpx
+    from crmpay.sandbox.control import control
 
-    from crmpay.core.errors import TemporaryError, UsageError
-
-    if not url:
-        raise UsageError("no sandbox address", hint="pass --url or set CRMPAY_SANDBOX_URL")
-    try:
-        response = httpx.request(method, url.rstrip("/") + path, json=body, timeout=10)
-    except httpx.HTTPError as exc:
-        raise TemporaryError(f"cannot reach the sandbox at {url}: {exc}") from None
-    if response.status_code >= 400:
-        raise UsageError(f"the sandbox refused: {response.text}")
-    return response.json()
+    return control(url, method, path, body)

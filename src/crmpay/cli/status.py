@@ -16,7 +16,7 @@ def status(
 
     Example: crmpay status --json
     """
-    from crmpay import secrets
+    from crmpay.services.connections import credential_variables, keyring_available
     from crmpay.services.connections import status as service_status
 
     app = Application.current()
@@ -29,7 +29,7 @@ def status(
                 "profile": app.profile,
                 "config_file": str(app.home.config_file),
                 "store": {"path": str(database), "exists": counts is not None, "counts": counts},
-                "keyring": "available" if secrets.keyring_available() else "unavailable",
+                "keyring": "available" if keyring_available() else "unavailable",
                 "services": [s.as_dict() for s in report],
             }
         )
@@ -48,9 +48,9 @@ def status(
         app.out.info(f"store: {database} (not created yet)")
     else:
         app.out.info(f"store: {database} (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
-    if not secrets.keyring_available():
+    if not keyring_available():
         app.out.warn(
-            f"no keyring backend: secrets can only come from the environment ({', '.join(secrets.all_env_vars())})"
+            f"no keyring backend: secrets can only come from the environment ({', '.join(credential_variables())})"
         )
 
 

@@ -23,58 +23,13 @@ def sync(
 
     Example: */10 * * * * crmpay sync --quiet
     """
-    from crmpay.core.errors import ExitCode, UsageError
-    from crmpay.providers import PROVIDERS, connected_providers, open_provider
-    from crmpay.services.locks import exclusive
-    from crmpay.services.sync import sync_providers
-
     app = Application.current()
-    if provider not in (*PROVIDERS, "all"):
-        raise UsageError(f"unknown provider {provider!r}", hint="choose gocardless, mollie or all")
-    names = connected_providers(app.config) if provider == "all" else [provider]
-    if not names:
-        from crmpay.core.errors import NotConnected
-
-        raise NotConnected(
-            "no payment provider is connected", hint="run `crmpay connect gocardless` or `crmpay connect mollie`"
-        )
-    providers = {name: open_provider(app.config, name) for name in names}
-    app.home.ensure_profile_dir(app.profile)
-    with exclusive(app.home.profile_dir(app.profile) / "sync.lock", "sync"):
-        with app.out.progress(enabled=not (json_output or quiet), unit="fetched") as update:
-            progress = (lambda provider, resource, n: update(f"{provider} {resource}", n, None)) if update else None
-            reports = sync_providers(app.store(), providers, full=full, dry_run=dry_run, progress=progress)
-        crm = "skipped (--no-crm)" if no_crm else "not connected"
-        push_failures: list[str] = []
-        from crmpay.crm import open_crm, zoho_connected
-
-        if not no_crm and zoho_connected(app.config):
-            from crmpay.services.crm_push import push
-            from crmpay.services.crm_setup import check_mapping
-            from crmpay.services.zoho_invoices import push_status
-
-            client = open_crm(app.config)
-            checked = check_mapping(app.config, client)
-            if not checked["ok"]:
-                raise UsageError(
-                    "the CRM mapping is incomplete: " + "; ".join(checked["missing"]), hint="see `crmpay crm check`"
-                )
-            pushed = push(app.store(), client, app.config.settings.crm, dry_run=dry_run)
-            for report in reports:
-                for resource, counts in report.counts.items():
-                    counts.pushed = pushed.pushed.get((report.provider, resource), 0)
-                    counts.failed = pushed.failed.get((report.provider, resource), 0)
-            push_failures = pushed.failures
-            numbers = [n for r in reports for n in r.invoices_updated]
-            failed = push_status(app.store(), client, numbers) if numbers and not dry_run else []
-            crm = (
-                f"pushed {sum(pushed.pushed.values())} record(s), {len(push_failures)} failed; "
-                f"invoice statuses pushed ({len(numbers) - len(failed)} of {len(numbers)})"
-            )
+    with app.out.progress(enabled=not (json_output or quiet), unit="fetched") as update:
+        progress = (lambda provider, resource, n: update(f"{provider} {resource}", n, None)) if update else None
+        outcome = app.ws.sync(provider, full=full, push_crm=not no_crm, dry_run=dry_run, progress=progress)
+    reports, crm, push_failures = outcome.reports, outcome.crm, outcome.crm_failures
     if json_output:
-        app.out.json(
-            {"dry_run": dry_run, "crm": crm, "crm_failures": push_failures, "providers": [r.as_dict() for r in reports]}
-        )
+        app.out.json(outcome.as_dict())
     elif not quiet or any(r.error for r in reports) or push_failures:
         rows: list[tuple[object, ...]] = []
         for report in reports:
@@ -90,16 +45,14 @@ def sync(
             rows,
             title="sync (dry run: nothing kept)" if dry_run else "sync",
         )
-        updated = [n for r in reports for n in r.invoices_updated]
+        updated = outcome.invoices_updated
         if updated:
             app.out.info(f"invoices updated: {', '.join(updated)}")
         for failure in push_failures[:20]:
             app.out.warn(failure)
         if not quiet:
             app.out.info(f"crm: {crm}")
-    codes = [r.exit_code for r in reports if r.exit_code] + ([int(ExitCode.PARTIAL)] if push_failures else [])
-    if codes:
-        raise typer.Exit(max(codes) if ExitCode.TEMPORARY not in codes else int(ExitCode.TEMPORARY))
+    outcome.raise_for_outcome()
 
 
 command = sync

@@ -74,3 +74,14 @@ class TemporaryError(CrmpayError):
     """Network failure, rate limit or a held lock: try again later."""
 
     exit_code = ExitCode.TEMPORARY
+
+
+def error_for(code: int, message: str, *, hint: str | None = None) -> CrmpayError:
+    """The error class of an exit code, for outcomes decided after some work was done."""
+    classes: dict[int, type[CrmpayError]] = {
+        ExitCode.USAGE: UsageError,
+        ExitCode.PARTIAL: PartialFailure,
+        ExitCode.AUTH: AuthError,
+        ExitCode.TEMPORARY: TemporaryError,
+    }
+    return classes.get(code, OperationFailed)(message, hint=hint)

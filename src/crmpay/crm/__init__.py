@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 def open_crm(config: Config) -> ZohoCRM:
     """The profile's Zoho CRM; NotConnected (exit 4) when it is not connected."""
     from crmpay.config import ZohoSettings
-    from crmpay.crm._tokens import TokenCache
+    from crmpay.crm.tokens import TokenCache
     from crmpay.crm.zoho import ZohoCRM
     from crmpay.secrets import require_secret
 

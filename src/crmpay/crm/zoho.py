@@ -1,6 +1,6 @@
 """Zoho CRM over one httpx client per run.
 
-- OAuth: the access token is cached between runs (`_tokens.TokenCache`) and minted under
+- OAuth: the access token is cached between runs (`tokens.TokenCache`) and minted under
   a cross-process lock; `INVALID_TOKEN` refreshes once and retries once.
 - Writes go in batches of at most 100 records; each record's outcome is read from the
   answer (200, 201 or 207), so one bad record never hides the others.
@@ -22,11 +22,10 @@ from typing import Any
 
 import httpx
 
-from crmpay._httpretry import send_with_retries
 from crmpay.core.errors import AuthError, OperationFailed, TemporaryError, UsageError
-from crmpay.crm._tokens import CachedToken, TokenCache, now
 from crmpay.crm.base import Pipeline, RecordResult
-from crmpay.providers._retry import RetryPolicy
+from crmpay.crm.tokens import CachedToken, TokenCache, now
+from crmpay.retry import RetryPolicy, send_with_retries
 
 API_VERSION = "v8"
 BATCH = 100

@@ -12,8 +12,8 @@ from crmpay.core.errors import UsageError
 
 if TYPE_CHECKING:
     from crmpay.config import Config, GoCardlessSettings, MollieSettings
-    from crmpay.providers._retry import RetryPolicy
     from crmpay.providers.base import PaymentProvider
+    from crmpay.retry import RetryPolicy
 
 PROVIDERS = ("gocardless", "mollie")
 SECRET_FIELD = {"gocardless": "access_token", "mollie": "api_key"}

@@ -14,6 +14,9 @@ parent dies, the child's next write fails and it exits; when the parent stops ea
 kills the child. A provider error in the child comes back as the same `CrmpayError` class
 with the same message. If no child can start here, `read_listings` returns None and the
 caller reads in its own process.
+
+The child runs `_background_child`, which imports the provider class; the provider imports
+this module (for `read_listings`), never that one, so the two never import each other.
 """
 
 from __future__ import annotations
@@ -31,15 +34,15 @@ from crmpay.core import errors
 
 Listing = tuple[str, dict[str, Any] | None]  # (listing name, query parameters)
 
-_HEADER = struct.Struct("<cHI")  # kind, listing index, payload length
+HEADER = struct.Struct("<cHI")  # kind, listing index, payload length
 READY, PAGE, DONE, FAILED = b"R", b"P", b"D", b"X"
 PIPE_BYTES = 1 << 20  # the default limit for an unprivileged process
 # -P: the working directory is not put on the child's path; the parent's crmpay is.
 _BOOT = (
     "import sys\n"
     "if sys.argv[1] not in sys.path: sys.path.insert(0, sys.argv[1])\n"
-    "from crmpay.providers._background import _child\n"
-    "sys.exit(_child())\n"
+    "from crmpay.providers._background_child import main\n"
+    "sys.exit(main())\n"
 )
 
 
@@ -48,9 +51,7 @@ def read_listings(
 ) -> Iterator[tuple[int, list[dict[str, Any]]]] | None:
     """(listing index, raw records) for every page of each listing, in order; None when no
     child process can run here (then read in this process)."""
-    import crmpay
-
-    package_root = str(Path(crmpay.__file__).resolve().parent.parent)  # the same crmpay as ours
+    package_root = str(Path(__file__).resolve().parents[2])  # the folder holding our crmpay
     try:
         child = subprocess.Popen(
             [sys.executable, "-P", "-c", _BOOT, package_root],
@@ -110,10 +111,10 @@ def _widen(pipe: IO[bytes]) -> None:
 
 
 def _read_frame(stream: IO[bytes]) -> tuple[bytes | None, int, bytes]:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
         return None, 0, b""
-    kind, index, length = _HEADER.unpack(header)
+    kind, index, length = HEADER.unpack(header)
     payload = stream.read(length)
     if len(payload) < length:
         return None, 0, b""
@@ -133,45 +134,3 @@ def _error(data: dict[str, Any]) -> errors.CrmpayError:
     if not (isinstance(cls, type) and issubclass(cls, errors.CrmpayError)):
         cls = errors.OperationFailed
     return cls(data["message"], hint=data.get("hint"))
-
-
-# -- the child ------------------------------------------------------------------------------------
-def _provider(name: str, spec: dict[str, Any]) -> Any:
-    if name == "gocardless":
-        from crmpay.providers.gocardless import GoCardlessProvider
-
-        return GoCardlessProvider.from_spec(spec)
-    raise errors.UsageError(f"no background reader for {name!r}")
-
-
-def _child() -> int:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the sync to handle: it stops us
-    out = sys.stdout.buffer
-
-    def send(kind: bytes, index: int = 0, payload: bytes = b"") -> None:
-        out.write(_HEADER.pack(kind, index, len(payload)))
-        out.write(payload)
-        out.flush()
-
-    try:
-        request = orjson.loads(sys.stdin.buffer.read())
-        provider = _provider(request["provider"], request["spec"])
-        send(READY)
-        for index, (name, params) in enumerate(request["listings"]):
-            for records in provider.raw_pages(name, params):
-                send(PAGE, index, orjson.dumps(records))
-        send(DONE)
-    except BrokenPipeError:  # the parent is gone
-        return 1
-    except errors.CrmpayError as exc:
-        send(FAILED, payload=orjson.dumps({"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}))
-    except Exception as exc:  # a bug: say what broke, never with the request's content
-        send(
-            FAILED,
-            payload=orjson.dumps(
-                {"type": "OperationFailed", "message": f"reading the listings failed: {type(exc).__name__}"}
-            ),
-        )
-    return 0

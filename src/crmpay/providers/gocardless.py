@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -26,20 +26,29 @@ from crmpay.core.models import (
     BankAccount,
     Customer,
     Mandate,
-    MandateState,
     NewCustomer,
     NewMandate,
     NewPayment,
     NewSetupLink,
     Payment,
-    PaymentState,
     ProviderEvent,
     SetupLink,
 )
-from crmpay.core.money import Money
 from crmpay.providers import _paging
-from crmpay.providers._retry import RetryPolicy, with_retries
 from crmpay.providers.base import EventsExpired
+from crmpay.providers.gocardless_records import (  # noqa: F401  (mappers are part of this module's API)
+    MANDATE_STATES,
+    PAYMENT_STATES,
+    SCHEME_CURRENCY,
+    USABLE,
+    bank_account_from,
+    customer_from,
+    event_from,
+    mandate_from,
+    payment_from,
+    when_of,
+)
+from crmpay.retry import RetryPolicy, with_retries
 
 T = TypeVar("T")
 NAME = "gocardless"
@@ -53,134 +62,6 @@ LISTINGS = {  # name: (what an error calls it, the SDK's service)
     "mandates": ("listing mandates", "mandates"),
     "payments": ("listing payments", "payments"),
 }
-
-MANDATE_STATES = {
-    "pending_customer_approval": MandateState.PENDING,
-    "pending_submission": MandateState.PENDING,
-    "submitted": MandateState.PENDING,
-    "active": MandateState.ACTIVE,
-    "failed": MandateState.FAILED,
-    "cancelled": MandateState.CANCELLED,
-    "expired": MandateState.EXPIRED,
-    "consumed": MandateState.EXPIRED,
-    "blocked": MandateState.SUSPENDED,
-    "suspended_by_payer": MandateState.SUSPENDED,
-}
-USABLE = {"pending_customer_approval", "pending_submission", "submitted", "active"}
-PAYMENT_STATES = {
-    "pending_customer_approval": PaymentState.PENDING,
-    "pending_submission": PaymentState.PENDING,
-    "submitted": PaymentState.SUBMITTED,
-    "confirmed": PaymentState.PAID,
-    "paid_out": PaymentState.PAID,
-    "cancelled": PaymentState.CANCELLED,
-    "customer_approval_denied": PaymentState.FAILED,
-    "failed": PaymentState.FAILED,
-    "charged_back": PaymentState.CHARGED_BACK,
-}
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def customer_from(raw: dict[str, Any]) -> Customer:
-    name = " ".join(filter(None, [raw.get("given_name"), raw.get("family_name")])) or raw.get("company_name")
-    return Customer(
-        NAME,
-        raw["id"],
-        raw.get("email"),
-        name,
-        raw.get("company_name"),
-        raw.get("language"),
-        _when(raw.get("created_at")),
-        raw,
-    )
-
-
-def bank_account_from(raw: dict[str, Any]) -> BankAccount:
-    return BankAccount(
-        NAME,
-        raw["id"],
-        (raw.get("links") or {}).get("customer"),
-        raw.get("account_holder_name"),
-        raw.get("account_number_ending"),
-        raw.get("bank_name"),
-        raw.get("country_code"),
-        raw.get("currency"),
-        bool(raw.get("enabled", True)),
-        _when(raw.get("created_at")),
-        raw,
-    )
-
-
-def mandate_from(raw: dict[str, Any]) -> Mandate:
-    status = raw["status"]
-    links = raw.get("links") or {}
-    scheme = raw.get("scheme")
-    return Mandate(
-        NAME,
-        raw["id"],
-        links.get("customer"),
-        links.get("customer_bank_account"),
-        status,
-        MANDATE_STATES.get(status, MandateState.PENDING),
-        status in USABLE,
-        scheme,
-        raw.get("reference"),
-        SCHEME_CURRENCY.get(scheme or ""),
-        _day(raw.get("next_possible_charge_date")),
-        None,
-        _when(raw.get("created_at")),
-        raw,
-    )
-
-
-SCHEME_CURRENCY = {
-    "bacs": "GBP",
-    "faster_payments": "GBP",
-    "sepa_core": "EUR",
-    "ach": "USD",
-    "autogiro": "SEK",
-    "betalingsservice": "DKK",
-    "becs": "AUD",
-    "becs_nz": "NZD",
-    "pad": "CAD",
-    "pay_to": "AUD",
-}
-
-
-def payment_from(raw: dict[str, Any], customer_id: str | None = None) -> Payment:
-    status = raw["status"]
-    links = raw.get("links") or {}
-    return Payment(
-        NAME,
-        raw["id"],
-        Money.from_minor(int(raw["amount"]), raw["currency"]),
-        status,
-        PAYMENT_STATES.get(status, PaymentState.PENDING),
-        status == "pending_submission",
-        links.get("mandate"),
-        customer_id,
-        _day(raw.get("charge_date")),
-        raw.get("description"),
-        raw.get("reference"),
-        {str(k): str(v) for k, v in (raw.get("metadata") or {}).items()},
-        _when(raw.get("created_at")),
-        raw,
-    )
-
-
-def event_from(raw: dict[str, Any]) -> ProviderEvent:
-    links = raw.get("links") or {}
-    singular = (raw.get("resource_type") or "").rstrip("s")
-    resource = links.get(singular) or next((v for v in links.values() if v), None)
-    created = datetime.fromisoformat(raw["created_at"])  # every event has one
-    return ProviderEvent(NAME, raw["id"], created, raw.get("resource_type", ""), raw.get("action", ""), resource, raw)
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -501,7 +382,7 @@ class GoCardlessProvider:
             NAME,
             br["id"],
             raw["authorisation_url"],
-            _when(raw.get("expires_at")),
+            when_of(raw.get("expires_at")),
             new.customer_id,
             {"billing_request": br, "flow": raw},
         )

@@ -49,7 +49,7 @@ from crmpay.core.models import (
 )
 from crmpay.core.money import Money
 from crmpay.providers import _paging
-from crmpay.providers._retry import RetryPolicy, with_retries
+from crmpay.retry import RetryPolicy, with_retries
 
 T = TypeVar("T")
 NAME = "mollie"

@@ -7,6 +7,7 @@ clock, injects faults, reports request counts and resets everything.
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import threading
@@ -20,6 +21,16 @@ from typing import Any, Protocol
 
 from crmpay.sandbox._http import HttpError, Request, Response, Router
 from crmpay.sandbox.clock import Clock, iso
+
+# The services a sandbox starts with, as "module:class" names resolved when a Sandbox is built:
+# the simulators import this module (for `Sandbox`), so this module never imports them.
+DEFAULT_SERVICES = (
+    "crmpay.sandbox.gocardless:GoCardlessService",
+    "crmpay.sandbox.mollie:MollieService",
+    "crmpay.sandbox.zoho:ZohoService",
+    "crmpay.sandbox.sipsim:SipsimService",
+    "crmpay.sandbox.smtp:SmtpSink",
+)
 
 
 class Service(Protocol):
@@ -129,9 +140,11 @@ class Sandbox:
 
     # -- services ------------------------------------------------------------------------------
     def _default_services(self) -> Iterable[Service]:
-        from crmpay.sandbox import registry
-
-        return registry.build_services(self)
+        services = []
+        for path in DEFAULT_SERVICES:
+            module, _, name = path.partition(":")
+            services.append(getattr(importlib.import_module(module), name)(self))
+        return services
 
     def add_service(self, service: Service) -> None:
         self.services[service.name] = service

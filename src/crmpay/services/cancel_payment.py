@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmpay.core.clock import now_iso
 from crmpay.core.errors import NotConnected, OperationFailed, UsageError
 from crmpay.store import Store
 from crmpay.store.records import upsert_payment
+
+if TYPE_CHECKING:
+    from crmpay.services.context import Context
 
 
 def cancel_payment(
@@ -52,3 +55,10 @@ def cancel_payment(
         store.audit(name, "cancel", "payment", payment_id, detail={"invoice": row["invoice_number"]})
     result["status"] = cancelled.status
     return result
+
+
+def cancel(ctx: Context, payment_id: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """`crmpay payment cancel`: asks the payment's provider (among the connected ones)."""
+    from crmpay.services import context
+
+    return cancel_payment(ctx.store(), context.providers(ctx), payment_id, dry_run=dry_run)

@@ -174,3 +174,26 @@ def connect_sipsim(
         "active_phones": len(phones),
         "numbers": sorted(str(p.get("number")) for p in phones if p.get("number")),
     }
+
+
+def credential_variable(service: str, field: str | None = None) -> str:
+    """The environment variable a credential of `service` can be given in (for a provider,
+    its API secret when `field` is None), e.g. CRMPAY_GOCARDLESS_ACCESS_TOKEN."""
+    from crmpay.providers import SECRET_FIELD
+    from crmpay.secrets import env_var
+
+    return env_var(service, field or SECRET_FIELD[service])
+
+
+def keyring_available() -> bool:
+    """Whether an OS keyring backend is there (else only environment variables work)."""
+    from crmpay.secrets import keyring_available as available
+
+    return available()
+
+
+def credential_variables() -> list[str]:
+    """Every environment variable a credential can be given in."""
+    from crmpay.secrets import all_env_vars
+
+    return list(all_env_vars())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmpay import secrets
 from crmpay.config import Config, ZohoSettings
 from crmpay.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from crmpay.services.context import Context
 
 
 def connect_zoho(
@@ -22,7 +25,7 @@ def connect_zoho(
     """Exchange the grant code, check access with a cheap call, then store the secrets."""
     from pydantic import ValidationError
 
-    from crmpay.crm._tokens import TokenCache
+    from crmpay.crm.tokens import TokenCache
     from crmpay.crm.zoho import ZohoCRM, exchange_grant_code, revoke_refresh_token
 
     try:
@@ -123,3 +126,10 @@ def check_mapping(config: Config, crm: Any) -> dict[str, Any]:
     users = crm.users()
     crm.query(f"select id from {mapping.contacts_module} limit 1") if mapping.contacts_module in modules else None
     return {"ok": not missing, "missing": missing, "modules_checked": 3, "active_users": len(users)}
+
+
+def check(ctx: Context) -> dict[str, Any]:
+    """`crmpay crm check`: the mapping checked against the connected CRM."""
+    from crmpay.services import context
+
+    return check_mapping(ctx.config, context.crm(ctx))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crmpay.config import Config
 from crmpay.core.errors import UsageError
 from crmpay.store import Store
 
+if TYPE_CHECKING:
+    from crmpay.documents.pdf import Seller
 
-def seller_from(config: Config):
+
+def seller_from(config: Config) -> Seller:
     from crmpay.documents.pdf import Seller
 
     s = config.settings.seller

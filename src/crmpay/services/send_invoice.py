@@ -9,9 +9,10 @@ call created instead of creating a second one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crmpay.core import clock
 from crmpay.core.clock import now_iso
@@ -23,6 +24,11 @@ from crmpay.services.intents import checkpoint
 from crmpay.store import Store
 from crmpay.store.records import insert_setup_link, upsert_customer, upsert_payment
 
+if TYPE_CHECKING:
+    from crmpay.providers.base import PaymentProvider
+    from crmpay.services.context import Context
+
+T = TypeVar("T")
 LIVE_PAYMENT_STATES = ("pending", "submitted", "paid")
 DESCRIPTION_LIMIT = 140
 
@@ -58,7 +64,7 @@ class InvoiceSender:
         self,
         store: Store,
         profile: str,
-        providers: dict[str, Any],
+        providers: dict[str, PaymentProvider],
         *,
         mailer: Any = None,
         seller: Any = None,
@@ -80,8 +86,15 @@ class InvoiceSender:
         intents.finish(self.store, key, status, result_id, error)
 
     def _call(
-        self, key: str, kind: str, provider: str, number: str, attempt: int, request: dict[str, Any], create
-    ) -> Any:
+        self,
+        key: str,
+        kind: str,
+        provider: str,
+        number: str,
+        attempt: int,
+        request: dict[str, Any],
+        create: Callable[[str], T],
+    ) -> T:
         return intents.journaled(self.store, key, kind, provider, number, attempt, request, create)
 
     def attempts(self, number: str) -> list[Any]:
@@ -194,7 +207,7 @@ class InvoiceSender:
             return 1
         last = rows[-1]
         if last["status"] == "pending":
-            return last["attempt"]  # resume with the same key
+            return int(last["attempt"])  # resume with the same key
         live = last["status"] == "succeeded" and self._is_live(last)
         if not new_attempt:
             if last["status"] == "failed":
@@ -212,7 +225,7 @@ class InvoiceSender:
                 f"invoice {invoice.number}: {last['kind'].replace('_', ' ')} "
                 f"{last['result_id']} is still live; cancel it first"
             )
-        return last["attempt"] + 1
+        return int(last["attempt"]) + 1
 
     def _is_live(self, intent: Any) -> bool:
         if intent["kind"] == "payment":
@@ -276,7 +289,7 @@ class InvoiceSender:
             return provider
         known = [r["provider"] for r in self._customer_rows(invoice) if r["provider"] in self.providers]
         if known:
-            return known[0]
+            return str(known[0])
         if not self.providers:
             raise NotConnected("no payment provider is connected", hint="run `crmpay connect gocardless`")
         return next(iter(self.providers))
@@ -427,9 +440,52 @@ class InvoiceSender:
 
 def _usable(row: Any) -> bool:
     if row["provider"] == "mollie":
-        return row["status"] == "valid"
+        return bool(row["status"] == "valid")
     return row["status"] in ("pending_customer_approval", "pending_submission", "submitted", "active")
 
 
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
+
+
+def send(
+    ctx: Context,
+    number: str,
+    *,
+    mandate: str | None = None,
+    provider: str | None = None,
+    email: bool = True,
+    dry_run: bool = False,
+    new_attempt: bool = False,
+) -> SendResult:
+    """`crmpay invoice send`: the invoice (from the store, else from Zoho CRM when it is
+    connected) collected by direct debit or sent with a mandate-setup link; the Zoho
+    invoice's status follows."""
+    from crmpay.services import context
+    from crmpay.services.invoice_documents import seller_from
+    from crmpay.services.invoices import load_invoice
+
+    store = ctx.store()
+    crm = context.crm(ctx, required=False)
+    fetched = False
+    try:
+        invoice = load_invoice(store, number)
+    except UsageError:
+        if crm is None:
+            raise
+        from crmpay.services.zoho_invoices import fetch_invoice
+
+        invoice, fetched = fetch_invoice(store, crm, number, today=clock.today()), True
+    mailer, sender = context.mailer(ctx)
+    seller = seller_from(ctx.config) if email else None
+    result = InvoiceSender(
+        store, ctx.profile, context.providers(ctx), mailer=mailer, seller=seller, sender=sender
+    ).send(invoice, mandate=mandate, provider=provider, email=email, dry_run=dry_run, new_attempt=new_attempt)
+    if fetched:
+        result.notes.insert(0, f"{number} was fetched from Zoho CRM")
+    if invoice.source == "zoho" and crm is not None and not dry_run:
+        from crmpay.services.zoho_invoices import STATUS_SENT, push_status
+
+        if push_status(store, crm, [number], STATUS_SENT):
+            result.notes.append("the Zoho invoice's Status could not be updated; sync will retry")
+    return result

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from crmpay.core import clock
 from crmpay.core.clock import now_iso
@@ -21,6 +21,9 @@ from crmpay.core.models import Customer, Payment, PaymentState, ProviderEvent
 from crmpay.providers.base import EventsExpired
 from crmpay.store import Store
 from crmpay.store.records import KINDS, Change, upsert_batch
+
+if TYPE_CHECKING:
+    from crmpay.services.context import Context
 
 T = TypeVar("T")
 
@@ -320,3 +323,100 @@ def sync_providers(
         except CrmpayError as exc:
             reports.append(ProviderReport(name, "failed", error=str(exc), exit_code=int(exc.exit_code)))
     return reports
+
+
+# -- the use case: providers, then the CRM, under the profile's lock -------------------------------
+@dataclass
+class SyncOutcome:
+    """What `crmpay sync` did: one report per provider, then the CRM push."""
+
+    reports: list[ProviderReport]
+    dry_run: bool
+    crm: str = "not connected"
+    crm_failures: list[str] = field(default_factory=list)
+
+    @property
+    def invoices_updated(self) -> list[str]:
+        return [number for report in self.reports for number in report.invoices_updated]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "crm": self.crm,
+            "crm_failures": self.crm_failures,
+            "providers": [r.as_dict() for r in self.reports],
+        }
+
+    def raise_for_outcome(self) -> None:
+        """Raise the error a partly failed sync exits with (after its summary is shown): a
+        temporary failure wins, so cron retries; else the most serious code."""
+        from crmpay.core.errors import ExitCode, error_for
+
+        failed = [r for r in self.reports if r.exit_code]
+        codes = [r.exit_code for r in failed] + ([int(ExitCode.PARTIAL)] if self.crm_failures else [])
+        if not codes:
+            return
+        code = ExitCode.TEMPORARY if ExitCode.TEMPORARY in codes else max(codes)
+        what = [f"{r.provider}: {r.error}" for r in failed]
+        if self.crm_failures:
+            what.append(f"{len(self.crm_failures)} CRM record(s) not pushed")
+        raise error_for(code, "sync incomplete: " + "; ".join(what))
+
+
+def run(
+    ctx: Context,
+    *,
+    provider: str = "all",
+    full: bool = False,
+    push_crm: bool = True,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> SyncOutcome:
+    """Sync the connected providers (or one) into the store, then push to the CRM when it
+    is connected; one sync per profile at a time."""
+    from crmpay.core.errors import NotConnected, UsageError
+    from crmpay.providers import PROVIDERS
+    from crmpay.services import context
+
+    if provider not in (*PROVIDERS, "all"):
+        raise UsageError(f"unknown provider {provider!r}", hint="choose gocardless, mollie or all")
+    providers = context.providers(ctx, None if provider == "all" else provider)
+    if not providers:
+        raise NotConnected(
+            "no payment provider is connected", hint="run `crmpay connect gocardless` or `crmpay connect mollie`"
+        )
+    with context.profile_lock(ctx, "sync", "sync"):
+        store = ctx.store()
+        outcome = SyncOutcome(sync_providers(store, providers, full=full, dry_run=dry_run, progress=progress), dry_run)
+        client = context.crm(ctx, required=False) if push_crm else None
+        if not push_crm:
+            outcome.crm = "skipped (--no-crm)"
+        elif client is not None:
+            _push_to_crm(ctx, client, outcome)
+    return outcome
+
+
+def _push_to_crm(ctx: Context, client: Any, outcome: SyncOutcome) -> None:
+    from crmpay.core.errors import UsageError
+    from crmpay.services.crm_push import push
+    from crmpay.services.crm_setup import check_mapping
+    from crmpay.services.zoho_invoices import push_status
+
+    checked = check_mapping(ctx.config, client)
+    if not checked["ok"]:
+        raise UsageError(
+            "the CRM mapping is incomplete: " + "; ".join(checked["missing"]), hint="see `crmpay crm check`"
+        )
+    store = ctx.store()
+    pushed = push(store, client, ctx.config.settings.crm, dry_run=outcome.dry_run)
+    for report in outcome.reports:
+        for resource, counts in report.counts.items():
+            counts.pushed = pushed.pushed.get((report.provider, resource), 0)
+            counts.failed = pushed.failed.get((report.provider, resource), 0)
+    outcome.crm_failures = pushed.failures
+    numbers = outcome.invoices_updated
+    failed = push_status(store, client, numbers) if numbers and not outcome.dry_run else []
+    outcome.crm = (
+        f"pushed {sum(pushed.pushed.values())} record(s), {len(pushed.failures)} failed; "
+        f"invoice statuses pushed ({len(numbers) - len(failed)} of {len(numbers)})"
+    )

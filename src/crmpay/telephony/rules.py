@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crmpay.config import check_section_with
 from crmpay.core.errors import ConfigError
 
 OwnerChoice = Literal["line_manager", "default_owner", "account_owner", "contact_owner"]
@@ -152,3 +153,6 @@ def load_rules_file(path: Path) -> CallRules:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"{path}: {loc or 'calls'}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+check_section_with("calls", CallRules.model_validate)  # a profile's [calls], whenever config loads

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from crmpay._httpretry import send_with_retries
 from crmpay.core.errors import AuthError, OperationFailed
-from crmpay.providers._retry import RetryPolicy
+from crmpay.retry import RetryPolicy, send_with_retries
 from crmpay.telephony.calls import Call
 from crmpay.telephony.sources import LineProblem, Parsed, Sides
 

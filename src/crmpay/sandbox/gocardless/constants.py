@@ -1,0 +1,213 @@
+"""Constants of the simulated GoCardless API: the token, limits, schemes and currencies, what events carry."""
+
+from __future__ import annotations
+
+TOKEN = "sandbox_crmpay-local-access-token"
+DOCS = "https://developer.gocardless.com/api-reference"
+DEFAULT_LIMIT = 50
+EVENT_RETENTION_MONTHS = 18  # events older than this are no longer returned
+MAX_LIMIT = 500
+RATE_LIMIT = 1000  # requests per minute, as the real API announces
+SCHEME_CURRENCY = {
+    "bacs": "GBP",
+    "faster_payments": "GBP",
+    "sepa_core": "EUR",
+    "ach": "USD",
+    "autogiro": "SEK",
+    "betalingsservice": "DKK",
+    "becs": "AUD",
+    "becs_nz": "NZD",
+    "pad": "CAD",
+    "pay_to": "AUD",
+}
+CURRENCY_SCHEME = {
+    "EUR": "sepa_core",
+    "GBP": "bacs",
+    "SEK": "autogiro",
+    "DKK": "betalingsservice",
+    "USD": "ach",
+    "AUD": "becs",
+    "NZD": "becs_nz",
+    "CAD": "pad",
+}
+COUNTRY_CURRENCY = {"GB": "GBP", "SE": "SEK", "DK": "DKK"}
+REFERENCE_LIMITS = {
+    "ach": 10,
+    "bacs": 10,
+    "autogiro": 11,
+    "becs": 30,
+    "becs_nz": 12,
+    "betalingsservice": 30,
+    "pay_to": 18,
+}
+USABLE_MANDATE = frozenset({"pending_customer_approval", "pending_submission", "submitted", "active"})
+ENDED_MANDATE = frozenset({"cancelled", "failed", "expired", "consumed", "blocked"})
+VERIFICATION_STATUSES = ("successful", "in_review", "action_required")
+KINDS = (
+    "customers",
+    "customer_bank_accounts",
+    "mandates",
+    "payments",
+    "billing_requests",
+    "billing_request_flows",
+    "mandate_imports",
+    "mandate_import_entries",
+    "events",
+    "creditors",
+)
+ID_PREFIX = {
+    "customers": "CU",
+    "customer_bank_accounts": "BA",
+    "mandates": "MD",
+    "payments": "PM",
+    "billing_requests": "BRQ",
+    "billing_request_flows": "BRF",
+    "mandate_imports": "IM",
+    "mandate_import_entries": "IME",
+    "events": "EV",
+    "creditors": "CR",
+}
+# Links that listings filter on, indexed per kind: ids in creation order for each value.
+INDEXED: dict[str, tuple[str, ...]] = {
+    "customer_bank_accounts": ("customer",),
+    "mandates": ("customer", "customer_bank_account"),
+    "payments": ("mandate", "customer"),
+    "billing_requests": ("customer",),
+    "mandate_import_entries": ("mandate_import",),
+    "events": (
+        "payment",
+        "mandate",
+        "customer",
+        "customer_bank_account",
+        "billing_request",
+        "billing_request_flow",
+        "creditor",
+    ),
+}
+EVENT_INDEXED = frozenset(INDEXED["events"])
+EVENT_LINKS = (
+    "bank_authorisation",
+    "billing_request",
+    "billing_request_flow",
+    "creditor",
+    "customer",
+    "customer_bank_account",
+    "instalment_schedule",
+    "mandate",
+    "mandate_request",
+    "mandate_request_mandate",
+    "new_customer_bank_account",
+    "new_mandate",
+    "organisation",
+    "outbound_payment",
+    "parent_event",
+    "payer_authorisation",
+    "payment",
+    "payment_account_transaction",
+    "payment_request_payment",
+    "payout",
+    "previous_customer_bank_account",
+    "refund",
+    "scheme_identifier",
+    "subscription",
+)
+EVENT_DETAILS = (
+    "bank_account_id",
+    "cause",
+    "currency",
+    "description",
+    "item_count",
+    "not_retried_reason",
+    "origin",
+    "property",
+    "reason_code",
+    "scheme",
+    "will_attempt_retry",
+)
+# The link that names an event's own resource, by resource_type.
+EVENT_SUBJECT = {
+    "payments": "payment",
+    "mandates": "mandate",
+    "customers": "customer",
+    "customer_bank_accounts": "customer_bank_account",
+    "billing_requests": "billing_request",
+    "creditors": "creditor",
+}
+EVENT_FILTERS = ("payment", "mandate", "customer", "customer_bank_account", "billing_request")
+INCLUDABLE = {
+    "payment": "payments",
+    "mandate": "mandates",
+    "customer": "customers",
+    "customer_bank_account": "customer_bank_accounts",
+    "billing_request": "billing_requests",
+    "creditor": "creditors",
+}
+PREFILL_KEYS = (
+    "address_line1",
+    "address_line2",
+    "address_line3",
+    "city",
+    "company_name",
+    "country_code",
+    "danish_identity_number",
+    "email",
+    "family_name",
+    "given_name",
+    "postal_code",
+    "region",
+    "swedish_identity_number",
+)
+CUSTOMER_FIELDS = (
+    "email",
+    "given_name",
+    "family_name",
+    "company_name",
+    "address_line1",
+    "address_line2",
+    "address_line3",
+    "city",
+    "region",
+    "postal_code",
+    "country_code",
+    "language",
+    "phone_number",
+    "danish_identity_number",
+    "swedish_identity_number",
+)
+SCENARIOS = (
+    "payment_confirmed",
+    "payment_paid_out",
+    "payment_failed",
+    "payment_charged_back",
+    "payment_submitted",
+    "mandate_activated",
+    "mandate_failed",
+    "mandate_expired",
+    "creditor_verification_status_action_required",
+    "creditor_verification_status_in_review",
+    "creditor_verification_status_successful",
+)
+# What the default cause of each status change says, as GoCardless writes it.
+CAUSES = {
+    ("payments", "created"): "payment_created",
+    ("payments", "submitted"): "payment_submitted",
+    ("payments", "confirmed"): "payment_confirmed",
+    ("payments", "paid_out"): "payment_paid_out",
+    ("payments", "cancelled"): "payment_cancelled",
+    ("payments", "resubmission_requested"): "payment_retried",
+    ("mandates", "created"): "mandate_created",
+    ("mandates", "submitted"): "mandate_submitted",
+    ("mandates", "active"): "mandate_activated",
+    ("mandates", "cancelled"): "mandate_cancelled",
+    ("mandates", "reinstated"): "mandate_reinstated",
+    ("mandates", "expired"): "mandate_expired",
+    ("customer_bank_accounts", "created"): "bank_account_created",
+    ("customer_bank_accounts", "disabled"): "bank_account_disabled",
+    ("billing_requests", "created"): "billing_request_created",
+    ("billing_requests", "flow_created"): "billing_request_flow_created",
+    ("billing_requests", "fulfilled"): "billing_request_fulfilled",
+    ("billing_requests", "cancelled"): "billing_request_cancelled",
+}
+SOURCE_TYPES = {"api": "access_token", "customer": "payer", "payer": "payer"}
+# Order in which the clock visits what is due on one day: mandates before their payments.
+MANDATE_RANK, PAYMENT_RANK = 0, 1

@@ -1,0 +1,316 @@
+"""`Workspace`: crmpay from Python, with the same behaviour as the command line.
+
+    from crmpay import Workspace
+
+    with Workspace(profile="default") as ws:
+        invoice = ws.invoices.create("ann@example.fr", ["Maintenance;1;49.90;20"], due="2026-12-31")
+        sent = ws.invoices.send(invoice.number)
+        outcome = ws.sync()
+
+A workspace is one profile of one crmpay home (`home=None`: `CRMPAY_HOME` or the
+platform's directory). Its nouns (`invoices`, `payments`, `mandates`, `calls`, `crm`)
+call the same use cases as the commands; errors are `crmpay.CrmpayError`s carrying the
+exit code the command would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crmpay.config import Config
+    from crmpay.core.invoice import Invoice
+    from crmpay.paths import Home
+    from crmpay.services.calls_import import ImportReport
+    from crmpay.services.mandate_import import ImportResult
+    from crmpay.services.mandate_link import LinkReport
+    from crmpay.services.send_invoice import SendResult
+    from crmpay.services.sync import SyncOutcome
+    from crmpay.store import Store
+
+
+class Workspace:
+    """One profile: its config, its store, and the use cases that act on them."""
+
+    def __init__(self, profile: str | None = None, home: str | Path | None = None) -> None:
+        self._profile_flag = profile
+        self._home_flag = str(home) if home is not None else None
+        self._store: Store | None = None
+
+    # -- what every use case needs -------------------------------------------------------------
+    @cached_property
+    def home(self) -> Home:
+        from crmpay.paths import Home
+
+        return Home.resolve(self._home_flag)
+
+    @cached_property
+    def config(self) -> Config:
+        return self.config_with()
+
+    def config_with(self, **flags: Any) -> Config:
+        """The profile's config with these values on top (flag > environment > file)."""
+        from crmpay.config import Config
+        from crmpay.telephony import rules  # noqa: F401  (registers the check of a profile's [calls])
+
+        return Config.load(self.home, self._profile_flag, flags=flags or None)
+
+    @property
+    def profile(self) -> str:
+        return self.config.profile
+
+    def today(self) -> date:
+        """The date crmpay works as of (`CRMPAY_TODAY` pins it)."""
+        from crmpay.core import clock
+
+        return clock.today()
+
+    def store(self) -> Store:
+        """The profile's store, opened (and migrated) on first use."""
+        if self._store is None:
+            from crmpay.store import Store
+
+            self.home.ensure_profile_dir(self.profile)
+            self._store = Store.open(self.home.database(self.profile))
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the use cases ---------------------------------------------------------------------------
+    @cached_property
+    def invoices(self) -> Invoices:
+        return Invoices(self)
+
+    @cached_property
+    def payments(self) -> Payments:
+        return Payments(self)
+
+    @cached_property
+    def mandates(self) -> Mandates:
+        return Mandates(self)
+
+    @cached_property
+    def calls(self) -> Calls:
+        return Calls(self)
+
+    @cached_property
+    def crm(self) -> Crm:
+        return Crm(self)
+
+    def sync(
+        self,
+        provider: str = "all",
+        *,
+        full: bool = False,
+        push_crm: bool = True,
+        dry_run: bool = False,
+        progress: Any = None,
+    ) -> SyncOutcome:
+        """Providers -> store -> CRM. `outcome.raise_for_outcome()` raises what a partly
+        failed sync exits with."""
+        from crmpay.services import sync
+
+        return sync.run(self, provider=provider, full=full, push_crm=push_crm, dry_run=dry_run, progress=progress)
+
+
+def _day(value: date | str | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+class Invoices:
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def create(
+        self,
+        customer: str,
+        lines: Iterable[str],
+        *,
+        due: date | str,
+        name: str | None = None,
+        language: str = "fr",
+        currency: str = "EUR",
+        issue_date: date | str | None = None,
+        address: str | None = None,
+        dry_run: bool = False,
+    ) -> Invoice:
+        """An invoice with the next number of the series; `lines` as "DESCRIPTION;QTY;UNIT_PRICE;VAT_RATE"."""
+        from crmpay.core import clock
+        from crmpay.core.invoice import InvoiceLine
+        from crmpay.services.invoices import create_invoice
+
+        due_date = _day(due)
+        assert due_date is not None
+        return create_invoice(
+            self._ws.store(),
+            prefix=self._ws.config.settings.seller.invoice_prefix,
+            customer_email=customer,
+            customer_name=name,
+            language=language,
+            currency=currency,
+            lines=[InvoiceLine.parse(text) for text in lines],
+            issue_date=_day(issue_date) or clock.today(),
+            due_date=due_date,
+            customer_address=address,
+            dry_run=dry_run,
+        )
+
+    def get(self, number: str) -> Invoice:
+        from crmpay.services.invoices import load_invoice
+
+        return load_invoice(self._ws.store(), number)
+
+    def list(
+        self, *, status: str | None = None, customer: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        from crmpay.services.invoices import list_invoices
+
+        return list_invoices(self._ws.store(), status=status, customer=customer, limit=limit)
+
+    def send(
+        self,
+        number: str,
+        *,
+        mandate: str | None = None,
+        provider: str | None = None,
+        email: bool = True,
+        dry_run: bool = False,
+        new_attempt: bool = False,
+    ) -> SendResult:
+        """Collect by direct debit with a usable mandate, else email a mandate-setup link."""
+        from crmpay.services.send_invoice import send
+
+        return send(
+            self._ws, number, mandate=mandate, provider=provider, email=email, dry_run=dry_run, new_attempt=new_attempt
+        )
+
+    def render(self, number: str, path: str | Path | None = None) -> Path:
+        """The invoice as a PDF with every French mandatory mention."""
+        from crmpay.services.invoice_documents import render_to_file
+
+        return render_to_file(self._ws.store(), self._ws.config, number, Path(path or f"{number}.pdf"))
+
+
+class Payments:
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def cancel(self, payment_id: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Cancel while the provider still allows it; the invoice returns to unpaid."""
+        from crmpay.services.cancel_payment import cancel
+
+        return cancel(self._ws, payment_id, dry_run=dry_run)
+
+    def record(
+        self,
+        number: str,
+        amount: str,
+        *,
+        method: str,
+        received_on: date | str,
+        reference: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """A cheque, transfer or cash payment against an invoice; partial payments add up."""
+        from crmpay.core import clock
+        from crmpay.services.invoices import record_payment
+
+        received = _day(received_on)
+        assert received is not None
+        return record_payment(
+            self._ws.store(),
+            number,
+            amount=amount,
+            method=method,
+            received_on=received,
+            reference=reference,
+            today=clock.today(),
+            dry_run=dry_run,
+        )
+
+
+class Mandates:
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def import_csv(
+        self,
+        path: str | Path,
+        *,
+        provider: str = "none",
+        dry_run: bool = False,
+        skip_invalid: bool = False,
+        errors_csv: str | Path | None = None,
+    ) -> ImportResult:
+        from crmpay.services import mandates
+
+        return mandates.import_file(
+            self._ws,
+            Path(path),
+            provider=provider,
+            dry_run=dry_run,
+            skip_invalid=skip_invalid,
+            errors_csv=Path(errors_csv) if errors_csv else None,
+        )
+
+    def import_from(self, provider: str, **options: Any) -> LinkReport:
+        """A provider's existing mandates, linked to CRM contacts (see `services.mandates`)."""
+        from crmpay.services import mandates
+
+        return mandates.import_from_provider(self._ws, provider, **options)
+
+    def collect(self, import_id: str) -> dict[str, Any]:
+        from crmpay.services import mandates
+
+        return mandates.collect(self._ws, import_id)
+
+    def list(self, **filters: Any) -> list[dict[str, Any]]:
+        from crmpay.services import mandates
+
+        return mandates.listing(self._ws, **filters)
+
+
+class Calls:
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def import_file(self, path: str | Path | None, *, fmt: str | None = None, **options: Any) -> ImportReport:
+        """Asterisk or SipSim call records into the CRM, by the profile's rules (`path`
+        None with `from_service="sipsim"` reads SipSim's API instead)."""
+        from crmpay.services import calls
+
+        return calls.import_calls(self._ws, Path(path) if path else None, fmt=fmt, **options)
+
+    def import_from_sipsim(self, since: str, until: str | None = None, **options: Any) -> ImportReport:
+        from crmpay.services import calls
+
+        return calls.import_calls(self._ws, None, from_service="sipsim", since=since, until=until, **options)
+
+    def list(self, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        from crmpay.services import calls
+
+        return calls.listing(self._ws, status=status, limit=limit)
+
+
+class Crm:
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def check(self) -> dict[str, Any]:
+        """Every module and field of the mapping exists in the CRM, and the scopes work."""
+        from crmpay.services.crm_setup import check
+
+        return check(self._ws)
