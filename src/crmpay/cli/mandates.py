@@ -46,12 +46,11 @@ def import_(
 
     app = Application.current()
     if from_provider:
+        pairs = dict(item.split("=", 1) for item in link or [] if "=" in item)
+        if link and len(pairs) != len(link):
+            raise UsageError("--link takes MANDATE=CONTACT_ID")
         report = app.ws.mandates.import_from(
-            from_provider,
-            all_statuses=all_statuses,
-            create_contacts=create_contacts,
-            links=list(link or []),
-            dry_run=dry_run,
+            from_provider, all_statuses=all_statuses, create_contacts=create_contacts, links=pairs, dry_run=dry_run
         )
         if json_output:
             app.out.json(report.as_dict())

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmpay.core import clock
-from crmpay.core.errors import PartialFailure, UsageError
+from crmpay.core.errors import PartialFailure
 
 if TYPE_CHECKING:
     from crmpay.services.context import Context
@@ -61,17 +61,14 @@ def import_from_provider(
     *,
     all_statuses: bool = False,
     create_contacts: bool = False,
-    links: list[str] | dict[str, str] | None = None,
+    links: dict[str, str] | None = None,
     dry_run: bool = False,
 ) -> LinkReport:
     """A provider's mandates into the store, each linked to the CRM contact with its
-    customer's email; `links` (MANDATE=CONTACT_ID) settle ambiguous emails."""
+    customer's email; `links` (mandate id -> contact id) settle ambiguous emails."""
     from crmpay.services import context
     from crmpay.services.mandate_link import import_and_link
 
-    pairs = links if isinstance(links, dict) else dict(item.split("=", 1) for item in links or [] if "=" in item)
-    if isinstance(links, list) and len(pairs) != len(links):
-        raise UsageError("--link takes MANDATE=CONTACT_ID")
     mapping = ctx.config.settings.crm
     return import_and_link(
         ctx.store(),
@@ -82,7 +79,7 @@ def import_from_provider(
         all_statuses=all_statuses,
         dry_run=dry_run,
         create_contacts=create_contacts,
-        links=pairs,
+        links=links or {},
     )
 
 

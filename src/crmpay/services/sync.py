@@ -162,6 +162,19 @@ def _known(store: Store, table: str, provider: str, ident: str) -> bool:
     )
 
 
+def _events_after(provider: Any, cursor: str) -> Iterator[ProviderEvent] | None:
+    """The events after the cursor, or None when the provider no longer keeps them all
+    (only reading everything is safe then). The check happens before the first event."""
+    events = provider.iter_events(after=cursor)
+    try:
+        first = next(events)
+    except StopIteration:
+        return iter(())
+    except EventsExpired:
+        return None
+    return itertools.chain([first], events)
+
+
 def _unprocessed(store: Store, events: list[ProviderEvent]) -> list[ProviderEvent]:
     """The events not applied yet: a cursor's millisecond is read again, and webhooks may
     have applied some."""
@@ -189,13 +202,7 @@ def _sync_gocardless(
     store: Store, provider: Any, full: bool, dry_run: bool, progress: Progress | None = None
 ) -> ProviderReport:
     cursor = get_cursor(store, "gocardless", "events")
-    events = None if full or not cursor else provider.iter_events(after=cursor)
-    try:
-        first = next(events) if events is not None else None
-    except StopIteration:
-        first = None
-    except EventsExpired:  # events were dropped since the cursor: only reading everything is safe
-        events = None
+    events = None if full or not cursor else _events_after(provider, cursor)
     if events is None:
         report = ProviderReport("gocardless", "full")
         writer = _Writer(store, report, dry_run, progress)
@@ -207,7 +214,7 @@ def _sync_gocardless(
         return report
     report = ProviderReport("gocardless", "incremental")
     writer = _Writer(store, report, dry_run, progress)
-    for chunk in _chunks(itertools.chain([first] if first else [], events)):
+    for chunk in _chunks(events):
         fresh = _unprocessed(store, chunk)
         changed: dict[str, list[str]] = {"payments": [], "mandates": []}
         for event in fresh:
