@@ -11,7 +11,7 @@ from crmpay.config import SmtpSettings
 from crmpay.core.invoice import Invoice, InvoiceLine
 from crmpay.documents.pdf import Seller, render_invoice
 from crmpay.mail import send
-from crmpay.services.invoice_mail import invoice_email
+from crmpay.services.invoices.mail import invoice_email
 
 
 def _invoice(language: str) -> Invoice:

@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from crmpay.config import Config
     from crmpay.core.invoice import Invoice
     from crmpay.paths import Home
-    from crmpay.services.calls_import import ImportReport
-    from crmpay.services.mandate_import import ImportResult
-    from crmpay.services.mandate_link import LinkReport
-    from crmpay.services.send_invoice import SendResult
+    from crmpay.services.calls.importer import ImportReport
+    from crmpay.services.invoices.send import SendResult
+    from crmpay.services.mandates.csv_import import ImportResult
+    from crmpay.services.mandates.link import LinkReport
     from crmpay.services.sync import SyncOutcome
     from crmpay.store import Store
 
@@ -150,7 +150,7 @@ class Invoices:
         """An invoice with the next number of the series; `lines` as "DESCRIPTION;QTY;UNIT_PRICE;VAT_RATE"."""
         from crmpay.core import clock
         from crmpay.core.invoice import InvoiceLine
-        from crmpay.services.invoices import create_invoice
+        from crmpay.services.invoices.ledger import create_invoice
 
         due_date = _day(due)
         assert due_date is not None
@@ -169,14 +169,14 @@ class Invoices:
         )
 
     def get(self, number: str) -> Invoice:
-        from crmpay.services.invoices import load_invoice
+        from crmpay.services.invoices.ledger import load_invoice
 
         return load_invoice(self._ws.store(), number)
 
     def list(
         self, *, status: str | None = None, customer: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        from crmpay.services.invoices import list_invoices
+        from crmpay.services.invoices.ledger import list_invoices
 
         return list_invoices(self._ws.store(), status=status, customer=customer, limit=limit)
 
@@ -191,7 +191,7 @@ class Invoices:
         new_attempt: bool = False,
     ) -> SendResult:
         """Collect by direct debit with a usable mandate, else email a mandate-setup link."""
-        from crmpay.services.send_invoice import send
+        from crmpay.services.invoices.send import send
 
         return send(
             self._ws, number, mandate=mandate, provider=provider, email=email, dry_run=dry_run, new_attempt=new_attempt
@@ -199,7 +199,7 @@ class Invoices:
 
     def render(self, number: str, path: str | Path | None = None) -> Path:
         """The invoice as a PDF with every French mandatory mention."""
-        from crmpay.services.invoice_documents import render_to_file
+        from crmpay.services.invoices.documents import render_to_file
 
         return render_to_file(self._ws.store(), self._ws.config, number, Path(path or f"{number}.pdf"))
 
@@ -210,7 +210,7 @@ class Payments:
 
     def cancel(self, payment_id: str, *, dry_run: bool = False) -> dict[str, Any]:
         """Cancel while the provider still allows it; the invoice returns to unpaid."""
-        from crmpay.services.cancel_payment import cancel
+        from crmpay.services.payments.cancel import cancel
 
         return cancel(self._ws, payment_id, dry_run=dry_run)
 
@@ -226,7 +226,7 @@ class Payments:
     ) -> dict[str, Any]:
         """A cheque, transfer or cash payment against an invoice; partial payments add up."""
         from crmpay.core import clock
-        from crmpay.services.invoices import record_payment
+        from crmpay.services.invoices.ledger import record_payment
 
         received = _day(received_on)
         assert received is not None

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from crmpay.core.errors import OperationFailed, UsageError
 from crmpay.core.invoice import Invoice, InvoiceLine, totals
 from crmpay.documents.pdf import Seller, render_invoice
-from crmpay.services import invoices
+from crmpay.services.invoices import ledger as invoices
 from crmpay.store import Store
 
 TODAY = date(2026, 11, 22)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from crmpay.core.errors import UsageError
 from crmpay.csvfiles import detect_encoding, neutralise, write_rejects
-from crmpay.services import mandate_csv
+from crmpay.services.mandates import csv_check as mandate_csv
 
 TODAY = date(2026, 11, 22)
 GOOD_IBAN = "FR14 2004 1010 0505 0001 3M02 606"

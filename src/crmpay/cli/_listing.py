@@ -47,7 +47,7 @@ def listing_app(
         ident: str = typer.Argument(..., help=f"The provider's {kind} id."),
         json_output: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        from crmpay.services.records import one
+        from crmpay.services.listing import one
 
         out = Application.current()
         item = one(fetch(out.store(), ident=ident), kind, ident)

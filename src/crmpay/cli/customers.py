@@ -4,7 +4,7 @@ from crmpay.cli._listing import listing_app
 
 
 def _fetch(store, **filters):
-    from crmpay.services.records import list_customers
+    from crmpay.services.listing import list_customers
 
     return list_customers(store, **filters)
 

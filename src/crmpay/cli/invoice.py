@@ -31,7 +31,7 @@ def create(
     Example: crmpay invoice create --customer ann@example.fr --line "Maintenance;1;49.90;20" --due 2026-12-31
     """
     from crmpay.core.invoice import InvoiceLine
-    from crmpay.services.invoices import create_invoice, invoice_dict
+    from crmpay.services.invoices.ledger import create_invoice, invoice_dict
 
     app = Application.current()
     invoice = create_invoice(
@@ -75,7 +75,7 @@ def import_(
 
     Example: crmpay invoice import factures.csv --dry-run
     """
-    from crmpay.services.invoice_csv import import_invoices
+    from crmpay.services.invoices.csv_import import import_invoices
 
     app = Application.current()
     result = import_invoices(app.store(), file, prefix=app.config.settings.seller.invoice_prefix, dry_run=dry_run)
@@ -170,7 +170,7 @@ def list_(
 
     Example: crmpay invoice list --status unpaid --json
     """
-    from crmpay.services.invoices import list_invoices
+    from crmpay.services.invoices.ledger import list_invoices
 
     app = Application.current()
     items = list_invoices(app.store(), status=status, customer=customer, limit=limit)
@@ -204,7 +204,7 @@ def show(
 
     Example: crmpay invoice show INV-2026-0001
     """
-    from crmpay.services.invoices import invoice_dict, load_invoice
+    from crmpay.services.invoices.ledger import invoice_dict, load_invoice
 
     app = Application.current()
     data = invoice_dict(load_invoice(app.store(), number))

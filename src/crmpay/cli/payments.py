@@ -4,7 +4,7 @@ from crmpay.cli._listing import listing_app
 
 
 def _fetch(store, **filters):
-    from crmpay.services.records import list_payments
+    from crmpay.services.listing import list_payments
 
     return list_payments(store, **filters)
 

@@ -160,10 +160,10 @@ def _invoice_tour(home: Home, config: Config, sandbox: Any, out: Renderer) -> di
     from crmpay.core.invoice import InvoiceLine
     from crmpay.mail import send as send_mail
     from crmpay.providers import open_provider
-    from crmpay.services.cancel_payment import cancel_payment
-    from crmpay.services.invoice_documents import seller_from
-    from crmpay.services.invoices import create_invoice, load_invoice
-    from crmpay.services.send_invoice import InvoiceSender
+    from crmpay.services.invoices.documents import seller_from
+    from crmpay.services.invoices.ledger import create_invoice, load_invoice
+    from crmpay.services.invoices.send import InvoiceSender
+    from crmpay.services.payments.cancel import cancel_payment
     from crmpay.services.sync import sync_providers
     from crmpay.store import Store
 
@@ -321,7 +321,7 @@ ACCOUNTANT_CSV = (
 def _csv_tour(home: Home, config: Config, out: Renderer) -> dict[str, Any]:
     """An accountant's file into Mollie: every row checked first, the bad one reported."""
     from crmpay.providers import open_provider
-    from crmpay.services.mandate_import import import_csv
+    from crmpay.services.mandates.csv_import import import_csv
     from crmpay.store import Store
 
     path = home.data_dir / "mandats-comptable.csv"
@@ -438,7 +438,7 @@ def _calls_tour(home: Home, sandbox: Any, out: Renderer) -> dict[str, Any]:
     import httpx
 
     from crmpay.crm import open_crm
-    from crmpay.services.calls_import import crm_context, import_calls
+    from crmpay.services.calls.importer import crm_context, import_calls
     from crmpay.store import Store
     from crmpay.telephony.rules import CallRules
     from crmpay.telephony.sources import read_calls

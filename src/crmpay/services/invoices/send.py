@@ -407,7 +407,7 @@ class InvoiceSender:
         import io
 
         from crmpay.documents.pdf import render_invoice
-        from crmpay.services.invoice_mail import invoice_email
+        from crmpay.services.invoices.mail import invoice_email
 
         pdf = io.BytesIO()
         line = (
@@ -462,8 +462,8 @@ def send(
     connected) collected by direct debit or sent with a mandate-setup link; the Zoho
     invoice's status follows."""
     from crmpay.services import context
-    from crmpay.services.invoice_documents import seller_from
-    from crmpay.services.invoices import load_invoice
+    from crmpay.services.invoices.documents import seller_from
+    from crmpay.services.invoices.ledger import load_invoice
 
     store = ctx.store()
     crm = context.crm(ctx, required=False)
@@ -473,7 +473,7 @@ def send(
     except UsageError:
         if crm is None:
             raise
-        from crmpay.services.zoho_invoices import fetch_invoice
+        from crmpay.services.invoices.zoho import fetch_invoice
 
         invoice, fetched = fetch_invoice(store, crm, number, today=clock.today()), True
     mailer, sender = context.mailer(ctx)
@@ -484,7 +484,7 @@ def send(
     if fetched:
         result.notes.insert(0, f"{number} was fetched from Zoho CRM")
     if invoice.source == "zoho" and crm is not None and not dry_run:
-        from crmpay.services.zoho_invoices import STATUS_SENT, push_status
+        from crmpay.services.invoices.zoho import STATUS_SENT, push_status
 
         if push_status(store, crm, [number], STATUS_SENT):
             result.notes.append("the Zoho invoice's Status could not be updated; sync will retry")

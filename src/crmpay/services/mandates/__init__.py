@@ -12,8 +12,8 @@ from crmpay.core.errors import PartialFailure
 
 if TYPE_CHECKING:
     from crmpay.services.context import Context
-    from crmpay.services.mandate_import import ImportResult
-    from crmpay.services.mandate_link import LinkReport
+    from crmpay.services.mandates.csv_import import ImportResult
+    from crmpay.services.mandates.link import LinkReport
 
 
 def import_file(
@@ -28,7 +28,7 @@ def import_file(
     """Validate every row, then import (all or nothing unless `skip_invalid`). The result
     is returned for display; `raise_for_outcome(result, skip_invalid)` raises its exit."""
     from crmpay.services import context
-    from crmpay.services.mandate_import import import_csv
+    from crmpay.services.mandates.csv_import import import_csv
 
     client = None
     if provider in ("gocardless", "mollie") and not dry_run:
@@ -50,7 +50,7 @@ def import_file(
 
 def raise_for_outcome(result: ImportResult, *, skip_invalid: bool) -> None:
     """Invalid rows: 2 (nothing imported) or 3 (with `skip_invalid`); refused rows: 3."""
-    from crmpay.services.mandate_import import raise_for
+    from crmpay.services.mandates.csv_import import raise_for
 
     raise_for(result, skip_invalid=skip_invalid)
 
@@ -67,7 +67,7 @@ def import_from_provider(
     """A provider's mandates into the store, each linked to the CRM contact with its
     customer's email; `links` (mandate id -> contact id) settle ambiguous emails."""
     from crmpay.services import context
-    from crmpay.services.mandate_link import import_and_link
+    from crmpay.services.mandates.link import import_and_link
 
     mapping = ctx.config.settings.crm
     return import_and_link(
@@ -91,13 +91,13 @@ def raise_for_links(report: LinkReport) -> None:
 def collect(ctx: Context, import_id: str) -> dict[str, Any]:
     """A GoCardless mandate import's results (IM…) into the store."""
     from crmpay.services import context
-    from crmpay.services.mandate_import import collect_import
+    from crmpay.services.mandates.csv_import import collect_import
 
     return collect_import(ctx.store(), context.providers(ctx, "gocardless")["gocardless"], import_id)
 
 
 def listing(ctx: Context, **filters: Any) -> list[dict[str, Any]]:
     """Mandates in the store (36-month rule applied as of today)."""
-    from crmpay.services.mandate_import import list_mandates
+    from crmpay.services.mandates.csv_import import list_mandates
 
     return list_mandates(ctx.store(), today=clock.today(), **filters)

@@ -16,8 +16,8 @@ from crmpay.core.invoice import InvoiceLine
 from crmpay.core.money import exponent
 from crmpay.core.validation import email_problems
 from crmpay.csvfiles import CsvTable
-from crmpay.services.invoices import create_invoice
-from crmpay.services.mandate_csv import Problem, parse_date
+from crmpay.services.invoices.ledger import create_invoice
+from crmpay.services.mandates.csv_check import Problem, parse_date
 from crmpay.store import Store
 
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -13,7 +13,7 @@ from typing import Any
 
 from crmpay.core.errors import UsageError
 from crmpay.core.invoice import Invoice, InvoiceLine
-from crmpay.services.invoices import create_invoice, load_invoice
+from crmpay.services.invoices.ledger import create_invoice, load_invoice
 from crmpay.store import Store
 
 STATUS_SENT, STATUS_PAID, STATUS_UNPAID = "Sent", "Paid", "Unpaid"

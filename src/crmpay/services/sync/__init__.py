@@ -405,9 +405,9 @@ def run(
 
 def _push_to_crm(ctx: Context, client: Any, outcome: SyncOutcome) -> None:
     from crmpay.core.errors import UsageError
-    from crmpay.services.crm_push import push
     from crmpay.services.crm_setup import check_mapping
-    from crmpay.services.zoho_invoices import push_status
+    from crmpay.services.invoices.zoho import push_status
+    from crmpay.services.sync.crm_push import push
 
     checked = check_mapping(ctx.config, client)
     if not checked["ok"]:

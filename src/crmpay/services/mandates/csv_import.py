@@ -23,8 +23,8 @@ from crmpay.core.clock import now_iso
 from crmpay.core.errors import PartialFailure, UsageError
 from crmpay.core.validation import compact_iban
 from crmpay.csvfiles import write_rejects
-from crmpay.services import mandate_csv
-from crmpay.services.mandate_csv import MandateRow, Problem
+from crmpay.services.mandates import csv_check as mandate_csv
+from crmpay.services.mandates.csv_check import MandateRow, Problem
 from crmpay.store import Store, filters
 
 STORE_ONLY = "none"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from crmpay.core.errors import PartialFailure, UsageError
 
 if TYPE_CHECKING:
-    from crmpay.services.calls_import import ImportReport, Progress
+    from crmpay.services.calls.importer import ImportReport, Progress
     from crmpay.services.context import Context
 
 
@@ -29,7 +29,8 @@ def import_calls(
 ) -> ImportReport:
     """Calls into the CRM: match callers, create what the rules say, log each call.
     Importing the same calls again creates nothing; a killed import resumes."""
-    from crmpay.services import calls_import, context
+    from crmpay.services import context
+    from crmpay.services.calls import importer as calls_import
 
     rules, where = calls_import.load_rules(ctx.config, rules_file)
     parsed = calls_import.read_source(
@@ -66,6 +67,6 @@ def raise_for_outcome(report: ImportReport) -> None:
 
 
 def listing(ctx: Context, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    from crmpay.services.calls_import import list_calls
+    from crmpay.services.calls.importer import list_calls
 
     return list_calls(ctx.store(), status=status, limit=limit)

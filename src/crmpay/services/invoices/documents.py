@@ -36,7 +36,7 @@ def seller_from(config: Config) -> Seller:
 
 def render_to_file(store: Store, config: Config, number: str, path: Path, payment_line: str | None = None) -> Path:
     from crmpay.documents.pdf import render_invoice
-    from crmpay.services.invoices import load_invoice
+    from crmpay.services.invoices.ledger import load_invoice
 
     seller = seller_from(config)
     invoice = load_invoice(store, number)

@@ -1,0 +1,1 @@
+"""Payments: cancelling one while the bank has not got it."""
