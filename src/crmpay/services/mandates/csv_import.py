@@ -21,6 +21,7 @@ from typing import Any
 
 from crmpay.core.clock import now_iso
 from crmpay.core.errors import PartialFailure, UsageError
+from crmpay.core.sepa import mandate_expires_on
 from crmpay.core.validation import compact_iban
 from crmpay.csvfiles import write_rejects
 from crmpay.services.mandates import csv_check as mandate_csv
@@ -28,7 +29,6 @@ from crmpay.services.mandates.csv_check import MandateRow, Problem
 from crmpay.store import Store, filters
 
 STORE_ONLY = "none"
-EXPIRY_MONTHS = 36
 
 
 @dataclass
@@ -418,19 +418,6 @@ def _insert(store: Store, row: MandateRow) -> None:
     )
 
 
-def expiry_date(signature_date: str | None, last_collection_date: str | None) -> date | None:
-    """36 months after the last collection, else after the signature (SEPA rulebook)."""
-    start = last_collection_date or signature_date
-    if not start:
-        return None
-    import calendar
-
-    d = date.fromisoformat(start[:10])
-    year, month0 = divmod(d.month - 1 + EXPIRY_MONTHS, 12)
-    year += d.year
-    return date(year, month0 + 1, min(d.day, calendar.monthrange(year, month0 + 1)[1]))
-
-
 def list_mandates(
     store: Store,
     *,
@@ -474,7 +461,7 @@ def list_mandates(
             "last_collection_date": row["last_collection_date"],
             "next_possible_charge_date": row["next_possible_charge_date"],
         }
-        expires = expiry_date(row["signature_date"], row["last_collection_date"])
+        expires = mandate_expires_on(row["signature_date"], row["last_collection_date"])
         item["expires_on"] = expires.isoformat() if expires else None
         item["expired"] = bool(expires and expires <= today)
         out.append(item)
