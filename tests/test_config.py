@@ -128,3 +128,35 @@ def test_creditor_identifier_is_checked_when_configured(home):
         config.set_value("creditor_id", "FR73ZZZ123456")
     config.set_value("creditor_id", "fr72 zzz 123456")
     assert Config.load(home, "acme", environ={}).settings.creditor_id == "FR72ZZZ123456"
+
+
+def test_a_profiles_calls_table_is_checked_however_the_config_is_opened(tmp_path):
+    """A fresh interpreter that imports only crmpay.config still refuses a bad [calls]
+    table: the check is loaded from the section's owner, not left to whoever imported it."""
+    import subprocess
+    import sys
+
+    (tmp_path / "config.toml").write_text('[profiles.acme.calls]\ndefault_region = "FR"\nunknown_key = 1\n')
+    script = (
+        "import sys\n"
+        "from crmpay.config import Config\n"
+        "from crmpay.core.errors import ConfigError\n"
+        "from crmpay.paths import Home\n"
+        "try:\n"
+        f"    Config.load(Home.resolve({str(tmp_path)!r}), 'acme', environ={{}})\n"
+        "except ConfigError as exc:\n"
+        "    print('refused:', exc); sys.exit(0)\n"
+        "print('accepted'); sys.exit(1)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "calls.unknown_key" in done.stdout
+
+
+def test_the_prenotification_period_is_a_checked_setting(home):
+    config = Config.load(home, "acme", environ={})
+    assert config.settings.sepa.prenotification_days == 14
+    config.set_value("sepa.prenotification_days", "5")
+    assert Config.load(home, "acme", environ={}).settings.sepa.prenotification_days == 5
+    with pytest.raises(ConfigError, match="between 1 and 60"):
+        config.set_value("sepa.prenotification_days", "0")

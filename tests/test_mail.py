@@ -7,9 +7,9 @@ from datetime import date
 
 import httpx
 
-from crmpay.config import SmtpSettings
+from crmpay.config import SellerSettings, SmtpSettings
 from crmpay.core.invoice import Invoice, InvoiceLine
-from crmpay.documents.pdf import Seller, render_invoice
+from crmpay.documents.pdf import render_invoice
 from crmpay.mail import send
 from crmpay.services.invoices.mail import invoice_email
 
@@ -31,7 +31,7 @@ def test_setup_link_and_debit_emails_reach_the_sink(sandbox):
     smtp = sandbox.credentials()["smtp"]
     settings = SmtpSettings(host=smtp["host"], port=smtp["port"], security="none")
     pdf = io.BytesIO()
-    render_invoice(_invoice("fr"), Seller("Acme SAS"), pdf)
+    render_invoice(_invoice("fr"), SellerSettings(name="Acme SAS"), pdf)
     send(
         settings,
         None,

@@ -99,6 +99,19 @@ class SellerSettings(_Section):
     business_customers: bool = True  # print the EUR 40 recovery indemnity line
 
 
+class SepaSettings(_Section):
+    # The debtor is told amount and date this many calendar days before a debit. The
+    # rulebook's default is 14; a shorter period only when agreed with the debtors.
+    prenotification_days: int = 14
+
+    @field_validator("prenotification_days")
+    @classmethod
+    def _days(cls, value: int) -> int:
+        if not 1 <= value <= 60:
+            raise ValueError("must be between 1 and 60 calendar days (the SEPA default is 14)")
+        return value
+
+
 class CrmMapping(_Section):
     contacts_module: str = "Contacts"
     mandates_module: str = "CRMPAY_Mandates"
@@ -111,6 +124,9 @@ SERVICES = ("gocardless", "mollie", "zoho", "sipsim", "smtp")
 
 SectionCheck = Callable[[dict[str, Any]], object]
 _SECTION_CHECKS: dict[str, SectionCheck] = {}
+# The module that owns a raw section and registers its check when imported: loaded the
+# first time a profile with that section is read, however the config was opened.
+_SECTION_OWNERS = {"calls": "crmpay.telephony.rules"}
 
 
 def check_section_with(section: str, check: SectionCheck) -> None:
@@ -130,13 +146,19 @@ class ProfileConfig(_Section):
     sipsim: SipsimSettings | None = None
     smtp: SmtpSettings | None = None
     seller: SellerSettings = SellerSettings()
+    sepa: SepaSettings = SepaSettings()
     crm: CrmMapping = CrmMapping()
     calls: dict[str, Any] | None = None  # checked by crmpay.telephony.rules (check_section_with)
 
     @field_validator("calls")
     @classmethod
     def _registered_check(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
-        check = _SECTION_CHECKS.get(info.field_name or "")
+        name = info.field_name or ""
+        if value is not None and name not in _SECTION_CHECKS and name in _SECTION_OWNERS:
+            import importlib
+
+            importlib.import_module(_SECTION_OWNERS[name])  # registers the check
+        check = _SECTION_CHECKS.get(name)
         if value is not None and check is not None:
             check(value)  # errors keep their key path
         return value

@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
+from crmpay.config import SellerSettings
 from crmpay.core.errors import OperationFailed, UsageError
 from crmpay.core.invoice import Invoice, InvoiceLine, totals
-from crmpay.documents.pdf import Seller, render_invoice
+from crmpay.documents.pdf import render_invoice
 from crmpay.services.invoices import ledger as invoices
 from crmpay.store import Store
 
@@ -92,13 +93,13 @@ def _create_in_process(path):
         return _create(store).number
 
 
-SELLER = Seller(
-    "Acme Facturation",
-    "SAS au capital de 10 000 €",
-    "12 rue de la Paix\n75002 Paris",
-    "123456789",
-    "12345678900012",
-    "FR32123456789",
+SELLER = SellerSettings(
+    name="Acme Facturation",
+    legal_form="SAS au capital de 10 000 €",
+    address="12 rue de la Paix\n75002 Paris",
+    siren="123456789",
+    siret="12345678900012",
+    vat_number="FR32123456789",
 )
 
 

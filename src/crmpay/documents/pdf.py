@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -23,6 +22,9 @@ from reportlab.pdfgen import canvas
 
 from crmpay.core.invoice import Invoice
 from crmpay.core.money import Money
+
+if TYPE_CHECKING:
+    from crmpay.config import SellerSettings
 
 REGULAR, BOLD, CJK = "Vera", "VeraBd", "HeiseiMin-W3"
 _registered = False
@@ -99,18 +101,6 @@ LABELS = {
         "page": "Page",
     },
 }
-
-
-@dataclass(frozen=True)
-class Seller:
-    name: str
-    legal_form: str | None = None
-    address: str | None = None
-    siren: str | None = None
-    siret: str | None = None
-    vat_number: str | None = None
-    late_penalty: str | None = None
-    business_customers: bool = True
 
 
 # CJK punctuation, kana, CJK ideographs (+ extension A), Hangul, full-width forms.
@@ -212,7 +202,7 @@ class _Page:
 
 
 def render_invoice(
-    invoice: Invoice, seller: Seller, target: str | Path | Any, *, payment_line: str | None = None
+    invoice: Invoice, seller: SellerSettings, target: str | Path | Any, *, payment_line: str | None = None
 ) -> None:
     """Draw `invoice` to `target` (a path or a binary file object)."""
     register_fonts()
@@ -223,7 +213,7 @@ def render_invoice(
 
     # Seller (left) and invoice facts (right)
     top = page.y
-    page.line(seller.name, font=BOLD, size=12, gap=5.5 * mm)
+    page.line(seller.name or "", font=BOLD, size=12, gap=5.5 * mm)
     if seller.legal_form:
         page.line(seller.legal_form)
     for part in (seller.address or "").splitlines():

@@ -10,28 +10,18 @@ from crmpay.core.errors import UsageError
 from crmpay.store import Store
 
 if TYPE_CHECKING:
-    from crmpay.documents.pdf import Seller
+    from crmpay.config import SellerSettings
 
 
-def seller_from(config: Config) -> Seller:
-    from crmpay.documents.pdf import Seller
-
-    s = config.settings.seller
-    if not s.name:
+def seller_from(config: Config) -> SellerSettings:
+    """The profile's seller, as every invoice prints it; its name at least is required."""
+    seller = config.settings.seller
+    if not seller.name:
         raise UsageError(
             "the seller's name is not configured",
             hint="crmpay config set seller.name 'Your company' (and seller.address, seller.siren, seller.vat_number …)",
         )
-    return Seller(
-        name=s.name,
-        legal_form=s.legal_form,
-        address=s.address,
-        siren=s.siren,
-        siret=s.siret,
-        vat_number=s.vat_number,
-        late_penalty=s.late_penalty,
-        business_customers=s.business_customers,
-    )
+    return seller
 
 
 def render_to_file(store: Store, config: Config, number: str, path: Path, payment_line: str | None = None) -> Path:
