@@ -39,6 +39,25 @@ _BELOW_SERVICES = (
     "crmpay.config",
     "crmpay.retry",
 )
+PUBLIC_ONLY: dict[str, tuple[str, ...]] = {
+    # importer -> the only crmpay modules it may import: a name alone is that module only
+    # (a package's `__init__`, not what lies below it); `name.*` is the package and all below
+    "crmpay.demo": (
+        "crmpay",  # the public API: Workspace and the errors
+        "crmpay.workspace",
+        "crmpay.sandbox",  # Sandbox (its url, credentials, clock, advance) and nothing inside
+        "crmpay.core.*",  # the domain types and the clock
+        "crmpay.demo.*",
+    ),
+}
+"""Front ends written only against public surfaces (docs/python-api.md): the demo tour."""
+
+
+def matches(name: str, pattern: str) -> bool:
+    """`pattern` is a module name (that module only) or `package.*` (the package and below)."""
+    return within(name, pattern[:-2]) if pattern.endswith(".*") else name == pattern
+
+
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     # importer -> crmpay modules it must never import
     **dict.fromkeys(_BELOW_SERVICES, ("crmpay.cli", "crmpay.services")),
@@ -219,6 +238,9 @@ def layer_violations(imports: Iterable[Import]) -> list[str]:
         for layer, allowed in LAYERS.items():
             if within(imp.importer, layer) and not any(within(imp.target, ok) for ok in allowed):
                 bad.append(f"{imp}: {layer} may import only {', '.join(allowed)}")
+        for layer, allowed in PUBLIC_ONLY.items():
+            if within(imp.importer, layer) and not any(matches(imp.target, ok) for ok in allowed):
+                bad.append(f"{imp}: {layer} may import only {', '.join(allowed)}")
         for layer, forbidden in FORBIDDEN.items():
             if within(imp.importer, layer):
                 bad += [f"{imp}: {layer} must not import {no}" for no in forbidden if within(imp.target, no)]
@@ -308,3 +330,17 @@ def test_layer_violations_name_the_module_and_the_import():
         "crmpay.core.money imports crmpay.config (line 1): crmpay.core may import only crmpay.core"
     ]
     assert layer_violations([Import("crmpay.services.sync", "crmpay.providers.gocardless", 9)]) == []
+
+
+def test_the_demo_may_import_only_public_surfaces():
+    allowed = [
+        Import("crmpay.demo.tour", target, 1)
+        for target in ("crmpay", "crmpay.workspace", "crmpay.sandbox", "crmpay.core.models", "crmpay.demo.files")
+    ]
+    assert layer_violations(allowed) == []
+    refused = [
+        Import("crmpay.demo.tour", target, 2)
+        for target in ("crmpay.sandbox.zoho.service", "crmpay.services.sync", "crmpay.store", "crmpay.providers")
+    ]
+    only = "crmpay, crmpay.workspace, crmpay.sandbox, crmpay.core.*, crmpay.demo.*"
+    assert layer_violations(refused) == [f"{imp}: crmpay.demo may import only {only}" for imp in refused]

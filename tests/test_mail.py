@@ -9,9 +9,10 @@ import httpx
 
 from crmpay.config import SellerSettings, SmtpSettings
 from crmpay.core.invoice import Invoice, InvoiceLine
+from crmpay.core.money import Money
 from crmpay.documents.pdf import render_invoice
 from crmpay.mail import send
-from crmpay.services.invoices.mail import invoice_email
+from crmpay.services.invoices.mail import NoticeFacts, invoice_email
 
 
 def _invoice(language: str) -> Invoice:
@@ -40,7 +41,7 @@ def test_setup_link_and_debit_emails_reach_the_sink(sandbox):
             pdf.getvalue(),
             sender="billing@acme.fr",
             seller_name="Acme SAS",
-            setup_link="https://pay.example/s/1",
+            facts=NoticeFacts(False, Money.parse("120.00", "EUR"), "2026-12-22", None, None, "https://pay.example/s/1"),
         ),
     )
     send(
@@ -51,15 +52,15 @@ def test_setup_link_and_debit_emails_reach_the_sink(sandbox):
             pdf.getvalue(),
             sender="billing@acme.fr",
             seller_name="Acme SAS",
-            charge_date="2026-12-24",
-            mandate_reference="RUM-1",
+            facts=NoticeFacts(True, Money.parse("120.00", "EUR"), "2026-12-24", "RUM-1", "FR72ZZZ123456", None),
         ),
     )
     mail = httpx.get(f"{sandbox.url}/__sandbox/mail").json()
     assert [m["subject"] for m in mail] == ["Facture INV-2026-0003", "Invoice INV-2026-0003"]
     assert mail[0]["to"] == ["ann@example.fr"]
     assert "https://pay.example/s/1" in mail[0]["body"] and "120,00 EUR" in mail[0]["body"]
-    assert "collected from your account on 2026-12-24 (mandate RUM-1)" in mail[1]["body"]
+    assert "collected from your account on 2026-12-24 under mandate RUM-1" in mail[1]["body"]
+    assert "SEPA creditor identifier FR72ZZZ123456" in mail[1]["body"]
     assert mail[0]["attachments"] == ["INV-2026-0003.pdf"]
     sandbox.reset()
     assert httpx.get(f"{sandbox.url}/__sandbox/mail").json() == []

@@ -8,14 +8,15 @@
         outcome = ws.sync()
 
 A workspace is one profile of one crmpay home (`home=None`: `CRMPAY_HOME` or the
-platform's directory). Its nouns (`invoices`, `payments`, `mandates`, `calls`, `crm`)
-call the same use cases as the commands; errors are `crmpay.CrmpayError`s carrying the
-exit code the command would give.
+platform's directory). Its nouns (`invoices`, `payments`, `mandates`, `customers`,
+`calls`, `crm`) call the same use cases as the commands, and so do its connecting and
+settings methods (`connect_provider`, `connect_smtp`, `connect_zoho`, `set_setting`,
+`status`); errors are `crmpay.CrmpayError`s carrying the exit code the command would give.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -24,9 +25,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from crmpay.config import Config
     from crmpay.core.invoice import Invoice
+    from crmpay.core.models import AccountCheck
     from crmpay.paths import Home
+    from crmpay.providers.base import PaymentProvider
     from crmpay.services.calls.importer import ImportReport
-    from crmpay.services.invoices.send import SendResult
+    from crmpay.services.connections import ServiceStatus
+    from crmpay.services.invoices.result import SendResult
     from crmpay.services.mandates.csv_import import ImportResult
     from crmpay.services.mandates.link import LinkReport
     from crmpay.services.sync import SyncOutcome
@@ -89,6 +93,96 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def store_counts(self) -> dict[str, int]:
+        """Rows per table of the profile's store (customers, mandates, payments, invoices…)."""
+        return self.store().counts()
+
+    # -- connecting services and settings (what `crmpay connect`, `status`, `config set` do) ------
+    @staticmethod
+    def use_memory_keyring() -> None:
+        """From now on, keep this process's secrets in memory only: nothing is written to the
+        OS keyring (the demo uses it). Environment variables still win over it."""
+        from crmpay import secrets
+
+        secrets.use_memory_keyring()
+
+    def status(self) -> list[ServiceStatus]:
+        """Each service: connected or not, and where its secrets come from (never their values)."""
+        from crmpay.services.connections import status
+
+        return status(self.config)
+
+    def connect_provider(
+        self, name: str, secret: str, *, environment: str, base_url: str | None = None
+    ) -> AccountCheck:
+        """Connect GoCardless (`secret`: an access token) or Mollie (an API key): the
+        credential is checked with a cheap call, then kept in the keyring with the settings.
+        A rejected one raises `AuthError` and nothing is stored."""
+        from crmpay.services.connections import connect_provider
+
+        return connect_provider(self.config, name, secret, environment=environment, base_url=base_url)
+
+    def connect_smtp(
+        self,
+        *,
+        host: str,
+        port: int = 587,
+        security: str = "starttls",
+        user: str | None = None,
+        from_address: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        """Connect the SMTP server invoices and setup links are emailed through (checked first)."""
+        from crmpay.services.connections import connect_smtp
+
+        connect_smtp(
+            self.config,
+            host=host,
+            port=port,
+            security=security,
+            user=user,
+            from_address=from_address,
+            password=password,
+        )
+
+    def connect_zoho(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        grant_code: str,
+        dc: str = "eu",
+        environment: str = "live",
+        base_url: str | None = None,
+    ) -> dict[str, Any]:
+        """Connect Zoho CRM with a Self Client: the grant code is exchanged and access
+        checked before the client secret and refresh token are kept."""
+        from crmpay.services.crm_setup import connect_zoho
+
+        return connect_zoho(
+            self.config,
+            client_id=client_id,
+            client_secret=client_secret,
+            grant_code=grant_code,
+            dc=dc,
+            environment=environment,
+            base_url=base_url,
+        )
+
+    def set_setting(self, key: str, value: str, *, dry_run: bool = False) -> None:
+        """Set a dotted key of the profile (`seller.name`), validated; secrets are refused."""
+        from crmpay.services.settings import set_setting
+
+        set_setting(self.config, key, value, dry_run=dry_run)
+
+    def open_provider(self, name: str) -> PaymentProvider:
+        """The connected provider's client, opened with its secret. It follows the
+        `PaymentProvider` protocol (crmpay/providers/base.py): low-level reads and creates,
+        none of the store, journal or locks of the use cases."""
+        from crmpay.services import context
+
+        return context.providers(self, name)[name]
+
     # -- the use cases ---------------------------------------------------------------------------
     @cached_property
     def invoices(self) -> Invoices:
@@ -101,6 +195,10 @@ class Workspace:
     @cached_property
     def mandates(self) -> Mandates:
         return Mandates(self)
+
+    @cached_property
+    def customers(self) -> Customers:
+        return Customers(self)
 
     @cached_property
     def calls(self) -> Calls:
@@ -197,6 +295,12 @@ class Invoices:
             self._ws, number, mandate=mandate, provider=provider, email=email, dry_run=dry_run, new_attempt=new_attempt
         )
 
+    def collect(self, *, dry_run: bool = False) -> Sequence[SendResult]:
+        """Create the scheduled (Mollie) debits whose day has come; run it daily."""
+        from crmpay.services.invoices.collect import collect
+
+        return collect(self._ws, dry_run=dry_run)
+
     def render(self, number: str, path: str | Path | None = None) -> Path:
         """The invoice as a PDF with every French mandatory mention."""
         from crmpay.services.invoices.documents import render_to_file
@@ -213,6 +317,23 @@ class Payments:
         from crmpay.services.payments.cancel import cancel
 
         return cancel(self._ws, payment_id, dry_run=dry_run)
+
+    def list(
+        self,
+        *,
+        provider: str | None = None,
+        status: str | None = None,
+        customer: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Payments in the store, newest first (`status` matches the provider's status or
+        crmpay's state); what `crmpay payments list` shows."""
+        from crmpay.services.listing import list_payments
+
+        return list_payments(
+            self._ws.store(), provider=provider, status=status, customer=customer, since=since, limit=limit
+        )
 
     def record(
         self,
@@ -283,6 +404,24 @@ class Mandates:
         return mandates.listing(self._ws, **filters)
 
 
+class Customers:
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def list(
+        self,
+        *,
+        provider: str | None = None,
+        customer: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Customers in the store, newest first; what `crmpay customers list` shows."""
+        from crmpay.services.listing import list_customers
+
+        return list_customers(self._ws.store(), provider=provider, customer=customer, since=since, limit=limit)
+
+
 class Calls:
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
@@ -314,3 +453,14 @@ class Crm:
         from crmpay.services.crm_setup import check
 
         return check(self._ws)
+
+    def records(self, module: str, fields: Iterable[str]) -> list[dict[str, Any]]:
+        """Every record of a CRM module (`Contacts`, `Calls`…) with these fields and its `id`."""
+        from crmpay.services import context
+
+        client = context.crm(self._ws)
+        assert client is not None  # required: NotConnected otherwise
+        try:
+            return list(client.iter_records(module, list(fields)))
+        finally:
+            client.close()

@@ -18,8 +18,15 @@ def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env)
     assert [s["mandate_status"] for s in summary["lifecycles"]["gocardless"]][-1] == "active"
     mollie = [step["payment_status"] for step in summary["lifecycles"]["mollie"]]
     assert mollie[0] == "pending" and mollie[-1] == "paid"
+    for name, steps in summary["lifecycles"].items():  # the table follows the payment to its end
+        assert steps[-1]["charge_date"], name
+        assert int(steps[-1]["day"]) > 0
     invoices = summary["invoices"]
     assert list(invoices["statuses"].values()) == ["paid", "awaiting_mandate", "paid", "unpaid"]
+    paid = [n for n, status in invoices["statuses"].items() if status == "paid"]
+    assert sorted(invoices["invoices_paid_by_sync"]) == sorted(paid)
+    assert set(invoices["charge_dates"]) >= set(paid) and all(invoices["charge_dates"].values())
+    assert invoices["days_to_settle"] > 0  # the clock moved until the debits settled
     assert "can no longer be cancelled" in invoices["late_cancel_refused"]
     assert invoices["emails"] == 3
     sync = {r["provider"]: r for r in invoices["sync"]}
@@ -40,3 +47,23 @@ def test_demo_keeps_its_files_with_home(crmpay_env, tmp_path):
     result = crmpay_env.run("demo", "--home", str(target), timeout=300)
     assert result.code == 0, result.stderr
     assert (target / "profiles" / "demo" / "crmpay.sqlite3").exists()
+
+
+def test_the_sample_files_are_package_data():
+    from importlib.resources import files
+
+    samples = files("crmpay.demo").joinpath("samples")
+    accountant = samples.joinpath("mandats-comptable.csv").read_bytes()
+    assert accountant.decode("cp1252").startswith("Nom;E-mail;IBAN;")  # as a French spreadsheet saves it
+    assert "Société Générale".encode("cp1252") in accountant
+    assert len(samples.joinpath("Master.csv").read_text(encoding="utf-8").splitlines()) == 4
+    assert "[calls]" in samples.joinpath("call-rules.toml").read_text(encoding="utf-8")
+
+
+def test_the_accountants_signature_dates_move_to_last_year_so_they_never_age_into_rejects():
+    from crmpay.demo.files import ACCOUNTANT_CSV, in_year, sample
+
+    original = sample(ACCOUNTANT_CSV)
+    moved = in_year(original, 2031)
+    assert moved.decode("cp1252").splitlines()[1].endswith(";15/03/2031")
+    assert moved.count(b"/2031") == 3 and moved.replace(b"/2031", b"/2024") == original  # nothing else changed

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -228,3 +228,189 @@ def test_killed_at_random_moments_thirty_times(shop, sandbox):
             assert shop.run("invoice", "show", number, "--json").json()["status"] == "pending"
     finally:
         sandbox.set_faults(Faults())
+
+
+# -- money safety (issue 15) ----------------------------------------------------------------------
+def _mollie(sandbox):
+    from crmpay.providers.mollie import MollieProvider
+
+    return MollieProvider(
+        sandbox.credentials()["mollie"]["api_key"], environment="local", base_url=sandbox.url, retry_policy=FAST
+    )
+
+
+def _mollie_mandate(sandbox, email, *, signed, key="mm"):
+    mollie = _mollie(sandbox)
+    customer = mollie.create_customer(NewCustomer(email, "Ivy Roe"), idempotency_key=f"{key}-c")
+    return mollie.create_mandate(
+        NewMandate(
+            customer.id, "Ivy Roe", "FR1420041010050500013M02606", reference=f"RUM-{key}", signature_date=signed
+        ),
+        idempotency_key=f"{key}-m",
+    )
+
+
+def _pdf_text(mail, name):
+    import base64
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(base64.b64decode(mail["files"][name])))
+    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+
+
+def test_a_manual_payment_beside_a_live_debit_is_refused_and_the_debit_takes_what_remains(shop, sandbox):
+    _customer_with_mandate(sandbox, "jo@example.fr", key="jo")
+    assert shop.run("sync").code == 0
+    number = _invoice(shop, "jo@example.fr")  # 119.76 EUR
+    # 20.00 by cheque first: the debit then collects only the 99.76 left
+    first = shop.run(
+        "payment",
+        "record",
+        number,
+        "--amount",
+        "20.00",
+        "--method",
+        "cheque",
+        "--received-on",
+        clock.today().isoformat(),
+    )
+    assert first.code == 0, first.stderr
+    sent = shop.run("invoice", "send", number, "--no-email", "--json")
+    assert sent.code == 0, sent.stderr
+    assert sent.json()["amount"] == "99.76"
+    [payment] = _payments_for(sandbox, number)
+    assert payment["amount"] == 9976
+    # the rest by cheque as well would make the customer pay twice
+    twice = shop.run(
+        "payment",
+        "record",
+        number,
+        "--amount",
+        "99.76",
+        "--method",
+        "cheque",
+        "--received-on",
+        clock.today().isoformat(),
+    )
+    assert twice.code == 1
+    assert "already has a direct debit of 99.76" in twice.stderr and f"payment cancel {payment['id']}" in twice.stderr
+    assert shop.run("invoice", "show", number, "--json").json()["amount_paid"] == "20.00"
+    # once the debit is cancelled, the cheque is accepted
+    assert shop.run("payment", "cancel", payment["id"]).code == 0
+    assert (
+        shop.run(
+            "payment",
+            "record",
+            number,
+            "--amount",
+            "99.76",
+            "--method",
+            "cheque",
+            "--received-on",
+            clock.today().isoformat(),
+        ).code
+        == 0
+    )
+    assert shop.run("invoice", "show", number, "--json").json()["status"] == "paid"
+
+
+def test_the_debit_is_pre_notified_with_the_umr_and_creditor_id_and_the_pdf_agrees(shop, sandbox):
+    crmpay_env = shop
+    assert crmpay_env.run("config", "set", "creditor_id", "FR72ZZZ123456").code == 0
+    gc = _gc(sandbox)
+    customer = gc.create_customer(NewCustomer("kim@example.fr", "Kim Li"), idempotency_key="kim-c")
+    mandate = gc.create_mandate(
+        NewMandate(customer.id, "Kim Li", "FR1420041010050500013M02606", reference="RUM-KIM-0001"),
+        idempotency_key="kim-m",
+    )
+    assert shop.run("sync").code == 0
+    due_soon = (clock.today() + timedelta(days=3)).isoformat()  # due before the notice period ends
+    created = shop.run(
+        "invoice", "create", "--customer", "kim@example.fr", "--line", "Audit;1;100;20", "--due", due_soon, "--json"
+    )
+    number = created.json()["number"]
+    dry = shop.run("invoice", "send", number, "--dry-run", "--json").json()
+    sent = shop.run("invoice", "send", number, "--json")
+    assert sent.code == 0, sent.stderr
+    result = sent.json()
+    notice_ends = (clock.today() + timedelta(days=14)).isoformat()
+    assert result["charge_date"] >= notice_ends > due_soon  # 14 days of notice, not the due date
+    assert dry["charge_date"] == result["charge_date"] and dry["amount"] == result["amount"]
+    [payment] = _payments_for(sandbox, number)
+    assert payment["charge_date"] == result["charge_date"]
+    [mail] = _mail(sandbox)
+    assert "RUM-KIM-0001" in mail["body"] and mandate.id not in mail["body"]
+    assert "FR72ZZZ123456" in mail["body"] and result["charge_date"] in mail["body"] and "120,00 EUR" in mail["body"]
+    pdf = _pdf_text(mail, f"{number}.pdf")
+    assert "RUM-KIM-0001" in pdf and result["charge_date"] in pdf and "FR72ZZZ123456" in pdf
+    listed = shop.run("mandates", "list", "--json").json()
+    [row] = [m for m in listed if m["id"] == mandate.id]
+    assert row["last_collection_date"] == result["charge_date"]  # the 36 months start again
+
+
+def test_a_lapsed_mandate_is_never_charged(shop, sandbox):
+    from crmpay.core.sepa import add_months
+
+    signed = add_months(clock.today(), -36) + timedelta(days=5)  # lapses in five days
+    mandate = _mollie_mandate(sandbox, "ivy@example.fr", signed=signed)
+    assert shop.run("sync").code == 0
+    number = _invoice(shop, "ivy@example.fr")
+    forced = shop.run("invoice", "send", number, "--mandate", mandate.id, "--no-email")
+    assert forced.code == 1 and "lapsed on" in forced.stderr and "36 months" in forced.stderr
+    sent = shop.run("invoice", "send", number, "--no-email", "--json")
+    assert sent.code == 0, sent.stderr
+    assert sent.json()["action"] == "setup_link"  # a new mandate is needed
+    assert any("lapsed on" in note for note in sent.json()["notes"])
+    assert [p for p in sandbox.services["mollie"].objects["payments"].values() if p.get("mandateId")] == []
+
+
+def test_a_mollie_debit_is_created_on_its_day_never_before_the_notified_date(shop, sandbox):
+    mandate = _mollie_mandate(sandbox, "lou@example.fr", signed=clock.today(), key="lou")
+    assert shop.run("sync").code == 0
+    number = _invoice(shop, "lou@example.fr")  # due in 20 days
+    dry = shop.run("invoice", "send", number, "--no-email", "--dry-run", "--json").json()
+    sent = shop.run("invoice", "send", number, "--no-email", "--json")
+    assert sent.code == 0, sent.stderr
+    result = sent.json()
+    assert (dry["charge_date"], dry["scheduled_for"]) == (result["charge_date"], result["scheduled_for"])
+    assert result["charge_date"] >= _due() and result["scheduled_for"] < result["charge_date"]
+    assert result["payment_id"] is None
+
+    def debits():
+        return [p for p in sandbox.services["mollie"].objects["payments"].values() if p.get("mandateId") == mandate.id]
+
+    assert shop.run("invoice", "collect", "--json").json() == [] and debits() == []  # not yet
+    again = shop.run("invoice", "send", number, "--no-email")
+    assert again.code == 1 and "already has a debit scheduled" in again.stderr
+    sandbox.advance_to(date.fromisoformat(result["scheduled_for"]))
+    collected = shop.run("invoice", "collect", "--json")
+    assert collected.code == 0, collected.stderr
+    [done] = collected.json()
+    [debit] = debits()
+    assert done["payment_id"] == debit["id"] and debit["details"]["dueDate"] <= result["charge_date"]
+    assert debit["amount"] == {"value": "119.76", "currency": "EUR"}
+    assert shop.run("invoice", "collect", "--json").json() == [] and len(debits()) == 1  # once
+
+
+def test_a_completed_setup_link_is_collected_by_the_next_send(shop, sandbox):
+    number = _invoice(shop, "max@example.fr")
+    link = shop.run("invoice", "send", number, "--provider", "gocardless", "--no-email", "--json").json()
+    assert link["action"] == "setup_link"
+    assert shop.run("invoice", "show", number, "--json").json()["status"] == "awaiting_mandate"
+    form = {"account_holder_name": "Max", "iban": "DE89370400440532013000"}
+    assert httpx.post(link["setup_link"], data=form).status_code == 200
+    # no sync, no --new-attempt: the send reads the completed link and collects
+    paid = shop.run("invoice", "send", number, "--no-email", "--json")
+    assert paid.code == 0, paid.stderr
+    assert paid.json()["action"] == "payment" and paid.json()["attempt"] == 2
+    assert len(_payments_for(sandbox, number)) == 1
+    assert shop.run("invoice", "show", number, "--json").json()["status"] == "pending"
+
+
+def test_a_currency_no_direct_debit_scheme_collects_is_refused(shop, sandbox):
+    number = _invoice(shop, "yui@example.jp", currency="JPY")
+    sent = shop.run("invoice", "send", number, "--provider", "gocardless", "--no-email")
+    assert sent.code == 1 and "cannot collect JPY by direct debit" in sent.stderr
+    assert shop.run("invoice", "show", number, "--json").json()["status"] == "unpaid"

@@ -23,7 +23,7 @@ def demo(
     from pathlib import Path
 
     from crmpay.cli._output import Output
-    from crmpay.services.demo import run_tour
+    from crmpay.demo import run_tour
 
     app = Application.current()
     narrator = Output(tables_to_stderr=True) if json_output else app.out

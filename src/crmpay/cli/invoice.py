@@ -112,10 +112,13 @@ def send(
 ) -> None:
     """Collect an invoice by direct debit, or email a mandate-setup link with the PDF.
 
-    With a usable mandate (--mandate, or the customer's only one) the payment is created
-    for the later of the due date and the mandate's next possible charge date. With
-    none, a mandate-setup link is created and emailed. Never charges twice: a rerun
-    resumes the same attempt with the same idempotency key.
+    The mandate (--mandate, or the customer's only usable one) is read again from the
+    provider and must not have lapsed (36 months without a collection). The debit is
+    for what remains to pay, on the latest of the due date, the mandate's next possible
+    date and today + sepa.prenotification_days (14): the email is the pre-notification
+    (amount, date, mandate reference, creditor identifier). A Mollie debit is created on
+    its day by `crmpay invoice collect`. With no usable mandate, a setup link is emailed.
+    Never charges twice: a rerun resumes the same attempt with the same idempotency key.
 
     Example: crmpay invoice send INV-2026-0001
     """
@@ -133,8 +136,9 @@ def send(
     if result.action == "payment":
         app.out.success(
             f"{number}: {verb}collect {result.amount} {result.currency} by direct debit "
-            f"({result.provider}, mandate {result.mandate_id}) on {result.charge_date}"
+            f"({result.provider}, mandate {result.mandate_reference}) on {result.charge_date}"
             + (f" — payment {result.payment_id}" if result.payment_id else "")
+            + (f" — created on {result.scheduled_for}" if result.scheduled_for else "")
         )
     else:
         app.out.success(f"{number}: {verb}send a mandate-setup link ({result.provider})")
@@ -143,6 +147,37 @@ def send(
     for note in result.notes:
         app.out.info(f"note: {note}")
     app.out.info(f"email: {result.email}")
+
+
+@command.command("collect")
+def collect(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be created; create nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create the scheduled direct debits whose day has come (run it daily, e.g. from cron).
+
+    Mollie debits a payment as soon as it is created, so `invoice send` schedules a Mollie
+    debit and this command creates it a few working days before its pre-notified date,
+    after checking the mandate again.
+
+    Example: crmpay invoice collect --dry-run
+    """
+    app = Application.current()
+    results = app.ws.invoices.collect(dry_run=dry_run)
+    if json_output:
+        app.out.json([r.as_dict() for r in results])
+        return
+    verb = "would create" if dry_run else "created"
+    rows = [
+        (r.number, r.provider, f"{r.amount} {r.currency}", r.charge_date, r.payment_id or "", "; ".join(r.notes))
+        for r in results
+    ]
+    app.out.table(
+        ("invoice", "provider", "amount", "charge date", "payment", "note"),
+        rows,
+        title=f"debits {verb}",
+        empty="no scheduled debit is due today",
+    )
 
 
 @command.command("render")

@@ -1,11 +1,13 @@
 """The sandbox's SMTP sink: a real SMTP server (aiosmtpd) on loopback that keeps mail.
 
 `GET /__sandbox/mail` returns what it received:
-`[{"to": [...], "from": ..., "subject": ..., "body": ..., "attachments": [names]}]`.
+`[{"to": [...], "from": ..., "subject": ..., "body": ..., "attachments": [names],
+"files": {name: base64}}]`.
 """
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 from email import message_from_bytes, policy
@@ -42,6 +44,12 @@ class SmtpSink:
             "subject": str(message.get("Subject", "")),
             "body": body_part.get_content() if body_part is not None else "",
             "attachments": [part.get_filename() for part in message.iter_attachments()],
+            # each attachment's bytes, base64: a test reads the PDF the customer got
+            "files": {
+                part.get_filename(): base64.b64encode(part.get_content()).decode("ascii")
+                for part in message.iter_attachments()
+                if isinstance(part.get_content(), bytes)
+            },
         }
         with self._lock:
             self.messages.append(record)

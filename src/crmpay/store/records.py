@@ -91,6 +91,7 @@ class Kind:
     name: str  # the table, and the resource a sync reports
     columns: tuple[str, ...]
     values: Callable[[Any], tuple[Any, ...]]  # the model's values for `columns`, in order
+    keep: tuple[str, ...] = ()  # columns a provider may not know: a NULL never erases what the store holds
 
     def upsert(self, store: Store, rows: list[tuple[Any, ...]]) -> None:
         """Insert the rows, or update those whose raw JSON changed: one statement per 500 rows
@@ -100,15 +101,17 @@ class Kind:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             store.db.execute(
-                _upsert_sql(self.name, self.columns, len(chunk)), [value for row in chunk for value in row]
+                _upsert_sql(self.name, self.columns, len(chunk), self.keep), [value for row in chunk for value in row]
             )
 
 
 @lru_cache(maxsize=64)
-def _upsert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+def _upsert_sql(table: str, columns: tuple[str, ...], rows: int, keep: tuple[str, ...] = ()) -> str:
     names = ("provider", "provider_id", *columns, "raw", "synced_at")
     row = f"({', '.join('?' * len(names))})"
-    updates = ", ".join(f"{n} = excluded.{n}" for n in names[2:])
+    updates = ", ".join(
+        f"{n} = coalesce(excluded.{n}, {table}.{n})" if n in keep else f"{n} = excluded.{n}" for n in names[2:]
+    )
     return (
         f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row] * rows)}"
         f" ON CONFLICT (provider, provider_id) DO UPDATE SET {updates} WHERE {table}.raw IS NOT excluded.raw"
@@ -146,6 +149,7 @@ KINDS: dict[type, Kind] = {
             "created_at",
         ),
         _mandate_columns,
+        keep=("signature_date", "reference"),  # GoCardless reports no signature date; an import knows it
     ),
     Payment: Kind(
         "payments",

@@ -11,6 +11,7 @@ from crmpay.core.errors import OperationFailed, UsageError
 from crmpay.core.invoice import LANGUAGES, Invoice, InvoiceLine, totals
 from crmpay.core.money import Money, exponent
 from crmpay.core.validation import email_problems
+from crmpay.services.invoices.debits import live_debit
 from crmpay.store import Store, filters
 
 PAYMENT_METHODS = ("cheque", "transfer", "cash")
@@ -238,6 +239,18 @@ def record_payment(
     if paid_after.minor > total.minor:
         remaining = total - paid_before
         raise UsageError(f"{money} is more than the {remaining} left to pay on {number}")
+    debit = live_debit(store, number, invoice.currency)
+    if debit is not None and not debit.scheduled and paid_after.minor + debit.amount.minor > total.minor:
+        # The debit takes its amount as well: the customer would pay twice.
+        room = total - paid_before - debit.amount
+        limit = f"; at most {room} can be recorded beside it" if room.minor > 0 else ""
+        raise OperationFailed(
+            f"invoice {number} already has a direct debit of {debit.amount} ({debit.provider} payment "
+            f"{debit.payment_id or '(being created)'}, charge date {debit.charge_date}){limit}",
+            hint=f"cancel it first: crmpay payment cancel {debit.payment_id}"
+            if debit.payment_id
+            else "run the same `crmpay invoice send` again to finish creating it, then cancel it",
+        )
     status = "paid" if paid_after.minor == total.minor else "partially_paid"
     result = {
         "number": number,
@@ -250,6 +263,12 @@ def record_payment(
         "status": status,
         "dry_run": dry_run,
     }
+    if debit is not None and debit.scheduled:
+        # No money has moved yet: the scheduled debit (for the whole amount) is dropped.
+        result["note"] = (
+            f"the debit of {debit.amount} scheduled for {debit.charge_date} was dropped; "
+            f"`crmpay invoice send {number} --new-attempt` collects what remains"
+        )
     if dry_run:
         return result
     with store.transaction():
@@ -263,4 +282,10 @@ def record_payment(
             "UPDATE invoices SET status = ?, paid_on = ?, updated_at = ? WHERE id = ?",
             (status, received_on.isoformat() if status == "paid" else None, now_iso(), invoice_id),
         )
+        if debit is not None and debit.scheduled:
+            store.db.execute(
+                "UPDATE intents SET status = 'dropped', error = 'a manual payment was recorded', updated_at = ?"
+                " WHERE key = ?",
+                (now_iso(), debit.intent_key),
+            )
     return result

@@ -9,8 +9,8 @@ call created instead of creating a second one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,8 +19,20 @@ from crmpay.core.clock import now_iso
 from crmpay.core.errors import NotConnected, OperationFailed, TemporaryError, UsageError
 from crmpay.core.invoice import Invoice
 from crmpay.core.models import NewCustomer, NewPayment, NewSetupLink, Payment, SetupLink
+from crmpay.core.money import Money
+from crmpay.core.sepa import PRENOTIFICATION_DAYS
 from crmpay.services import intents
 from crmpay.services.intents import checkpoint
+from crmpay.services.invoices.choose import MandateChoice, creditor_of
+from crmpay.services.invoices.debits import (
+    LIVE_PAYMENT_STATES,
+    check_currency,
+    mollie_create_on,
+    record_collection,
+    remaining,
+)
+from crmpay.services.invoices.result import SendResult
+from crmpay.services.invoices.scheduled import ScheduledDebits
 from crmpay.store import Store
 from crmpay.store.records import insert_setup_link, upsert_customer, upsert_payment
 
@@ -29,7 +41,6 @@ if TYPE_CHECKING:
     from crmpay.services.context import Context
 
 T = TypeVar("T")
-LIVE_PAYMENT_STATES = ("pending", "submitted", "paid")
 DESCRIPTION_LIMIT = 140
 
 
@@ -37,29 +48,7 @@ def intent_key(profile: str, number: str, attempt: int, step: str) -> str:
     return intents.intent_key(profile, number, attempt, step)
 
 
-@dataclass
-class SendResult:
-    number: str
-    action: str  # payment / setup_link
-    provider: str
-    attempt: int
-    dry_run: bool
-    amount: str
-    currency: str
-    payment_id: str | None = None
-    mandate_id: str | None = None
-    charge_date: str | None = None
-    setup_link: str | None = None
-    link_expires_at: str | None = None
-    email: str = "not sent"
-    resumed: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-
-class InvoiceSender:
+class InvoiceSender(MandateChoice, ScheduledDebits):
     def __init__(
         self,
         store: Store,
@@ -70,18 +59,15 @@ class InvoiceSender:
         seller: Any = None,
         sender: str | None = None,
         today: date | None = None,
+        notice_days: int = PRENOTIFICATION_DAYS,
+        creditor_id: str | None = None,
     ) -> None:
         self.store, self.profile, self.providers = store, profile, providers
         self.mailer, self.seller, self.sender = mailer, seller, sender
         self.today = today or clock.today()
+        self.notice_days, self.creditor_id = notice_days, creditor_id
 
     # -- intents --------------------------------------------------------------------------------
-    def _intent(self, key: str) -> Any:
-        return intents.get(self.store, key)
-
-    def _begin(self, key: str, kind: str, provider: str, number: str, attempt: int, request: dict[str, Any]) -> None:
-        intents.begin(self.store, key, kind, provider, number, attempt, request)
-
     def _finish(self, key: str, status: str, result_id: str | None = None, error: str | None = None) -> None:
         intents.finish(self.store, key, status, result_id, error)
 
@@ -121,35 +107,55 @@ class InvoiceSender:
                 unsent.email = self._email(invoice, unsent, unsent.attempt)
             unsent.resumed = True
             return unsent
-        attempt = self._attempt(invoice, new_attempt)
-        total = invoice.totals.incl_vat
-        chosen = self._choose_mandate(invoice, mandate, provider)
+        self._take_completed_link(invoice)
+        attempt = self._attempt(invoice, new_attempt, dry_run)
+        amount = remaining(invoice)
+        notes: list[str] = []
+        chosen = self._choose_mandate(invoice, mandate, provider, notes)
         if chosen is not None:
-            name = chosen["provider"]
+            row, fresh, charge = chosen
+            name = row["provider"]
             result = SendResult(
                 invoice.number,
                 "payment",
                 name,
                 attempt,
                 dry_run,
-                total.decimal_string(),
-                total.currency,
-                mandate_id=chosen["provider_id"],
+                amount.decimal_string(),
+                amount.currency,
+                mandate_id=fresh.id,
+                mandate_reference=fresh.reference or fresh.id,
+                creditor_id=self._creditor(name),
+                charge_date=charge.isoformat(),
+                notes=notes,
             )
-            charge = max(invoice.due_date, _date(chosen["next_possible_charge_date"]) or invoice.due_date)
-            if name == "mollie":
+            create_on = mollie_create_on(charge) if name == "mollie" else self.today
+            if create_on > self.today:
+                result.scheduled_for = create_on.isoformat()
                 result.notes.append(
-                    "Mollie debits a recurring payment as soon as possible; the due date is printed on the invoice"
+                    f"Mollie debits a payment as soon as it is created: crmpay creates it on {create_on} "
+                    f"for a debit on {charge} (run `crmpay invoice collect` daily, e.g. from cron)"
                 )
-            result.charge_date = charge.isoformat()
             if not dry_run:
-                payment = self._pay(invoice, chosen, charge, attempt)
-                result.payment_id = payment.id
-                result.charge_date = (payment.charge_date or charge).isoformat()
+                if result.scheduled_for:
+                    self._schedule(invoice, row, fresh, charge, create_on, attempt, amount)
+                else:
+                    payment = self._pay(invoice, row, charge, attempt, amount)
+                    result.payment_id = payment.id
+                    result.charge_date = (payment.charge_date or charge).isoformat()
+                    result.creditor_id = result.creditor_id or creditor_of(payment)
         else:
             name = self._provider_for(invoice, provider)
+            check_currency(invoice.currency, name)
             result = SendResult(
-                invoice.number, "setup_link", name, attempt, dry_run, total.decimal_string(), total.currency
+                invoice.number,
+                "setup_link",
+                name,
+                attempt,
+                dry_run,
+                amount.decimal_string(),
+                amount.currency,
+                notes=notes,
             )
             if name == "mollie":
                 result.notes.append(
@@ -157,7 +163,7 @@ class InvoiceSender:
                     "settles the invoice and sets up the mandate"
                 )
             if not dry_run:
-                link = self._setup_link(invoice, name, attempt)
+                link = self._setup_link(invoice, name, attempt, amount)
                 result.setup_link, result.link_expires_at = (
                     link.url,
                     (link.expires_at.isoformat() if link.expires_at else None),
@@ -173,7 +179,7 @@ class InvoiceSender:
         if not rows or rows[-1]["status"] != "succeeded":
             return None
         last = rows[-1]
-        sent = self._intent(intent_key(self.profile, invoice.number, last["attempt"], "email"))
+        sent = intents.get(self.store, intent_key(self.profile, invoice.number, last["attempt"], "email"))
         if sent is not None and sent["status"] == "succeeded":
             return None
         total = invoice.totals.incl_vat
@@ -201,13 +207,26 @@ class InvoiceSender:
             result.setup_link, result.link_expires_at = (row["url"], row["expires_at"]) if row else (None, None)
         return result
 
-    def _attempt(self, invoice: Invoice, new_attempt: bool) -> int:
+    def _attempt(self, invoice: Invoice, new_attempt: bool, dry_run: bool) -> int:
         rows = self.attempts(invoice.number)
         if not rows:
             return 1
         last = rows[-1]
         if last["status"] == "pending":
             return int(last["attempt"])  # resume with the same key
+        if last["status"] == "scheduled":
+            charge = json.loads(last["request"])["charge_date"]
+            if not new_attempt:
+                raise OperationFailed(
+                    f"invoice {invoice.number} already has a debit scheduled for {charge} ({last['provider']})",
+                    hint="`crmpay invoice collect` creates it on the day; --new-attempt drops it and starts again",
+                )
+            if not dry_run:
+                with self.store.transaction():
+                    self._finish(last["key"], "dropped", error="replaced by a new attempt")
+            return int(last["attempt"]) + 1
+        if last["kind"] == "setup_link" and last["status"] == "succeeded" and self._link_completed(last):
+            return int(last["attempt"]) + 1  # the customer set up the mandate: collect on it
         live = last["status"] == "succeeded" and self._is_live(last)
         if not new_attempt:
             if last["status"] == "failed":
@@ -245,43 +264,6 @@ class InvoiceSender:
             "SELECT provider, provider_id FROM customers WHERE email = ? COLLATE NOCASE", (invoice.customer_email,)
         ).fetchall()
 
-    def _choose_mandate(self, invoice: Invoice, mandate: str | None, provider: str | None) -> Any | None:
-        rows = self.store.db.execute(
-            "SELECT m.* FROM mandates m JOIN customers c ON c.provider = m.provider AND"
-            " c.provider_id = m.customer_id WHERE c.email = ? COLLATE NOCASE",
-            (invoice.customer_email,),
-        ).fetchall()
-        usable = [r for r in rows if _usable(r) and (provider is None or r["provider"] == provider)]
-        if mandate:
-            found = [r for r in rows if r["provider_id"] == mandate]
-            if not found:
-                raise UsageError(
-                    f"mandate {mandate} is not one of {invoice.customer_email}'s mandates",
-                    hint="run `crmpay sync`, or see `crmpay mandates list --customer EMAIL`",
-                )
-            chosen = found[0]
-            if not _usable(chosen):
-                raise OperationFailed(f"mandate {mandate} is {chosen['status']}: it cannot be charged")
-        elif len(usable) > 1:
-            listed = ", ".join(f"{r['provider_id']} ({r['provider']}, {r['status']})" for r in usable)
-            raise UsageError(
-                f"{invoice.customer_email} has several usable mandates: {listed}", hint="choose one with --mandate"
-            )
-        elif usable:
-            chosen = usable[0]
-        else:
-            return None
-        if chosen["provider"] not in self.providers:
-            raise NotConnected(f"{chosen['provider']} is not connected", hint=f"crmpay connect {chosen['provider']}")
-        currency = chosen["currency"] or "EUR"
-        if currency != invoice.currency:
-            raise UsageError(
-                f"invoice {invoice.number} is in {invoice.currency} but mandate "
-                f"{chosen['provider_id']} collects {currency}",
-                hint="a provider charges only in the currency of the customer's bank account",
-            )
-        return chosen
-
     def _provider_for(self, invoice: Invoice, provider: str | None) -> str:
         if provider:
             if provider not in self.providers:
@@ -294,35 +276,45 @@ class InvoiceSender:
             raise NotConnected("no payment provider is connected", hint="run `crmpay connect gocardless`")
         return next(iter(self.providers))
 
-    def _pay(self, invoice: Invoice, mandate: Any, charge: date, attempt: int) -> Payment:
+    def _request(self, invoice: Invoice, mandate: Any, charge: date, amount: Money) -> NewPayment:
         name = mandate["provider"]
-        provider = self.providers[name]
-        key = intent_key(self.profile, invoice.number, attempt, "payment")
-        request = NewPayment(
+        return NewPayment(
             mandate_id=mandate["provider_id"],
-            amount=invoice.totals.incl_vat,
+            amount=amount,
             description=f"Invoice {invoice.number}"[:DESCRIPTION_LIMIT],
             charge_date=charge if name == "gocardless" else None,
             customer_id=mandate["customer_id"],
             metadata={"invoice": invoice.number},
         )
+
+    @staticmethod
+    def _journal(mandate: Any, request: NewPayment, charge: date, **more: Any) -> dict[str, Any]:
+        return {
+            "mandate": mandate["provider_id"],
+            "amount_minor": request.amount.minor,
+            "currency": request.amount.currency,
+            "charge_date": charge.isoformat(),
+            **more,
+        }
+
+    def _pay(self, invoice: Invoice, mandate: Any, charge: date, attempt: int, amount: Money) -> Payment:
+        name = mandate["provider"]
+        provider = self.providers[name]
+        key = intent_key(self.profile, invoice.number, attempt, "payment")
+        request = self._request(invoice, mandate, charge, amount)
         payment = self._call(
             key,
             "payment",
             name,
             invoice.number,
             attempt,
-            {
-                "mandate": mandate["provider_id"],
-                "amount_minor": request.amount.minor,
-                "currency": request.amount.currency,
-                "charge_date": charge,
-            },
+            self._journal(mandate, request, charge),
             lambda k: provider.create_payment(request, idempotency_key=k),
         )
         with self.store.transaction():
             self._finish(key, "succeeded", payment.id)
             upsert_payment(self.store, payment)
+            record_collection(self.store, name, mandate["provider_id"], payment.charge_date or charge)
             self.store.db.execute(
                 "UPDATE invoices SET status = 'pending', status_reason = NULL, updated_at = ? WHERE number = ?",
                 (now_iso(), invoice.number),
@@ -338,7 +330,7 @@ class InvoiceSender:
         checkpoint("after_record:payment")
         return payment
 
-    def _setup_link(self, invoice: Invoice, name: str, attempt: int) -> SetupLink:
+    def _setup_link(self, invoice: Invoice, name: str, attempt: int, amount: Money) -> SetupLink:
         provider = self.providers[name]
         known = [r["provider_id"] for r in self._customer_rows(invoice) if r["provider"] == name]
         if known:
@@ -369,7 +361,7 @@ class InvoiceSender:
             customer_id,
             f"Invoice {invoice.number}"[:DESCRIPTION_LIMIT],
             currency=invoice.currency,
-            amount=invoice.totals.incl_vat if name == "mollie" else None,
+            amount=amount if name == "mollie" else None,
             language=invoice.language if invoice.language in ("fr", "en") else "en",
             metadata={"invoice": invoice.number},
         )
@@ -396,7 +388,7 @@ class InvoiceSender:
 
     def _email(self, invoice: Invoice, result: SendResult, attempt: int) -> str:
         key = intent_key(self.profile, invoice.number, attempt, "email")
-        done = self._intent(key)
+        done = intents.get(self.store, key)
         if done is not None and done["status"] == "succeeded":
             return f"already sent to {invoice.customer_email}"
         if self.mailer is None:
@@ -407,25 +399,19 @@ class InvoiceSender:
         import io
 
         from crmpay.documents.pdf import render_invoice
-        from crmpay.services.invoices.mail import invoice_email
+        from crmpay.services.invoices.mail import invoice_email, notice_facts, payment_line
 
+        facts = notice_facts(invoice, result)
         pdf = io.BytesIO()
-        line = (
-            f"prélèvement SEPA, mandat {result.mandate_id}"
-            if result.action == "payment"
-            else f"lien de mise en place du prélèvement : {result.setup_link}"
-        )
-        render_invoice(invoice, self.seller, pdf, payment_line=line)
+        render_invoice(invoice, self.seller, pdf, payment_line=payment_line(invoice.language, facts))
         message = invoice_email(
             invoice,
             pdf.getvalue(),
             sender=self.sender or "billing@localhost",
-            seller_name=self.seller.name,
-            charge_date=result.charge_date,
-            mandate_reference=result.mandate_id,
-            setup_link=result.setup_link,
+            seller_name=self.seller.name or "",
+            facts=facts,
         )
-        self._begin(key, "email", "smtp", invoice.number, attempt, {"to": invoice.customer_email})
+        intents.begin(self.store, key, "email", "smtp", invoice.number, attempt, {"to": invoice.customer_email})
         try:
             self.mailer(message)
         except TemporaryError:
@@ -436,16 +422,6 @@ class InvoiceSender:
         with self.store.transaction():
             self._finish(key, "succeeded")
         return f"sent to {invoice.customer_email}"
-
-
-def _usable(row: Any) -> bool:
-    if row["provider"] == "mollie":
-        return bool(row["status"] == "valid")
-    return row["status"] in ("pending_customer_approval", "pending_submission", "submitted", "active")
-
-
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
 
 
 def send(
@@ -478,8 +454,16 @@ def send(
         invoice, fetched = fetch_invoice(store, crm, number, today=clock.today()), True
     mailer, sender = context.mailer(ctx)
     seller = seller_from(ctx.config) if email else None
+    settings = ctx.config.settings
     result = InvoiceSender(
-        store, ctx.profile, context.providers(ctx), mailer=mailer, seller=seller, sender=sender
+        store,
+        ctx.profile,
+        context.providers(ctx),
+        mailer=mailer,
+        seller=seller,
+        sender=sender,
+        notice_days=settings.sepa.prenotification_days,
+        creditor_id=settings.creditor_id,
     ).send(invoice, mandate=mandate, provider=provider, email=email, dry_run=dry_run, new_attempt=new_attempt)
     if fetched:
         result.notes.insert(0, f"{number} was fetched from Zoho CRM")
