@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from datetime import date
 
 import pytest
@@ -140,3 +141,50 @@ def test_iban_check_agrees_with_schwifty(base, position, char, mode):
 @given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=0, max_size=34))
 def test_random_strings_agree_with_schwifty(text):
     assert (v.iban_problems(text) == []) == (_schwifty_ok(text) and text[:2] in v.SEPA_COUNTRIES)
+
+
+# -- the SEPA zone grew in 2024-2025 (issue 15) ------------------------------------------------
+def _with_check_digits(country: str, bban: str) -> str:
+    """An IBAN whose ISO 7064 mod 97-10 check digits are computed here, not copied."""
+    digits = (bban + country + "00").translate({ord(c): str(10 + i) for i, c in enumerate(string.ascii_uppercase)})
+    return f"{country}{98 - int(digits) % 97:02d}{bban}"
+
+
+# National account numbers in each country's BBAN format (SWIFT's IBAN registry).
+NEW_SEPA_BBANS = {
+    "AL": "212110090000000235698741",  # Albania: 8 digits (bank, branch, key) + 16 characters
+    "ME": "505000012345678951",  # Montenegro: 3 + 13 + 2 digits
+    "MD": "AG000225100013104168",  # Moldova: 2 + 18 characters
+    "MK": "250120000058984",  # North Macedonia: 3 digits + 10 characters + 2 digits
+    "RS": "260005601001611379",  # Serbia: 3 + 13 + 2 digits
+}
+
+
+@pytest.mark.parametrize("country", sorted(NEW_SEPA_BBANS))
+def test_ibans_of_the_countries_that_joined_sepa_in_2024_2025_are_valid(country):
+    iban = _with_check_digits(country, NEW_SEPA_BBANS[country])
+    assert _schwifty_ok(iban)  # a well-formed IBAN by schwifty's registry too
+    assert v.iban_problems(iban) == []
+    spaced = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4)).lower()
+    assert v.iban_problems(spaced) == []  # as people type it
+    wrong = iban[:2] + f"{(int(iban[2:4]) + 1) % 97:02d}" + iban[4:]
+    assert "checksum" in v.iban_problems(wrong)[0]
+
+
+def test_the_sepa_list_covers_every_country_schwifty_flags():
+    """schwifty's registry lags behind the EPC (none of the five is flagged in 2026.10.1);
+    the day a newer schwifty knows a member we lack, this fails."""
+    import pycountry
+    from schwifty import registry
+
+    flagged = set()
+    for country in pycountry.countries:
+        try:
+            if registry.get_iban_spec(country.alpha_2).in_sepa_zone:
+                flagged.add(country.alpha_2)
+        except Exception:  # no IBAN in that country
+            continue
+    # Territories that schwifty lists on their own but whose accounts carry FR, GB or FI IBANs.
+    territories = {"AX", "BL", "GF", "GG", "GP", "IM", "JE", "MF", "MQ", "NC", "PF", "PM", "RE", "TF", "WF", "YT"}
+    assert flagged - territories <= v.SEPA_COUNTRIES
+    assert {"AL", "ME", "MD", "MK", "RS"} <= v.SEPA_COUNTRIES

@@ -201,7 +201,14 @@ def test_idempotent_creates_make_one_object_each(sandbox):
     assert (twin_customer.id, twin_mandate.id) == (customer.id, mandate.id)
     first = _pay(provider, customer, mandate, key="inv-1")
     assert _pay(provider, customer, mandate, key="inv-1").id == first.id
-    assert _objects(sandbox) == {"customers": 1, "mandates": 1, "payments": 1, "payment-links": 0, "refunds": 0}
+    assert _objects(sandbox) == {
+        "customers": 1,
+        "mandates": 1,
+        "payments": 1,
+        "payment-links": 0,
+        "refunds": 0,
+        "chargebacks": 0,
+    }
     with pytest.raises(OperationFailed, match="This Idempotency-Key has already been used."):
         _pay(provider, customer, mandate, "1.00", key="inv-1")
 
@@ -238,6 +245,30 @@ def test_bank_accounts_are_read_from_every_customers_mandates(sandbox):
     assert (accounts[mandates[1]].holder_name, accounts[mandates[1]].account_number_ending) == ("Holder 1", "2606")
     assert {a.account_number_ending for a in accounts.values()} == {"2606", "3000"}
     assert all(a.country_code in ("FR", "DE") and a.currency == EUR and a.enabled for a in accounts.values())
+
+
+def test_chargebacks_newest_first_and_the_charged_back_state(sandbox):
+    provider = _provider(sandbox)
+    customer, mandate = _customer_with_mandate(provider)
+    paid = [_pay(provider, customer, mandate, value, key=f"k{value}") for value in ("10.00", "20.00")]
+    assert list(provider.iter_chargebacks()) == []
+    for payment in paid:
+        httpx.post(f"{sandbox.url}/__sandbox/mollie/payments/{payment.id}/status", json={"status": "paid"})
+    httpx.post(
+        f"{sandbox.url}/__sandbox/mollie/payments/{paid[0].id}/chargeback",
+        json={"amount": {"currency": EUR, "value": "4.00"}},
+    )
+    httpx.post(f"{sandbox.url}/__sandbox/mollie/payments/{paid[1].id}/chargeback", json={})
+    newest, oldest = provider.iter_chargebacks()
+    assert (newest.payment_id, oldest.payment_id) == (paid[1].id, paid[0].id)
+    assert oldest.amount == Money(Decimal("4.00"), EUR) and oldest.reason and oldest.reason.startswith("MD06")
+    partly = provider.get_payment(paid[0].id)  # any amount charged back: charged_back, status verbatim
+    assert (partly.status, partly.state) == ("paid", PaymentState.CHARGED_BACK)
+    account = provider.bank_account_of(mandate)  # read from the mandate: no request
+    before = sum(sandbox.stats_snapshot()["requests"].values())
+    assert account is not None and account.id == mandate.id and account.account_number_ending == IBAN[-4:]
+    assert provider.bank_account_of(mandate) == account
+    assert sum(sandbox.stats_snapshot()["requests"].values()) == before
 
 
 def test_listing_2000_payments_under_10_percent_faults_returns_each_once(sandbox):
@@ -459,7 +490,7 @@ def test_fixture_bodies_replayed_over_http(replay):
     errors = {
         "payment_rejected": (422, OperationFailed, "The amount is higher than the maximum (field amount)"),
         "bad_request": (400, OperationFailed, "This Idempotency-Key has already been used."),
-        "conflict_error": (409, OperationFailed, "Another request with this Idempotency-Key"),
+        "conflict_error": (409, TemporaryError, "Another request with this Idempotency-Key"),  # retried first
         "customer_doesnotexist": (404, OperationFailed, "No customer exists with token cst_doesnotexist."),
         "error_unauthorized": (401, AuthError, "rejected the API key"),
         "error_bad_request": (400, OperationFailed, "HTTP 400"),  # an OAuth body, no `status`

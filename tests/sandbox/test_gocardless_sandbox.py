@@ -673,6 +673,68 @@ def test_scenario_simulators_move_resources_and_emit_events(sandbox, gc, http):
         gc.scenario_simulators.run("payment_failed", params={"links": {"resource": "PM0000MISSING"}})
 
 
+def test_chargebacks_and_late_failures_follow_a_paid_out_payment_with_the_events_gocardless_sends(sandbox, gc):
+    """payment_charged_back / payment_chargeback_settled / payment_late_failure(_settled), as
+    gocardless-pro's ScenarioSimulatorsService documents them; details as GoCardless's event
+    reference gives them for sepa_core."""
+    _, mandate = _mandate(gc)
+
+    def run(name, payment_id):
+        return gc.scenario_simulators.run(name, params={"links": {"resource": payment_id}})
+
+    def actions(payment_id):
+        return [e.action for e in gc.events.list(params={"payment": payment_id}).records]
+
+    paid = _payment(gc, mandate)
+    run("payment_paid_out", paid.id)  # collected and paid out first: a chargeback comes weeks later
+    run("payment_charged_back", paid.id)
+    assert gc.payments.get(paid.id).status == "charged_back"
+    back = gc.events.list(params={"payment": paid.id, "action": "charged_back"}).records[0]
+    assert (back.details.origin, back.details.cause, back.details.scheme, back.details.reason_code) == (
+        "bank",
+        "refund_requested",
+        "sepa_core",
+        "MD06",
+    )
+    settled = _payment(gc, mandate)
+    run("payment_chargeback_settled", settled.id)
+    assert gc.payments.get(settled.id).status == "charged_back"  # settling is an event, not a status
+    assert actions(settled.id)[:2] == ["chargeback_settled", "charged_back"]
+
+    late = _payment(gc, mandate)
+    run("payment_paid_out", late.id)
+    run("payment_late_failure", late.id)
+    assert gc.payments.get(late.id).status == "failed"
+    assert actions(late.id) == ["failed", "paid_out", "confirmed", "submitted", "created"]
+    failed = gc.events.list(params={"payment": late.id, "action": "failed"}).records[0]
+    assert (failed.details.origin, failed.details.cause, failed.details.reason_code) == (
+        "bank",
+        "insufficient_funds",
+        "AM04",
+    )
+    late_settled = _payment(gc, mandate)
+    run("payment_late_failure_settled", late_settled.id)  # from pending_submission: the whole way
+    assert gc.payments.get(late_settled.id).status == "failed"
+    assert actions(late_settled.id) == [
+        "late_failure_settled",
+        "failed",
+        "paid_out",
+        "confirmed",
+        "submitted",
+        "created",
+    ]
+    event = gc.events.list(params={"payment": late_settled.id, "action": "late_failure_settled"}).records[0]
+    assert (event.details.origin, event.details.cause) == ("gocardless", "late_failure_settled")
+    assert event.resource_type == "payments" and event.links.payment == late_settled.id
+    with pytest.raises(errors.InvalidStateError) as err:  # a late failure starts pending or paid out
+        run("payment_late_failure", late.id)
+    assert err.value.errors[0]["reason"] == "invalid_state_for_scenario"
+    confirmed = _payment(gc, mandate)
+    run("payment_confirmed", confirmed.id)
+    with pytest.raises(errors.InvalidStateError):
+        run("payment_late_failure", confirmed.id)
+
+
 # -- creditor ------------------------------------------------------------------------------------
 def test_creditor_and_its_control_route(sandbox, gc):
     creditor = gc.creditors.list().records[0]

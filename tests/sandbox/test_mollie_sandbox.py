@@ -355,6 +355,48 @@ def test_refunds_of_a_paid_payment(sandbox, mollie):
     assert payment.refunds.get(refund.id).status == "refunded"
 
 
+def _chargeback(sandbox, payment_id: str, **body: Any) -> httpx.Response:
+    return httpx.post(f"{sandbox.url}/__sandbox/mollie/payments/{payment_id}/chargeback", json=body)
+
+
+def test_chargebacks_of_a_paid_payment_in_mollies_shape(sandbox, mollie):
+    """The payment keeps `status: paid` and gains `amountChargedBack` (the sum) and
+    `_links.chargebacks`; chargebacks are listed newest first, account-wide and per payment."""
+    customer = _customer(mollie)
+    _mandate(customer)
+    payment = _recurring(mollie, customer, "30.00")
+    refused = _chargeback(sandbox, payment.id)
+    assert refused.status_code == 422 and "paid" in refused.json()["detail"]  # pending: nothing to take back
+    _force(sandbox, payment.id, "paid")
+    part = _chargeback(sandbox, payment.id, amount={"currency": "EUR", "value": "10.00"})
+    assert part.status_code == 201
+    after = mollie.payments.get(payment.id)
+    assert after.status == "paid" and after["amountChargedBack"] == {"currency": "EUR", "value": "10.00"}
+    assert after.has_chargebacks() and after["_links"]["chargebacks"]["href"].startswith(sandbox.url)
+    rest = _chargeback(sandbox, payment.id, reason={"code": "AC04", "description": "Account closed"}).json()
+    assert rest["amount"] == {"currency": "EUR", "value": "20.00"} and rest["reason"]["code"] == "AC04"
+    assert mollie.payments.get(payment.id)["amountChargedBack"]["value"] == "30.00"
+    assert _chargeback(sandbox, payment.id).status_code == 422  # nothing left to charge back
+    first = part.json()
+    assert first["id"].startswith("chb_") and first["resource"] == "chargeback"
+    assert first["settlementAmount"] == {"currency": "EUR", "value": "-10.00"} and first["reversedAt"] is None
+    assert first["paymentId"] == payment.id and first["reason"]["code"] == "MD06" and first["createdAt"]
+    assert set(first["_links"]) == {"self", "payment", "documentation"}
+    # through the SDK: the account's list and the payment's, newest first; one by id
+    assert [c.id for c in mollie.chargebacks.list()] == [rest["id"], first["id"]]
+    assert [c.id for c in after.chargebacks.list()] == [rest["id"], first["id"]]
+    one = after.chargebacks.get(first["id"])
+    assert one.payment_id == payment.id and one.amount["value"] == "10.00" and one.reason["code"] == "MD06"
+    other = _recurring(mollie, customer, "5.00")
+    assert _force(sandbox, other.id, "charged_back").json()["amountChargedBack"]["value"] == "5.00"
+    page = mollie.chargebacks.list(limit=2)
+    assert [c.payment_id for c in page] == [other.id, payment.id] and page.has_next()
+    assert [c.id for c in page.get_next()] == [first["id"]]
+    with pytest.raises(error.NotFoundError):
+        after.chargebacks.get("chb_unknown00")
+    assert _chargeback(sandbox, "tr_unknown").status_code == 404
+
+
 # -- wire rules -------------------------------------------------------------------------------------
 def test_idempotent_replays_create_nothing_new(sandbox, mollie, http):
     customer = _customer(mollie)

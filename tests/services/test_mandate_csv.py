@@ -35,7 +35,7 @@ FRENCH = (
     "15/03/2024;Société Générale\r\n"
     "\r\n"
     "Jean Dupont;jean.dupont@example.fr;DE89 3704 0044 0532 0130 00;COBADEFFXXX;RUM-0002;"
-    "2023-01-31;\r\n"
+    "2024-01-31;\r\n"
 )
 
 

@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 
 import httpx
 
-GOOD = (
-    "Nom;E-mail;IBAN;BIC;RUM;Date de signature;Date dernier prélèvement\r\n"
-    "Société Générale;compta@sg.fr;FR14 2004 1010 0505 0001 3M02 606;;RUM-1;15/03/2020;\r\n"
-    "Jean Dupont;jean@example.fr;DE89370400440532013000;COBADEFFXXX;RUM-2;2024-01-01;2025-06-01\r\n"
-)
-BAD_ROW = "Bad;not-an-email;FR1420041010050500013M02605;;RUM-3;2024-01-01;\r\n"
+from crmpay.core import clock
+from crmpay.core.sepa import add_months
+
+
+def _dates() -> dict[str, date]:
+    """Dates relative to the pinned today, so that no sample mandate lapses on another day."""
+    today = clock.today()
+    return {
+        "signed_1": add_months(today, -30),  # never used: lapses in 6 months
+        "signed_2": add_months(today, -50),
+        "collected_2": add_months(today, -5),  # used 5 months ago: lapses in 31 months
+        "signed_3": add_months(today, -12),
+    }
+
+
+def _good() -> str:
+    d = _dates()
+    return (
+        "Nom;E-mail;IBAN;BIC;RUM;Date de signature;Date dernier prélèvement\r\n"
+        f"Société Générale;compta@sg.fr;FR14 2004 1010 0505 0001 3M02 606;;RUM-1;{d['signed_1']:%d/%m/%Y};\r\n"
+        f"Jean Dupont;jean@example.fr;DE89370400440532013000;COBADEFFXXX;RUM-2;{d['signed_2']};{d['collected_2']}\r\n"
+    )
+
+
+def _bad_row() -> str:
+    return f"Bad;not-an-email;FR1420041010050500013M02605;;RUM-3;{_dates()['signed_3']};\r\n"
 
 
 def _file(tmp_path, text, name="mandats.csv"):
@@ -29,7 +50,7 @@ def _count(crmpay_env, table="mandates"):
 
 
 def test_all_or_nothing_then_skip_invalid_then_rerun_creates_nothing(crmpay_env, tmp_path):
-    path = _file(tmp_path, GOOD + BAD_ROW)
+    path = _file(tmp_path, _good() + _bad_row())
     refused = crmpay_env.run("mandates", "import", str(path), "--provider", "none")
     assert refused.code == 2
     assert "line 4: email: invalid email address 'not-an-email'" in refused.stderr
@@ -48,7 +69,7 @@ def test_all_or_nothing_then_skip_invalid_then_rerun_creates_nothing(crmpay_env,
     assert "email: invalid email address" in rejects.read_text()
     assert _count(crmpay_env) == 2
 
-    clean = _file(tmp_path, GOOD, "again.csv")
+    clean = _file(tmp_path, _good(), "again.csv")
     again = crmpay_env.run("mandates", "import", str(clean), "--provider", "none", "--json")
     assert again.code == 0
     assert again.json()["imported"] == 0 and again.json()["already_imported"] == 2
@@ -56,19 +77,25 @@ def test_all_or_nothing_then_skip_invalid_then_rerun_creates_nothing(crmpay_env,
 
 
 def test_reference_reused_for_another_account_is_refused(crmpay_env, tmp_path):
-    assert crmpay_env.run("mandates", "import", str(_file(tmp_path, GOOD)), "--provider", "none").code == 0
-    other = GOOD.replace("DE89370400440532013000;COBADEFFXXX", "BE68539007547034;")
+    assert crmpay_env.run("mandates", "import", str(_file(tmp_path, _good())), "--provider", "none").code == 0
+    other = _good().replace("DE89370400440532013000;COBADEFFXXX", "BE68539007547034;")
     result = crmpay_env.run("mandates", "import", str(_file(tmp_path, other, "o.csv")), "--provider", "none")
     assert result.code == 2
     assert "line 3: mandate_reference: 'RUM-2' is already in the store for another bank account" in result.stderr
 
 
 def test_list_and_show_flag_the_36_month_rule(crmpay_env, tmp_path):
-    crmpay_env.run("mandates", "import", str(_file(tmp_path, GOOD)), "--provider", "none")
+    assert crmpay_env.run("mandates", "import", str(_file(tmp_path, _good())), "--provider", "none").code == 0
+    d = _dates()
+    lapse_1, lapse_2 = add_months(d["signed_1"], 36), add_months(d["collected_2"], 36)
     items = crmpay_env.run("mandates", "list", "--json").json()
     by_ref = {m["reference"]: m for m in items}
-    assert by_ref["RUM-1"]["expired"] is True and by_ref["RUM-1"]["expires_on"] == "2023-03-15"
-    assert by_ref["RUM-2"]["expired"] is False and by_ref["RUM-2"]["expires_on"] == "2028-06-01"
+    assert by_ref["RUM-1"]["expired"] is False and by_ref["RUM-1"]["expires_on"] == lapse_1.isoformat()
+    assert by_ref["RUM-2"]["expired"] is False and by_ref["RUM-2"]["expires_on"] == lapse_2.isoformat()
+    # on RUM-1's 36th month without a collection, it is flagged; RUM-2 (used since) is not
+    later = crmpay_env.run("mandates", "list", "--json", env={"CRMPAY_TODAY": f"{lapse_1}T09:00:00+00:00"}).json()
+    by_ref = {m["reference"]: m for m in later}
+    assert by_ref["RUM-1"]["expired"] is True and by_ref["RUM-2"]["expired"] is False
     assert all({"provider", "id", "status"} <= m.keys() for m in items)
     shown = crmpay_env.run("mandates", "show", "rum-2", "--json").json()
     assert shown["customer_email"] == "jean@example.fr"
@@ -78,7 +105,7 @@ def test_list_and_show_flag_the_36_month_rule(crmpay_env, tmp_path):
 
 
 def test_provider_import_needs_the_provider_connected(crmpay_env, tmp_path):
-    result = crmpay_env.run("mandates", "import", str(_file(tmp_path, GOOD)), "--provider", "mollie")
+    result = crmpay_env.run("mandates", "import", str(_file(tmp_path, _good())), "--provider", "mollie")
     assert result.code == 4 and "mollie is not connected" in result.stderr
 
 
@@ -96,7 +123,7 @@ def _connect(env, sandbox):
 
 def test_mollie_import_creates_once_even_when_killed(crmpay_env, sandbox, tmp_path):
     _connect(crmpay_env, sandbox)
-    path = _file(tmp_path, GOOD)
+    path = _file(tmp_path, _good())
     killed = crmpay_env.run(
         "mandates", "import", str(path), "--provider", "mollie", env={"CRMPAY_TEST_KILL_AT": "after_create:mandate"}
     )
@@ -118,7 +145,7 @@ def test_mollie_import_creates_once_even_when_killed(crmpay_env, sandbox, tmp_pa
 
 def test_gocardless_import_is_submitted_then_collected(crmpay_env, sandbox, tmp_path):
     _connect(crmpay_env, sandbox)
-    path = _file(tmp_path, GOOD)
+    path = _file(tmp_path, _good())
     refused = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless")
     assert refused.code == 2 and "creditor identifier" in refused.stderr
     crmpay_env.run("config", "set", "creditor_id", "FR72ZZZ123456")

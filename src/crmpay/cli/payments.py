@@ -12,5 +12,5 @@ def _fetch(store, **filters):
 command = listing_app(
     "payment",
     _fetch,
-    ("provider", "id", "amount", "currency", "status", "charge_date", "customer_email", "invoice_number"),
+    ("provider", "id", "amount", "currency", "status", "state", "charge_date", "customer_email", "invoice_number"),
 )

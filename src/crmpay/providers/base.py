@@ -8,8 +8,9 @@ creates take our own deterministic idempotency key; errors are raised as the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from crmpay.core.models import (
     AccountCheck,
@@ -24,11 +25,26 @@ from crmpay.core.models import (
     ProviderEvent,
     SetupLink,
 )
+from crmpay.core.money import Money
 
 
 class EventsExpired(Exception):
     """The events after a stored cursor can no longer all be read (the provider dropped
     some): the caller reads everything again instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chargeback:
+    """A debit the payer's bank took back (Mollie lists them; GoCardless says it with the
+    payment's status `charged_back` and an event)."""
+
+    provider: str
+    id: str
+    payment_id: str
+    amount: Money
+    created_at: datetime | None = None
+    reason: str | None = None  # the bank's reason code and text, when given
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @runtime_checkable
@@ -54,6 +70,12 @@ class PaymentProvider(Protocol):
         ...
 
     def get_payment(self, payment_id: str) -> Payment: ...
+
+    def bank_account_of(self, mandate: Mandate) -> BankAccount | None:
+        """The bank account `mandate` debits, or None when it has none. Mollie has no
+        bank-account resource: its account is read from the mandate itself (no request);
+        GoCardless reads the mandate's customer bank account (one request)."""
+        ...
 
     # creates: each carries our idempotency key
     def create_customer(self, new: NewCustomer, *, idempotency_key: str) -> Customer: ...

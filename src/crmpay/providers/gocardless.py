@@ -438,6 +438,9 @@ class GoCardlessProvider:
             ).attributes
         )
 
+    def bank_account_of(self, mandate: Mandate) -> BankAccount | None:
+        return self.get_bank_account(mandate.bank_account_id) if mandate.bank_account_id else None
+
     def latest_event_cursor(self) -> str:
         """Where a first sync starts reading events from: the newest event's cursor, or an
         hour ago when there is none (an hour of clock difference is read again, harmlessly)."""

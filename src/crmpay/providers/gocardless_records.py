@@ -24,6 +24,9 @@ MANDATE_STATES = {
     "suspended_by_payer": MandateState.SUSPENDED,
 }
 USABLE = {"pending_customer_approval", "pending_submission", "submitted", "active"}
+# A late failure is `failed` after `paid_out`; a chargeback is `charged_back` after
+# `confirmed`/`paid_out`. Their settlements against a payout (`late_failure_settled`,
+# `chargeback_settled`) are events only: the status stays `failed` / `charged_back`.
 PAYMENT_STATES = {
     "pending_customer_approval": PaymentState.PENDING,
     "pending_submission": PaymentState.PENDING,

@@ -3,12 +3,17 @@
 The SDK retries only connection errors on https, never a 429 or a 5xx: calls go through
 `with_retries`. Reads are safe to repeat; creates and cancels carry our idempotency key,
 and Mollie replays the first answer for a repeated key (a `202 Accepted` body, the answer
-while the first request is still being processed, is retried like a 5xx).
+while the first request is still being processed, is retried like a 5xx). A `409
+Conflict` on a keyed request means another request with the same key is still being
+processed: it is asked again with the same key (`IN_PROGRESS`, a short bounded back-off),
+and if Mollie still answers 409 it becomes a `TemporaryError` (exit 5): the intent stays
+pending and running the same command again resumes it with the same key, never a new one.
 
 Mollie has no events API (`iter_events` is an empty iterator: sync lists newest first and
-refreshes what is not final) and no bank-account resource: `iter_bank_accounts` yields one
-account per mandate, read from its `details`, with the mandate's id and only the last four
-characters of the IBAN.
+refreshes what is not final; `iter_chargebacks` lists chargebacks newest first) and no
+bank-account resource: `bank_account_of` and `iter_bank_accounts` read one account per
+mandate from its `details`, with the mandate's id and only the last four characters of
+the IBAN.
 
 A setup link is a `first` payment: paying it on Mollie's checkout creates the mandate.
 Mollie has no first payment without an amount, so a link asked for without one is a first
@@ -22,8 +27,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any, TypeVar
 
 from mollie.api import error as mollie_errors
@@ -37,167 +41,38 @@ from crmpay.core.models import (
     BankAccount,
     Customer,
     Mandate,
-    MandateState,
     NewCustomer,
     NewMandate,
     NewPayment,
     NewSetupLink,
     Payment,
-    PaymentState,
     ProviderEvent,
     SetupLink,
 )
 from crmpay.core.money import Money
 from crmpay.providers import _paging
+from crmpay.providers.base import Chargeback
+from crmpay.providers.mollie_records import (
+    NAME,
+    amount_of,
+    bank_account_from,
+    chargeback_from,
+    customer_from,
+    locale_of,
+    mandate_from,
+    money_from,
+    payment_from,
+    when_of,
+)
 from crmpay.retry import RetryPolicy, with_retries
 
+__all__ = ["NAME", "PAGE", "MollieProvider", "customer_from", "mandate_from", "money_from", "payment_from"]
+
 T = TypeVar("T")
-NAME = "mollie"
 PAGE = 250
-MANDATE_STATES = {"valid": MandateState.ACTIVE, "pending": MandateState.PENDING, "invalid": MandateState.FAILED}
-
-
-def _when(value: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value[:10]) if value else None
-    except ValueError:
-        return None
-
-
-def money_from(amount: dict[str, Any]) -> Money:
-    """`{"currency": "EUR", "value": "10.00"}` as exact Money, never through a float."""
-    return Money(Decimal(amount["value"]), amount["currency"])
-
-
-def _amount(money: Money) -> dict[str, str]:
-    return {"currency": money.currency, "value": money.decimal_string()}
-
-
-_LOCALES = {
-    "fr": "fr_FR",
-    "en": "en_US",
-    "nl": "nl_NL",
-    "de": "de_DE",
-    "es": "es_ES",
-    "it": "it_IT",
-    "pt": "pt_PT",
-    "ca": "ca_ES",
-    "nb": "nb_NO",
-    "sv": "sv_SE",
-    "fi": "fi_FI",
-    "da": "da_DK",
-    "is": "is_IS",
-    "hu": "hu_HU",
-    "pl": "pl_PL",
-    "lv": "lv_LV",
-    "lt": "lt_LT",
-}
-
-
-def _locale(language: str) -> str:
-    return _LOCALES.get(language.lower()[:2], "en_US")
-
-
-def _last_segment(link: dict[str, Any] | None) -> str | None:
-    return link["href"].rstrip("/").rsplit("/", 1)[-1] if link and link.get("href") else None
-
-
-def customer_from(raw: dict[str, Any]) -> Customer:
-    locale = raw.get("locale") or ""
-    return Customer(
-        NAME,
-        raw["id"],
-        raw.get("email"),
-        raw.get("name"),
-        None,
-        locale.split("_")[0] or None,
-        _when(raw.get("createdAt")),
-        dict(raw),
-    )
-
-
-def mandate_from(raw: dict[str, Any], customer_id: str | None = None) -> Mandate:
-    status = raw["status"]
-    customer_id = customer_id or _last_segment((raw.get("_links") or {}).get("customer"))
-    return Mandate(
-        NAME,
-        raw["id"],
-        customer_id,
-        raw["id"],
-        status,
-        MANDATE_STATES.get(status, MandateState.PENDING),
-        status == "valid",
-        "sepa_core" if raw.get("method") == "directdebit" else raw.get("method"),
-        raw.get("mandateReference"),
-        "EUR",
-        None,
-        _day(raw.get("signatureDate")),
-        _when(raw.get("createdAt")),
-        dict(raw),
-    )
-
-
-def bank_account_from(mandate: Mandate) -> BankAccount:
-    details = mandate.raw.get("details") or {}
-    account = details.get("consumerAccount") or ""
-    return BankAccount(
-        NAME,
-        mandate.id,
-        mandate.customer_id,
-        details.get("consumerName"),
-        account[-4:] or None,
-        None,
-        account[:2] or None,
-        "EUR",
-        mandate.status == "valid",
-        mandate.created_at,
-        {"mandate": mandate.id},
-    )
-
-
-def payment_from(raw: dict[str, Any]) -> Payment:
-    status = raw["status"]
-    money = money_from(raw["amount"])
-    charged_back = raw.get("amountChargedBack")
-    if charged_back and Decimal(charged_back.get("value") or "0") > 0:
-        state = PaymentState.CHARGED_BACK
-    elif status == "open":
-        state = PaymentState.PENDING
-    elif status in ("pending", "authorized"):
-        state = PaymentState.PENDING if raw.get("isCancelable") else PaymentState.SUBMITTED
-    elif status == "paid":
-        state = PaymentState.PAID
-    elif status == "canceled":
-        state = PaymentState.CANCELLED
-    else:  # expired, failed
-        state = PaymentState.FAILED
-    metadata = raw.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
-    details = raw.get("details")
-    details = details if isinstance(details, dict) else {}
-    return Payment(
-        NAME,
-        raw["id"],
-        money,
-        status,
-        state,
-        bool(raw.get("isCancelable")),
-        raw.get("mandateId"),
-        raw.get("customerId"),
-        _day(details.get("dueDate")),
-        raw.get("description"),
-        None,
-        {str(k): str(v) for k, v in metadata.items()},
-        _when(raw.get("createdAt")),
-        dict(raw),
-    )
+# A 409 "Another request with this Idempotency-Key is already being processed" is asked
+# again with the same key: 4 tries, at most about 1.75 s of waiting in all.
+IN_PROGRESS = RetryPolicy(attempts=4, base_delay=0.25, max_delay=1.0)
 
 
 class _Accepted(Exception):
@@ -227,6 +102,11 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, mollie_errors.ResponseError) and (_status(exc) == 429 or _status(exc) >= 500)
 
 
+def _in_progress(exc: BaseException) -> bool:
+    """409: another request with this Idempotency-Key is still being processed."""
+    return isinstance(exc, mollie_errors.ConflictError)
+
+
 def _done(result: Any) -> Any:
     """A create's answer; `202 Accepted` (first request still running) is retried."""
     if isinstance(result, dict) and "id" not in result and result.get("status") == 202:
@@ -247,6 +127,7 @@ class MollieProvider:
         retry_policy: RetryPolicy | None = None,
         timeout: float = 30,
         redirect_url: str | None = None,
+        in_progress_policy: RetryPolicy = IN_PROGRESS,
     ) -> None:
         # requests takes float timeouts; the SDK's annotation says int
         self._client = Client(timeout=(5, timeout))  # type: ignore[arg-type]
@@ -268,12 +149,21 @@ class MollieProvider:
         self._mode = "test" if api_key.startswith("test_") else "live"
         self._customer_of_mandate: dict[str, str] = {}
         self._policy = retry_policy or RetryPolicy()
+        self._in_progress = in_progress_policy
         self._rng = random.Random()
 
     # -- plumbing ----------------------------------------------------------------------------------
-    def _call(self, what: str, fn: Callable[[], T], *, safe: bool = True) -> T:
+    def _call(self, what: str, fn: Callable[[], T], *, safe: bool = True, keyed: bool = False) -> T:
+        """`fn` with retries; `keyed`: it carries our idempotency key, so a 409 (the same key
+        still being processed) is asked again with that key, a few times, then is temporary."""
+
+        def once() -> T:
+            if not keyed:
+                return fn()
+            return with_retries(fn, is_transient=_in_progress, policy=self._in_progress, rng=self._rng)
+
         try:
-            return with_retries(fn, is_transient=_is_transient, safe=safe, policy=self._policy, rng=self._rng)
+            return with_retries(once, is_transient=_is_transient, safe=safe, policy=self._policy, rng=self._rng)
         except mollie_errors.UnauthorizedError:
             raise AuthError(
                 "Mollie rejected the API key", hint="run `crmpay connect mollie` with a valid key"
@@ -282,6 +172,13 @@ class MollieProvider:
             raise UsageError(f"cannot ask Mollie for {what}: {exc}") from None
         except _Accepted:
             raise TemporaryError(f"Mollie is still processing {what}; run the command again later") from None
+        except mollie_errors.ConflictError as exc:
+            if not keyed:
+                raise OperationFailed(f"Mollie refused {what}: {exc}") from None
+            raise TemporaryError(
+                f"Mollie is still processing {what}: {exc}",
+                hint="run the same command again; it resumes with the same idempotency key, so nothing is made twice",
+            ) from None
         except mollie_errors.RequestError as exc:
             raise TemporaryError(f"cannot reach Mollie for {what}: {type(exc).__name__}") from None
         except mollie_errors.ResponseHandlingError as exc:
@@ -352,6 +249,19 @@ class MollieProvider:
     def iter_bank_accounts(self, *, read_ahead: bool = False) -> Iterator[BankAccount]:
         return (bank_account_from(mandate) for mandate in self.iter_mandates(read_ahead=read_ahead))
 
+    def bank_account_of(self, mandate: Mandate) -> BankAccount | None:
+        """Read from the mandate's `details` (Mollie has no bank-account resource): no request."""
+        return bank_account_from(mandate)
+
+    def iter_chargebacks(self, *, read_ahead: bool = False) -> Iterator[Chargeback]:
+        """Every chargeback of the account, newest first, 250 a page (`GET /v2/chargebacks`)."""
+        return (
+            chargeback_from(raw)
+            for raw in self._pages(
+                "listing chargebacks", lambda: self._client.chargebacks.list(limit=PAGE), read_ahead=read_ahead
+            )
+        )
+
     def iter_payments(self, *, created_after: datetime | None = None, read_ahead: bool = False) -> Iterator[Payment]:
         for raw in self._pages(
             "listing payments", lambda: self._client.payments.list(limit=PAGE), read_ahead=read_ahead
@@ -382,11 +292,13 @@ class MollieProvider:
     def create_customer(self, new: NewCustomer, *, idempotency_key: str) -> Customer:
         data: dict[str, Any] = {"name": new.name, "email": new.email}
         if new.language:
-            data["locale"] = _locale(new.language)
+            data["locale"] = locale_of(new.language)
         if new.metadata:
             data["metadata"] = new.metadata
         raw = self._call(
-            "creating a customer", lambda: _done(self._client.customers.create(data, idempotency_key=idempotency_key))
+            "creating a customer",
+            lambda: _done(self._client.customers.create(data, idempotency_key=idempotency_key)),
+            keyed=True,
         )
         return customer_from(dict(raw))
 
@@ -399,7 +311,9 @@ class MollieProvider:
         if new.reference:
             data["mandateReference"] = new.reference
         resource = self._mandates_of(new.customer_id)
-        raw = self._call("creating a mandate", lambda: _done(resource.create(data, idempotency_key=idempotency_key)))
+        raw = self._call(
+            "creating a mandate", lambda: _done(resource.create(data, idempotency_key=idempotency_key)), keyed=True
+        )
         self._customer_of_mandate[raw["id"]] = new.customer_id
         return mandate_from(dict(raw), new.customer_id)
 
@@ -407,7 +321,7 @@ class MollieProvider:
         if not new.customer_id:
             raise UsageError("a Mollie recurring payment needs the mandate's customer id")
         data: dict[str, Any] = {
-            "amount": _amount(new.amount),
+            "amount": amount_of(new.amount),
             "description": new.description[:255],
             "sequenceType": "recurring",
             "customerId": new.customer_id,
@@ -416,7 +330,9 @@ class MollieProvider:
         if new.metadata:
             data["metadata"] = new.metadata
         raw = self._call(
-            "creating a payment", lambda: _done(self._client.payments.create(data, idempotency_key=idempotency_key))
+            "creating a payment",
+            lambda: _done(self._client.payments.create(data, idempotency_key=idempotency_key)),
+            keyed=True,
         )
         return payment_from(dict(raw))
 
@@ -434,24 +350,25 @@ class MollieProvider:
             )
         amount = new.amount if new.amount is not None else Money.from_minor(1, new.currency)
         data: dict[str, Any] = {
-            "amount": _amount(amount),
+            "amount": amount_of(amount),
             "description": new.description[:255],
             "sequenceType": "first",
             "customerId": new.customer_id,
             "redirectUrl": redirect,
         }
         if new.language:
-            data["locale"] = _locale(new.language)
+            data["locale"] = locale_of(new.language)
         if new.metadata:
             data["metadata"] = new.metadata
         raw = dict(
             self._call(
                 "creating a first payment",
                 lambda: _done(self._client.payments.create(data, idempotency_key=idempotency_key)),
+                keyed=True,
             )
         )
         return SetupLink(
-            NAME, raw["id"], raw["_links"]["checkout"]["href"], _when(raw.get("expiresAt")), new.customer_id, raw
+            NAME, raw["id"], raw["_links"]["checkout"]["href"], when_of(raw.get("expiresAt")), new.customer_id, raw
         )
 
     def get_setup_link_mandate(self, payment_id: str) -> str | None:
@@ -464,6 +381,7 @@ class MollieProvider:
         raw = self._call(
             f"cancelling payment {payment_id}",
             lambda: _done(self._client.payments.delete(payment_id, idempotency_key=f"cancel:{payment_id}")),
+            keyed=True,
         )
         return payment_from(dict(raw))
 

@@ -3,6 +3,12 @@
 `journaled` writes the intent (deterministic key), calls the provider with that key,
 and leaves the intent pending if the process dies: the next run calls again with the
 same key, and the provider answers with what the first call created.
+
+Only a refusal (`OperationFailed`: the provider answered, and said no) marks the intent
+failed, after which a new attempt takes a new key. Anything else leaves it as it was
+(pending, or scheduled): a `TemporaryError` (network, 429/5xx after the retries, Mollie's
+409 "already being processed") means the provider may have done it or be doing it, so
+the next run must ask again with the same key, never a new one.
 """
 
 from __future__ import annotations
@@ -65,7 +71,8 @@ def journaled(
     request: dict[str, Any],
     create: Callable[[str], T],
 ) -> T:
-    """Journal first, then the provider call with the journal's key."""
+    """Journal first, then the provider call with the journal's key; a refusal marks the
+    intent failed, any other error leaves it to be resumed with the same key."""
     begin(store, key, kind, provider, subject, attempt, request)
     checkpoint(f"after_intent:{kind}")
     try:

@@ -54,6 +54,9 @@ def list_payments(
     limit: int | None = None,
     ident: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Payments, newest first; `status` is a provider's status (`paid_out`) or crmpay's state
+    (`paid`, `charged_back`, `failed`: a late failure too), in any case, `-` or `_`."""
+    status = status.strip().lower().replace("-", "_") if status else None
     sql = (
         "SELECT p.provider, p.provider_id, p.amount_minor, p.currency, p.status, p.state,"
         " p.charge_date, p.description, p.mandate_id, p.customer_id, p.invoice_number,"

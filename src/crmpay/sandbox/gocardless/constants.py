@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 TOKEN = "sandbox_crmpay-local-access-token"
 DOCS = "https://developer.gocardless.com/api-reference"
 DEFAULT_LIMIT = 50
@@ -179,6 +181,9 @@ SCENARIOS = (
     "payment_paid_out",
     "payment_failed",
     "payment_charged_back",
+    "payment_chargeback_settled",
+    "payment_late_failure",
+    "payment_late_failure_settled",
     "payment_submitted",
     "mandate_activated",
     "mandate_failed",
@@ -187,6 +192,53 @@ SCENARIOS = (
     "creditor_verification_status_in_review",
     "creditor_verification_status_successful",
 )
+# Payment scenario simulators (gocardless-pro's ScenarioSimulatorsService docstring): the
+# statuses each may start from, and the statuses (or settlement events) it goes through.
+# A late failure is a `failed` after `paid_out`; a chargeback follows `paid_out`. Either
+# can later be settled against a payout: an event only, the status stays.
+PAYMENT_SCENARIO_FROM = {
+    "payment_submitted": ("pending_submission",),
+    "payment_confirmed": ("pending_submission", "submitted"),
+    "payment_paid_out": ("pending_submission", "submitted", "confirmed"),
+    "payment_failed": ("pending_submission", "submitted", "confirmed"),
+    "payment_charged_back": ("pending_submission", "submitted", "confirmed", "paid_out"),
+    "payment_chargeback_settled": ("pending_submission", "submitted", "confirmed", "paid_out"),
+    "payment_late_failure": ("pending_submission", "paid_out"),
+    "payment_late_failure_settled": ("pending_submission", "paid_out"),
+}
+_PAID_OUT = ["submitted", "confirmed", "paid_out"]
+PAYMENT_SCENARIO_PATH = {
+    "payment_submitted": ["submitted"],
+    "payment_confirmed": ["submitted", "confirmed"],
+    "payment_paid_out": _PAID_OUT,
+    "payment_failed": ["submitted", "failed"],
+    "payment_charged_back": [*_PAID_OUT, "charged_back"],
+    "payment_chargeback_settled": [*_PAID_OUT, "charged_back", "chargeback_settled"],
+    "payment_late_failure": [*_PAID_OUT, "failed"],
+    "payment_late_failure_settled": [*_PAID_OUT, "failed", "late_failure_settled"],
+}
+# The bank's word on a failure or a chargeback, as GoCardless's event reference gives it
+# for sepa_core: AM04 (insufficient funds) and MD06 (refund requested by the debtor).
+PAYMENT_OUTCOMES: dict[str, dict[str, Any]] = {
+    "failed": {
+        "cause": "insufficient_funds",
+        "origin": "bank",
+        "reason_code": "AM04",
+        "description": "The customer's account had insufficient funds to make this payment.",
+        "will_attempt_retry": False,
+    },
+    "charged_back": {
+        "cause": "refund_requested",
+        "origin": "bank",
+        "reason_code": "MD06",
+        "description": "This payment was charged back by the customer's bank at the customer's request"
+        " within the 8 week cool-off period.",
+    },
+}
+SETTLED = {
+    "chargeback_settled": "This charged back payment has been settled against a payout",
+    "late_failure_settled": "This late failed payment has been settled against a payout",
+}
 # What the default cause of each status change says, as GoCardless writes it.
 CAUSES = {
     ("payments", "created"): "payment_created",
@@ -195,6 +247,8 @@ CAUSES = {
     ("payments", "paid_out"): "payment_paid_out",
     ("payments", "cancelled"): "payment_cancelled",
     ("payments", "resubmission_requested"): "payment_retried",
+    ("payments", "chargeback_settled"): "chargeback_settled",
+    ("payments", "late_failure_settled"): "late_failure_settled",
     ("mandates", "created"): "mandate_created",
     ("mandates", "submitted"): "mandate_submitted",
     ("mandates", "active"): "mandate_activated",

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from crmpay.sandbox._http import Request, Response
-from crmpay.sandbox.gocardless.constants import SCENARIOS, USABLE_MANDATE
+from crmpay.sandbox.gocardless.constants import (
+    PAYMENT_OUTCOMES,
+    PAYMENT_SCENARIO_FROM,
+    PAYMENT_SCENARIO_PATH,
+    SCENARIOS,
+    SETTLED,
+    USABLE_MANDATE,
+)
 from crmpay.sandbox.gocardless.mandates import _Mandates
 
 
@@ -30,18 +37,13 @@ class _Scenarios(_Mandates):
 
     def _payment_scenario(self, name: str, payment: dict[str, Any]) -> None:
         status = payment["status"]
-        allowed = {
-            "payment_submitted": ("pending_submission",),
-            "payment_confirmed": ("pending_submission", "submitted"),
-            "payment_paid_out": ("pending_submission", "submitted", "confirmed"),
-            "payment_failed": ("pending_submission", "submitted", "confirmed"),
-            "payment_charged_back": ("pending_submission", "submitted", "confirmed", "paid_out"),
-        }
-        if status not in allowed[name]:
+        if status not in PAYMENT_SCENARIO_FROM[name]:
             raise self._invalid_state("invalid_state_for_scenario", f"{name} cannot run on a payment that is {status}")
         mandate = self.objects["mandates"][payment["links"]["mandate"]]
         if mandate["status"] not in USABLE_MANDATE:
             raise self._invalid_state("mandate_is_inactive", f"The payment's mandate is {mandate['status']}")
+        if name.startswith("payment_late_failure") and mandate["scheme"] == "autogiro":
+            raise self._invalid_state("invalid_state_for_scenario", f"{name} is not compatible with Autogiro mandates")
         if mandate["status"] != "active" and mandate["scheme"] not in ("sepa_core", "ach", "becs", "becs_nz"):
             raise self._invalid_state(
                 "mandate_not_active", f"{name} needs an active mandate (this one is {mandate['status']})"
@@ -50,34 +52,21 @@ class _Scenarios(_Mandates):
             if mandate["status"] != "submitted":
                 self._set_mandate(mandate, "submitted", description="Mandate submitted to the bank")
             self._set_mandate(mandate, "active", description="The mandate has been set up successfully")
-        path = {
-            "payment_submitted": ["submitted"],
-            "payment_confirmed": ["submitted", "confirmed"],
-            "payment_paid_out": ["submitted", "confirmed", "paid_out"],
-            "payment_failed": ["submitted", "failed"],
-            "payment_charged_back": ["submitted", "confirmed", "paid_out", "charged_back"],
-        }[name]
         order = ["pending_submission", "submitted", "confirmed", "paid_out"]
-        for step in path:
+        for step in PAYMENT_SCENARIO_PATH[name]:
             if step in order and order.index(status) >= order.index(step):
                 continue  # already there
-            extra: dict[str, Any] = {}
-            if step == "failed":
-                extra = {
-                    "cause": "insufficient_funds",
-                    "origin": "bank",
-                    "reason_code": "AM04",
-                    "description": "The customer's account had insufficient funds",
-                    "will_attempt_retry": False,
-                }
-            elif step == "charged_back":
-                extra = {
-                    "cause": "payment_charged_back",
-                    "origin": "bank",
-                    "reason_code": "MD06",
-                    "description": "The customer disputed the payment",
-                }
-            self._set_payment(payment, step, **extra)
+            if step in SETTLED:  # money taken back from a payout: an event, the status stays
+                self._event(
+                    "payments",
+                    step,
+                    {"payment": payment["id"]},
+                    description=SETTLED[step],
+                    scheme=payment["scheme"],
+                    currency=payment["currency"],
+                )
+                continue
+            self._set_payment(payment, step, **PAYMENT_OUTCOMES.get(step, {}))
             status = step
 
     def _mandate_scenario(self, name: str, mandate: dict[str, Any]) -> None:

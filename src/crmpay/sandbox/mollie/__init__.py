@@ -23,7 +23,11 @@ Lifecycles (on clock advance, in working days: weekends and TARGET2 holidays ski
 - a payment link's page (`_links.paymentLink.href`) creates and pays a payment;
 - a refund is `pending`, then `refunded` one working day later.
 `POST /__sandbox/mollie/payments/{id}/status` `{"status": "paid"|"failed"|"expired"|
-"canceled"|"charged_back"}` forces an outcome.
+"canceled"|"charged_back"}` forces an outcome; `POST /__sandbox/mollie/payments/{id}/chargeback`
+charges a paid payment back (a `chb_…` object, listed under `/v2/chargebacks`; see
+`chargebacks.py`); `POST /__sandbox/mollie/idempotency/conflicts` `{"count": N, "key": …}`
+makes the next N POSTs with that Idempotency-Key (any, when `key` is null) answer 409
+"already being processed" while the first of them is processed (see `wire.py`).
 
 Objects are kept in creation order with a position map, for every listing and for the
 listings under a customer or a payment, so a page costs O(page) even with 100,000 payments.

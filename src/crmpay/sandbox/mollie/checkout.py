@@ -7,11 +7,11 @@ from typing import Any
 
 from crmpay.core.validation import iban_problems
 from crmpay.sandbox._http import HttpError, Request, Response
+from crmpay.sandbox.mollie.chargebacks import _Chargebacks
 from crmpay.sandbox.mollie.constants import FORCEABLE
-from crmpay.sandbox.mollie.payments import _Payments
 
 
-class _Checkout(_Payments):
+class _Checkout(_Chargebacks):
     def _payable(self, ident: str) -> dict[str, Any]:
         payment = self.objects["payments"].get(ident)
         if payment is None:
@@ -71,7 +71,8 @@ class _Checkout(_Payments):
             else:
                 self._finish(payment, "paid")
         if wanted == "charged_back":
-            payment["amountChargedBack"] = dict(payment["amount"])
+            if payment.get("amountChargedBack") != payment["amount"]:
+                self.charge_back(payment)  # whatever is left of the amount
         elif wanted != "paid":
             self._finish(payment, wanted)
         return Response.json_body(200, payment)

@@ -17,13 +17,14 @@ PAID_AFTER = 3  # working days from sent to paid
 EXPIRES_AFTER = timedelta(days=12)
 REFUNDED_AFTER = 1
 FINAL = frozenset({"paid", "canceled", "expired", "failed"})
-KINDS = ("customers", "mandates", "payments", "payment-links", "refunds")
+KINDS = ("customers", "mandates", "payments", "payment-links", "refunds", "chargebacks")
 RESOURCE = {
     "customers": "customer",
     "mandates": "mandate",
     "payments": "payment",
     "payment-links": "payment-link",
     "refunds": "refund",
+    "chargebacks": "chargeback",
 }
 NOUN = {
     "customers": "customer",
@@ -31,6 +32,7 @@ NOUN = {
     "payments": "payment",
     "payment-links": "payment link",
     "refunds": "refund",
+    "chargebacks": "chargeback",
 }
 DOC_PAGE = {
     "customers": "customers-api",
@@ -38,7 +40,12 @@ DOC_PAGE = {
     "payments": "payments-api",
     "payment-links": "payment-links-api",
     "refunds": "refunds-api",
+    "chargebacks": "chargebacks-api",
 }
+# The reason a SEPA chargeback carries when the control route is given none: the debtor
+# asked their bank for the money back (SEPA reason code MD06).
+CHARGEBACK_REASON = {"code": "MD06", "description": "Return of funds requested by end customer"}
+IN_PROGRESS = "Another request with this Idempotency-Key is already being processed."
 LOCALES = frozenset(
     [
         "en_US",

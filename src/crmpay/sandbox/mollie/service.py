@@ -33,6 +33,7 @@ class MollieService(_Customers, _PaymentLinks, _Refunds, _Lifecycle):
         self.private = {}
         self.live = {}
         self.idempotency = {}
+        self.conflicts = {}
 
     # -- Service protocol -------------------------------------------------------------------------
     def credentials(self) -> dict[str, Any]:
@@ -81,6 +82,9 @@ class MollieService(_Customers, _PaymentLinks, _Refunds, _Lifecycle):
         api("GET", "/v2/payments/{pid}/refunds/{id}", lambda r: self._ok(200, self._refund_of(r)))
         api("DELETE", "/v2/payments/{pid}/refunds/{id}", self.cancel_refund)
         api("GET", "/v2/refunds", lambda r: self._list(r, "refunds", "refunds"))
+        api("GET", "/v2/chargebacks", lambda r: self._list(r, "chargebacks", "chargebacks"))
+        api("GET", "/v2/payments/{id}/chargebacks", self.list_payment_chargebacks)
+        api("GET", "/v2/payments/{pid}/chargebacks/{id}", lambda r: self._ok(200, self._chargeback_of(r)))
         api("POST", "/v2/payment-links", self.create_payment_link)
         api("GET", "/v2/payment-links", lambda r: self._list(r, "payment-links", "payment-links"))
         api("GET", "/v2/payment-links/{id}", lambda r: self._ok(200, self._get("payment-links", r.params["id"])))
@@ -91,3 +95,5 @@ class MollieService(_Customers, _PaymentLinks, _Refunds, _Lifecycle):
         page("POST", "/__sandbox/mollie/link/{id}", self.pay_link)
         page("GET", "/__sandbox/mollie/thanks", lambda r: Response.html(200, "<h1>Thank you</h1>"))
         page("POST", "/__sandbox/mollie/payments/{id}/status", self.force_status)
+        page("POST", "/__sandbox/mollie/payments/{id}/chargeback", self.control_chargeback)
+        page("POST", "/__sandbox/mollie/idempotency/conflicts", self.arm_conflicts)

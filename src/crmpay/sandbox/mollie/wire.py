@@ -14,7 +14,7 @@ from crmpay.core.money import exponent
 from crmpay.sandbox._http import HttpError, Request, Response
 from crmpay.sandbox._tables import Tables
 from crmpay.sandbox.clock import iso
-from crmpay.sandbox.mollie.constants import API_KEY, DOCS, HAL, NOUN
+from crmpay.sandbox.mollie.constants import API_KEY, DOCS, HAL, IN_PROGRESS, NOUN
 
 if TYPE_CHECKING:
     from crmpay.sandbox.server import Sandbox
@@ -33,6 +33,7 @@ class _Wire(Tables):
     private: dict[str, dict[str, Any]]  # lifecycle dates, never on the wire
     live: dict[str, None]  # payments and refunds not yet final, in creation order
     idempotency: dict[str, tuple[str, Response]]
+    conflicts: dict[str | None, int]  # idempotency key (None: any) -> POSTs left to answer 409
 
     # -- plumbing -------------------------------------------------------------------------------
     @property
@@ -87,6 +88,7 @@ class _Wire(Tables):
             parent = {
                 "payments": obj.get("customerId"),
                 "refunds": obj.get("paymentId"),
+                "chargebacks": obj.get("paymentId"),
                 "mandates": self.owner.get(obj["id"]),
             }.get(kind)
         if parent:
@@ -117,6 +119,9 @@ class _Wire(Tables):
             if not key:
                 return handler(request)
             fingerprint = self._fingerprint(request)
+            if request.method == "POST" and self._conflict(key):
+                self._process_first(key, fingerprint, handler, request)
+                raise self._error(409, "Conflict", IN_PROGRESS, doc="overview/api-idempotency")
             seen = self.idempotency.get(key)
             if seen is not None:
                 if seen[0] != fingerprint:
@@ -134,6 +139,43 @@ class _Wire(Tables):
             return response
 
         return wrapped
+
+    def _conflict(self, key: str) -> bool:
+        """Whether this POST is to be answered 409 (armed by `arm_conflicts`); counts it down."""
+        for armed in (key, None):
+            left = self.conflicts.get(armed, 0)
+            if left > 0:
+                self.conflicts[armed] = left - 1
+                return True
+        return False
+
+    def _process_first(
+        self, key: str, fingerprint: str, handler: Callable[[Request], Response], request: Request
+    ) -> None:
+        """The request Mollie is "still processing": the first one with a key is processed
+        (what it creates exists, and is what later requests with the key are answered with)."""
+        if key in self.idempotency:
+            return
+        try:
+            response = handler(request)
+        except HttpError:
+            return  # refused: nothing kept, a later request with the key is processed again
+        if response.status < 300:
+            self.idempotency[key] = (fingerprint, response)
+
+    def arm_conflicts(self, request: Request) -> Response:
+        """`POST /__sandbox/mollie/idempotency/conflicts` `{"count": N, "key": "..."}`: the next N
+        POSTs carrying that Idempotency-Key (any key when `key` is null or absent) answer 409
+        "already being processed", as Mollie does while a request with the same key is still
+        being processed; then requests with the key behave as before (a replay of the first)."""
+        body = request.json() or {}
+        count, key = body.get("count", 1), body.get("key")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return Response.json_body(400, {"error": "count must be an integer >= 0"})
+        if key is not None and (not isinstance(key, str) or not key):
+            return Response.json_body(400, {"error": "key must be a non-empty string or null"})
+        self.conflicts[key] = count
+        return Response.json_body(200, {"conflicts": [{"key": k, "left": n} for k, n in self.conflicts.items()]})
 
     @staticmethod
     def _fingerprint(request: Request) -> str:

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from crmpay.core import validation
+from crmpay.core.sepa import EXPIRY_MONTHS, SCHEME_START, mandate_expired, mandate_expires_on
 from crmpay.csvfiles import CsvTable, Row
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -127,11 +128,8 @@ def _check(row: Row, today: date) -> tuple[MandateRow | None, list[Problem]]:
             problems = check(value, v) if column == "bic" else check(value)
             found.extend((column, m) for m in problems)
     signed = _date(v.get("signature_date"), "signature_date", found)
-    if signed and signed > today:
-        found.append(("signature_date", f"signature date {signed.isoformat()} is in the future"))
     last = _date(v.get("last_collection_date"), "last_collection_date", found)
-    if last and last > today:
-        found.append(("last_collection_date", f"{last.isoformat()} is in the future"))
+    found.extend(_date_problems(signed, last, today))
     currency = (v.get("currency") or "EUR").upper()
     if currency != "EUR":
         found.append(("currency", f"SEPA direct debit is in EUR, not {currency}"))
@@ -154,6 +152,40 @@ def _check(row: Row, today: date) -> tuple[MandateRow | None, list[Problem]]:
         country_code=(v.get("country_code") or "").upper() or None,
         last_collection_date=last,
     ), []
+
+
+def _date_problems(signed: date | None, last: date | None, today: date) -> list[tuple[str, str]]:
+    """A mandate signed before SEPA existed, a collection before the signature, or a mandate
+    already lapsed by the 36-month rule today cannot be imported (the customer signs anew)."""
+    found = []
+    if signed and signed > today:
+        found.append(("signature_date", f"signature date {signed.isoformat()} is in the future"))
+    if signed and signed < SCHEME_START:
+        found.append(
+            (
+                "signature_date",
+                f"signature date {signed.isoformat()} is before the SEPA direct debit scheme started"
+                f" ({SCHEME_START.isoformat()})",
+            )
+        )
+    if last and last > today:
+        found.append(("last_collection_date", f"{last.isoformat()} is in the future"))
+    if last and signed and last < signed:
+        found.append(
+            (
+                "last_collection_date",
+                f"last collection {last.isoformat()} is before the signature date {signed.isoformat()}",
+            )
+        )
+    if not found and signed and mandate_expired(signed, last, on=today):
+        found.append(
+            (
+                "last_collection_date" if last else "signature_date",
+                f"expired on {mandate_expires_on(signed, last)}: {EXPIRY_MONTHS} months without a collection;"
+                " the customer must sign a new mandate",
+            )
+        )
+    return found
 
 
 def _date(text: str | None, column: str, found: list[tuple[str, str]]) -> date | None:

@@ -6,9 +6,9 @@ Re-importing a file skips the mandates already in the store (same reference and 
 
 Routes: `none` keeps the mandates in the store only; `mollie` creates a customer (reused
 by email) and a directdebit mandate per row; `gocardless` sends one mandate import (its
-entries keyed by the mandate reference), whose results `collect_import` reads later.
-Every create is journaled with a key derived from the mandate reference, so a killed
-import resumes without duplicates.
+entries keyed by the mandate reference, the CSV's dates in each mandate's metadata),
+whose results `collect_import` reads later. Every route keeps `last_collection_date`.
+Creates are journaled with keys derived from the references: a killed import resumes.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from crmpay.services.mandates.csv_check import MandateRow, Problem
 from crmpay.store import Store, filters
 
 STORE_ONLY = "none"
+LAST = "last_collection_date"  # also a GoCardless mandate's metadata key
 
 
 @dataclass
@@ -176,7 +177,6 @@ def _import_mollie(
 ) -> None:
     from crmpay.core.errors import CrmpayError
     from crmpay.core.models import NewCustomer, NewMandate
-    from crmpay.providers.mollie import bank_account_from
     from crmpay.services import intents
     from crmpay.store.records import upsert_bank_account, upsert_customer, upsert_mandate
 
@@ -228,7 +228,8 @@ def _import_mollie(
         with store.transaction():
             intents.finish(store, key, "succeeded", mandate.id)
             upsert_mandate(store, mandate)
-            upsert_bank_account(store, bank_account_from(mandate))
+            _keep_last_collection(store, mandate.provider, mandate.id, row.last_collection_date)
+            upsert_bank_account(store, client.bank_account_of(mandate))
             store.audit(
                 "mollie",
                 "create",
@@ -312,7 +313,7 @@ def _import_gocardless(
                         "original_creditor_id": creditor[0],
                         "original_creditor_name": creditor[1],
                     },
-                    "mandate": {"reference": row.reference},
+                    "mandate": {"reference": row.reference, "metadata": _dates_metadata(row)},
                 },
             )
         client.submit_mandate_import(import_id)
@@ -339,10 +340,24 @@ def collect_import(store: Store, client: Any, import_id: str) -> dict[str, Any]:
             upsert_customer(store, customer)
             upsert_bank_account(store, account)
             upsert_mandate(store, mandate)
+            _keep_last_collection(store, mandate.provider, mandate.id, mandate.raw.get("metadata", {}).get(LAST))
         collected.append(
             {"record_identifier": entry.get("record_identifier"), "mandate": mandate.id, "status": mandate.status}
         )
     return {"import": import_id, "status": status, "entries": len(entries), "collected": collected, "errors": errors}
+
+
+def _dates_metadata(row: MandateRow) -> dict[str, str]:
+    """The CSV's dates as GoCardless mandate metadata (3 keys at most), read back by `collect_import`."""
+    dates = {"signature_date": row.signature_date, LAST: row.last_collection_date}
+    return {k: v.isoformat() for k, v in dates.items() if v}
+
+
+def _keep_last_collection(store: Store, provider: str, mandate_id: str, day: date | str | None) -> None:
+    """Set `mandates.last_collection_date`, which no provider returns (a sync leaves it)."""
+    sql = "UPDATE mandates SET last_collection_date = ? WHERE provider = ? AND provider_id = ?"
+    if day:
+        store.db.execute(sql, (day if isinstance(day, str) else day.isoformat(), provider, mandate_id))
 
 
 def _insert(store: Store, row: MandateRow) -> None:

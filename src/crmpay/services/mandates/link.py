@@ -82,9 +82,7 @@ def import_and_link(
             if account is not None:
                 upsert_bank_account(store, account)
             elif provider.name == "mollie":
-                from crmpay.providers.mollie import bank_account_from
-
-                upsert_bank_account(store, bank_account_from(mandate))
+                upsert_bank_account(store, provider.bank_account_of(mandate))
             upsert_mandate(store, mandate)
     emails = sorted(
         {

@@ -13,30 +13,26 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crmpay.core import clock
 from crmpay.core.clock import now_iso
-from crmpay.core.models import Customer, Payment, PaymentState, ProviderEvent
+from crmpay.core.models import Payment, PaymentState, ProviderEvent
 from crmpay.providers.base import EventsExpired
+from crmpay.services.sync import mollie
+from crmpay.services.sync.state import get_cursor, until_known
+from crmpay.services.sync.state import set_cursor as _set_cursor
 from crmpay.store import Store
 from crmpay.store.records import KINDS, Change, upsert_batch
 
 if TYPE_CHECKING:
     from crmpay.services.context import Context
 
+__all__ = ["get_cursor"]  # re-exported: where sync keeps its cursors (services/sync/state.py)
+
 T = TypeVar("T")
-
-
-class _Identified(Protocol):
-    @property
-    def id(self) -> str: ...
-
-
-Obj = TypeVar("Obj", bound=_Identified)
 BATCH = 500  # objects per transaction: one page of the largest size
 RESOURCES = ("customers", "bank_accounts", "mandates", "payments")
-MOLLIE_OPEN = ("open", "pending", "authorized")
 
 
 @dataclass
@@ -82,22 +78,6 @@ def _chunks(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
         yield chunk
 
 
-def get_cursor(store: Store, provider: str, resource: str) -> str | None:
-    row = store.db.execute(
-        "SELECT cursor FROM sync_state WHERE provider = ? AND resource = ?", (provider, resource)
-    ).fetchone()
-    return row[0] if row else None
-
-
-def _set_cursor(store: Store, provider: str, resource: str, cursor: str) -> None:
-    store.db.execute(
-        "INSERT INTO sync_state (provider, resource, cursor, updated_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (provider, resource) DO UPDATE SET cursor = excluded.cursor,"
-        " updated_at = excluded.updated_at",
-        (provider, resource, cursor, now_iso()),
-    )
-
-
 Progress = Callable[[str, str, int], None]  # (provider, resource, fetched so far)
 
 
@@ -107,21 +87,31 @@ class _Writer:
     def __init__(self, store: Store, report: ProviderReport, dry_run: bool, progress: Progress | None = None) -> None:
         self.store, self.report, self.dry_run, self.progress = store, report, dry_run, progress
 
-    def write(self, objects: Iterable[Any], *, then: Callable[[], None] | None = None) -> None:
+    def write(
+        self,
+        objects: Iterable[Any],
+        *,
+        then: Callable[[], None] | None = None,
+        changed: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Batches of one transaction each; `then` in one more after them (a cursor);
+        `changed` is told each object that was new or different."""
         for chunk in _chunks(objects):
             with self.store.transaction(rollback=self.dry_run):
-                self.many(chunk)
+                self.many(chunk, changed)
         if then is not None:
             with self.store.transaction(rollback=self.dry_run):
                 then()
 
-    def many(self, objects: list[Any]) -> None:
+    def many(self, objects: list[Any], changed: Callable[[Any], None] | None = None) -> None:
         """Upsert inside the caller's transaction; count, and move invoices paid or unpaid."""
         changes = upsert_batch(self.store, objects)
         tally = Counter(zip(map(type, objects), changes, strict=True))
         for (model, change), n in tally.items():
             self.report.counts[KINDS[model].name].add(change, n)
         for obj, change in zip(objects, changes, strict=True):
+            if changed is not None and change is not Change.UNCHANGED:
+                changed(obj)
             if isinstance(obj, Payment) and change is not Change.UNCHANGED:
                 number = _invoice_hook(self.store, obj)
                 if number:
@@ -132,18 +122,37 @@ class _Writer:
 
 
 def _invoice_hook(store: Store, payment: Payment) -> str | None:
-    """A payment tied to an invoice moves the invoice: paid, or back to unpaid with why."""
+    """A payment tied to an invoice moves the invoice: paid; or, when it failed, was cancelled
+    or charged back (a chargeback or a late failure comes after the invoice was paid), back
+    to unpaid with why and when, and no paid_on. Money recorded by hand stays counted
+    (partially paid), and an invoice another of its payments paid stays paid."""
     number = payment.metadata.get("invoice")
     if not number:
         return None
-    row = store.db.execute("SELECT status FROM invoices WHERE number = ?", (number,)).fetchone()
+    row = store.db.execute("SELECT id, status, total_incl_minor FROM invoices WHERE number = ?", (number,)).fetchone()
     if row is None:
         return None
     if payment.state is PaymentState.PAID:
         paid_on = (payment.charge_date or clock.today()).isoformat()
         status, reason = "paid", None
     elif payment.state in (PaymentState.FAILED, PaymentState.CANCELLED, PaymentState.CHARGED_BACK):
-        status, reason, paid_on = "unpaid", f"payment {payment.id} {payment.status}", None
+        if store.db.execute(
+            "SELECT 1 FROM payments WHERE invoice_number = ? AND state = ? AND NOT (provider = ? AND provider_id = ?)",
+            (number, PaymentState.PAID.value, payment.provider, payment.id),
+        ).fetchone():
+            return None  # an older attempt's news: another payment paid the invoice
+        by_hand, last_received = store.db.execute(
+            "SELECT coalesce(sum(amount_minor), 0), max(received_on) FROM manual_payments WHERE invoice_id = ?",
+            (row["id"],),
+        ).fetchone()
+        was_paid = payment.state is PaymentState.FAILED and row["status"] == "paid"
+        late = " after it was paid (late failure)" if was_paid else ""
+        what = payment.state.value if payment.state is PaymentState.CHARGED_BACK else payment.status
+        status, reason, paid_on = "unpaid", f"payment {payment.id} {what} on {clock.today()}{late}", None
+        if by_hand >= row["total_incl_minor"] > 0:
+            status, reason, paid_on = "paid", None, last_received  # paid by hand in full
+        elif by_hand > 0:
+            status = "partially_paid"
     else:
         return None
     if row["status"] == status:
@@ -153,13 +162,6 @@ def _invoice_hook(store: Store, payment: Payment) -> str | None:
         (status, reason, paid_on, now_iso(), number),
     )
     return number
-
-
-def _known(store: Store, table: str, provider: str, ident: str) -> bool:
-    return (
-        store.db.execute(f"SELECT 1 FROM {table} WHERE provider = ? AND provider_id = ?", (provider, ident)).fetchone()
-        is not None
-    )
 
 
 def _events_after(provider: Any, cursor: str) -> Iterator[ProviderEvent] | None:
@@ -187,14 +189,6 @@ def _unprocessed(store: Store, events: list[ProviderEvent]) -> list[ProviderEven
         )
     }
     return [e for e in events if e.id not in done]
-
-
-def _until_known(store: Store, table: str, provider: str, items: Iterable[Obj]) -> Iterator[Obj]:
-    """Newest first, up to the first object the store already holds."""
-    for item in items:
-        if _known(store, table, provider, item.id):
-            return
-        yield item
 
 
 # -- GoCardless: events ---------------------------------------------------------------------------
@@ -232,81 +226,19 @@ def _sync_gocardless(
             _set_cursor(store, "gocardless", "events", chunk[-1].cursor)
         report.events += len(fresh)
     # Customers and bank accounts have no creation events: walk them newest first.
-    writer.write(_until_known(store, "customers", "gocardless", provider.iter_customers()))
-    writer.write(_until_known(store, "bank_accounts", "gocardless", provider.iter_bank_accounts()))
+    writer.write(until_known(store, "customers", "gocardless", provider.iter_customers()))
+    writer.write(until_known(store, "bank_accounts", "gocardless", provider.iter_bank_accounts()))
     return report
 
 
-# -- Mollie: newest first, then refresh what is not final -----------------------------------------------
+# -- Mollie: newest-first listings (services/sync/mollie.py) ------------------------------------------
 def _sync_mollie(
     store: Store, provider: Any, full: bool, dry_run: bool, progress: Progress | None = None
 ) -> ProviderReport:
     first = full or get_cursor(store, "mollie", "complete") is None
     report = ProviderReport("mollie", "full" if first else "incremental")
-    writer = _Writer(store, report, dry_run, progress)
-    customers = (
-        provider.iter_customers(read_ahead=True)
-        if first
-        else _until_known(store, "customers", "mollie", provider.iter_customers())
-    )
-    new_customers: list[str] = []
-
-    def remember(items: Iterable[Customer]) -> Iterator[Customer]:
-        for customer in items:
-            new_customers.append(customer.id)
-            yield customer
-
-    writer.write(remember(customers))
-    writer.write(_mandates_and_accounts(provider, new_customers))
-    payments = (
-        provider.iter_payments(read_ahead=True)
-        if first
-        else _until_known(store, "payments", "mollie", provider.iter_payments())
-    )
-    writer.write(payments)
-    if not first:
-        writer.write(_refresh_mollie(store, provider))
-    if first:
-        with store.transaction(rollback=dry_run):
-            _set_cursor(store, "mollie", "complete", now_iso())
+    mollie.sync(store, provider, _Writer(store, report, dry_run, progress), first=first, dry_run=dry_run)
     return report
-
-
-def _mandates_and_accounts(provider: Any, customer_ids: list[str]) -> Iterator[Any]:
-    from crmpay.providers.mollie import bank_account_from
-
-    for customer_id in customer_ids:
-        for mandate in provider.iter_customer_mandates(customer_id):
-            yield mandate
-            yield bank_account_from(mandate)
-
-
-def _refresh_mollie(store: Store, provider: Any) -> Iterator[Any]:
-    """Payments not yet final, and the mandates a paid first payment created."""
-    from crmpay.providers.mollie import bank_account_from
-
-    marks = ",".join("?" * len(MOLLIE_OPEN))
-    open_ids = [
-        r[0]
-        for r in store.db.execute(
-            f"SELECT provider_id FROM payments WHERE provider = 'mollie' AND status IN ({marks})", MOLLIE_OPEN
-        )
-    ]
-    pending_mandates = [
-        (r[0], r[1])
-        for r in store.db.execute(
-            "SELECT provider_id, customer_id FROM mandates WHERE provider = 'mollie' AND status = 'pending'"
-        )
-    ]
-    for payment_id in open_ids:
-        payment = provider.get_payment(payment_id)
-        yield payment
-        if payment.mandate_id and not _known(store, "mandates", "mollie", payment.mandate_id):
-            mandate = provider.get_mandate(payment.mandate_id, customer_id=payment.customer_id)
-            yield mandate
-            yield bank_account_from(mandate)
-    for mandate_id, customer_id in pending_mandates:
-        yield provider.get_mandate(mandate_id, customer_id=customer_id)
 
 
 STRATEGIES = {"gocardless": _sync_gocardless, "mollie": _sync_mollie}
