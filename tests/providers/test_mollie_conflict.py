@@ -59,7 +59,7 @@ def _payment_keys(sandbox) -> dict[str, str]:
     """Idempotency key -> the payment id the sandbox answers it with."""
     mollie = sandbox.services["mollie"]
     keys = {}
-    for key, (_, response) in mollie.idempotency.items():
+    for key, (_, response, _when) in mollie.idempotency.items():
         body = json.loads(response.body)
         if body.get("resource") == "payment":
             keys[key] = body["id"]

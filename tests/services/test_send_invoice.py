@@ -117,6 +117,10 @@ def test_send_with_the_only_mandate_collects_once_and_emails(shop, sandbox):
     [mail] = _mail(sandbox)
     assert mail["to"] == ["ann@example.fr"] and mail["attachments"] == [f"{number}.pdf"]
     assert "RUM" not in mail["subject"] and payment["charge_date"] in mail["body"]
+    # the pre-notification names the reference the customer signed and the creditor's SEPA
+    # identifier (no creditor_id configured: the GoCardless creditor's own)
+    assert mandate.reference and mandate.reference in mail["body"] and mandate.id not in mail["body"]
+    assert "FR72ZZZ123456" in mail["body"]
     again = shop.run("invoice", "send", number)
     assert again.code == 1 and f"already has payment {payment['id']}" in again.stderr
     assert len(_payments_for(sandbox, number)) == 1
@@ -414,3 +418,51 @@ def test_a_currency_no_direct_debit_scheme_collects_is_refused(shop, sandbox):
     sent = shop.run("invoice", "send", number, "--provider", "gocardless", "--no-email")
     assert sent.code == 1 and "cannot collect JPY by direct debit" in sent.stderr
     assert shop.run("invoice", "show", number, "--json").json()["status"] == "unpaid"
+
+
+def test_a_mollie_create_resumed_after_its_key_expired_finds_the_payment_instead_of_a_second(shop, sandbox):
+    """Mollie forgets an idempotency key after an hour: a create killed after Mollie made
+    the payment and resumed two hours later must find that payment, not make another."""
+    mandate = _mollie_mandate(sandbox, "ned@example.fr", signed=clock.today(), key="ned")
+    assert shop.run("sync").code == 0
+    number = _invoice(shop, "ned@example.fr")
+    scheduled = shop.run("invoice", "send", number, "--no-email", "--json").json()["scheduled_for"]
+    sandbox.advance_to(date.fromisoformat(scheduled))
+    killed = shop.run("invoice", "collect", env={"CRMPAY_TEST_KILL_AT": "after_create:payment"})
+    assert killed.code == -signal.SIGKILL
+
+    def debits():
+        return [p for p in sandbox.services["mollie"].objects["payments"].values() if p.get("mandateId") == mandate.id]
+
+    assert len(debits()) == 1
+    sandbox.advance(2 / 24)  # two hours: the key is gone from Mollie's cache
+    resumed = shop.run("invoice", "collect", "--json")
+    assert resumed.code == 0, resumed.stderr
+    [done] = resumed.json()
+    [debit] = debits()
+    assert done["payment_id"] == debit["id"]
+    assert shop.run("invoice", "collect", "--json").json() == []
+
+
+def test_the_customers_mandates_are_listed_again_before_a_debit(shop, sandbox):
+    """A mandate revoked and another added at Mollie since the last sync: the send sees
+    both changes (no sync in between) and never charges the revoked one."""
+    old = _mollie_mandate(sandbox, "ola@example.fr", signed=clock.today(), key="ola")
+    assert shop.run("sync").code == 0
+    key = sandbox.credentials()["mollie"]["api_key"]
+    revoked = httpx.delete(
+        f"{sandbox.url}/v2/customers/{old.customer_id}/mandates/{old.id}", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert revoked.status_code == 204
+    new = _mollie(sandbox).create_mandate(
+        NewMandate(
+            old.customer_id, "Ola", "DE89370400440532013000", reference="RUM-OLA-2", signature_date=clock.today()
+        ),
+        idempotency_key="ola-m2",
+    )
+    number = _invoice(shop, "ola@example.fr")
+    sent = shop.run("invoice", "send", number, "--no-email", "--json")
+    assert sent.code == 0, sent.stderr
+    assert sent.json()["mandate_id"] == new.id and sent.json()["mandate_reference"] == "RUM-OLA-2"
+    listed = {m["id"]: m for m in shop.run("mandates", "list", "--json").json()}
+    assert listed[old.id]["status"] == "invalid" and listed[new.id]["status"] == "valid"

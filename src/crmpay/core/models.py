@@ -138,6 +138,7 @@ class AccountCheck:
     account_id: str | None
     account_name: str | None
     warnings: list[str] = field(default_factory=list)
+    creditor_identifier: str | None = None  # the SEPA creditor id debits are collected under, if the provider says
 
 
 # -- what crmpay asks a provider to create ----------------------------------------------------

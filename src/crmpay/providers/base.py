@@ -62,6 +62,9 @@ class PaymentProvider(Protocol):
     def iter_payments(
         self, *, created_after: datetime | None = None, read_ahead: bool = False
     ) -> Iterator[Payment]: ...
+    def iter_customer_mandates(self, customer_id: str) -> Iterator[Mandate]:
+        """One customer's mandates, as the provider has them now (before a debit)."""
+        ...
 
     # one object
     def get_customer(self, customer_id: str) -> Customer: ...

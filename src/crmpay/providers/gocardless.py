@@ -41,6 +41,7 @@ from crmpay.providers.gocardless_records import (  # noqa: F401  (mappers are pa
     PAYMENT_STATES,
     SCHEME_CURRENCY,
     USABLE,
+    account_check_from,
     bank_account_from,
     customer_from,
     event_from,
@@ -216,18 +217,13 @@ class GoCardlessProvider:
         page = self._call("the creditor check", lambda: self._client.creditors.list(params={"limit": 1}))
         if not page.records:
             return AccountCheck(None, None, ["the GoCardless account has no creditor yet"])
-        creditor = page.records[0].attributes
-        warnings = []
-        status = creditor.get("verification_status")
-        if status and status != "successful":
-            warnings.append(
-                f"the GoCardless creditor {creditor['id']} is not verified "
-                f"(verification_status: {status}); payouts wait until it is"
-            )
-        return AccountCheck(creditor["id"], creditor.get("name"), warnings)
+        return account_check_from(page.records[0].attributes)
 
     def iter_customers(self, *, read_ahead: bool = False) -> Iterator[Customer]:
         return map(customer_from, self._listing("customers", read_ahead=read_ahead))
+
+    def iter_customer_mandates(self, customer_id: str) -> Iterator[Mandate]:
+        return map(self._mandate, self._listing("mandates", {"customer": customer_id}))
 
     def iter_bank_accounts(self, *, read_ahead: bool = False) -> Iterator[BankAccount]:
         return map(bank_account_from, self._listing("bank_accounts", read_ahead=read_ahead))

@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from crmpay.core.models import BankAccount, Customer, Mandate, MandateState, Payment, PaymentState, ProviderEvent
+from crmpay.core.models import (
+    AccountCheck,
+    BankAccount,
+    Customer,
+    Mandate,
+    MandateState,
+    Payment,
+    PaymentState,
+    ProviderEvent,
+)
 from crmpay.core.money import Money
 
 NAME = "gocardless"
@@ -141,3 +150,21 @@ def event_from(raw: dict[str, Any]) -> ProviderEvent:
     resource = links.get(singular) or next((v for v in links.values() if v), None)
     created = datetime.fromisoformat(raw["created_at"])  # every event has one
     return ProviderEvent(NAME, raw["id"], created, raw.get("resource_type", ""), raw.get("action", ""), resource, raw)
+
+
+def account_check_from(creditor: dict[str, Any]) -> AccountCheck:
+    """The creditor as a credential check reports it: a warning while it is not verified,
+    and the SEPA creditor identifier of its active `sepa_core` scheme identifier."""
+    warnings = []
+    status = creditor.get("verification_status")
+    if status and status != "successful":
+        warnings.append(
+            f"the GoCardless creditor {creditor['id']} is not verified "
+            f"(verification_status: {status}); payouts wait until it is"
+        )
+    sepa = [
+        s.get("reference")
+        for s in creditor.get("scheme_identifiers") or []
+        if s.get("scheme") == "sepa_core" and s.get("status", "active") == "active" and s.get("reference")
+    ]
+    return AccountCheck(creditor["id"], creditor.get("name"), warnings, sepa[0] if sepa else None)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,8 @@ from crmpay.sandbox.mollie.constants import API_KEY, DOCS, HAL, IN_PROGRESS, NOU
 
 if TYPE_CHECKING:
     from crmpay.sandbox.server import Sandbox
+
+KEY_TTL = timedelta(hours=1)  # how long Mollie keeps an idempotency key
 
 _UNREACHABLE = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|::1|\[::1\])$", re.IGNORECASE)
 
@@ -32,7 +35,7 @@ class _Wire(Tables):
     references: dict[str, str]  # mandate reference (casefolded) -> mandate id
     private: dict[str, dict[str, Any]]  # lifecycle dates, never on the wire
     live: dict[str, None]  # payments and refunds not yet final, in creation order
-    idempotency: dict[str, tuple[str, Response]]
+    idempotency: dict[str, tuple[str, Response, datetime]]  # key -> (body fingerprint, first answer, when)
     conflicts: dict[str | None, int]  # idempotency key (None: any) -> POSTs left to answer 409
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -122,7 +125,7 @@ class _Wire(Tables):
             if request.method == "POST" and self._conflict(key):
                 self._process_first(key, fingerprint, handler, request)
                 raise self._error(409, "Conflict", IN_PROGRESS, doc="overview/api-idempotency")
-            seen = self.idempotency.get(key)
+            seen = self._kept(key)
             if seen is not None:
                 if seen[0] != fingerprint:
                     raise self._error(
@@ -135,7 +138,7 @@ class _Wire(Tables):
                 return Response(first.status, first.body, {**first.headers, "Idempotent-Replayed": "true"})
             response = handler(request)
             if response.status < 300:
-                self.idempotency[key] = (fingerprint, response)
+                self.idempotency[key] = (fingerprint, response, self.sandbox.clock.now())
             return response
 
         return wrapped
@@ -154,14 +157,23 @@ class _Wire(Tables):
     ) -> None:
         """The request Mollie is "still processing": the first one with a key is processed
         (what it creates exists, and is what later requests with the key are answered with)."""
-        if key in self.idempotency:
+        if self._kept(key) is not None:
             return
         try:
             response = handler(request)
         except HttpError:
             return  # refused: nothing kept, a later request with the key is processed again
         if response.status < 300:
-            self.idempotency[key] = (fingerprint, response)
+            self.idempotency[key] = (fingerprint, response, self.sandbox.clock.now())
+
+    def _kept(self, key: str) -> tuple[str, Response, datetime] | None:
+        """The first answer to `key`, while Mollie keeps it: "Keys older than 1 hour will be
+        removed from our cache" (docs/fidelity.md); after that the key is new again."""
+        seen = self.idempotency.get(key)
+        if seen is not None and self.sandbox.clock.now() - seen[2] > KEY_TTL:
+            del self.idempotency[key]
+            return None
+        return seen
 
     def arm_conflicts(self, request: Request) -> Response:
         """`POST /__sandbox/mollie/idempotency/conflicts` `{"count": N, "key": "..."}`: the next N

@@ -13,7 +13,7 @@ from crmpay.core.invoice import Invoice
 from crmpay.core.models import Mandate, Payment
 from crmpay.services.invoices.debits import charge_date, check_currency, refresh_mandate, unchargeable_reason
 from crmpay.store import Store
-from crmpay.store.records import upsert_mandate
+from crmpay.store.records import upsert_batch, upsert_mandate
 
 if TYPE_CHECKING:
     from crmpay.providers.base import PaymentProvider
@@ -69,6 +69,7 @@ class MandateChoice:
     ) -> tuple[Any, Mandate, date] | None:
         """The mandate to charge, read again from its provider, with its charge date; None
         when the customer has none that can be charged (a setup link is sent instead)."""
+        fresh_by_id = self._reread_mandates(invoice, provider)
         rows = self.store.db.execute(
             "SELECT m.* FROM mandates m JOIN customers c ON c.provider = m.provider AND"
             " c.provider_id = m.customer_id WHERE c.email = ? COLLATE NOCASE ORDER BY m.created_at",
@@ -90,7 +91,9 @@ class MandateChoice:
             raise NotConnected(f"{rows[0]['provider']} is not connected", hint=f"crmpay connect {rows[0]['provider']}")
         usable: list[tuple[Any, Mandate, date]] = []
         for row in (r for r in rows if r["provider"] in self.providers):
-            fresh = refresh_mandate(self.store, self.providers[row["provider"]], row)
+            fresh = fresh_by_id.get((row["provider"], row["provider_id"])) or refresh_mandate(
+                self.store, self.providers[row["provider"]], row
+            )
             charge = charge_date(
                 due=invoice.due_date,
                 next_possible=fresh.next_possible_charge_date,
@@ -125,6 +128,38 @@ class MandateChoice:
         check_currency(invoice.currency, row["provider"])
         return row, fresh, charge
 
+    def _reread_mandates(self, invoice: Invoice, provider: str | None) -> dict[tuple[str, str], Mandate]:
+        """Every mandate of the customer at each connected provider, listed now (one request
+        per customer) and written to the store: one added or revoked since the last sync is
+        seen before the debit, not after."""
+        fresh: dict[tuple[str, str], Mandate] = {}
+        for row in self._customer_rows(invoice):
+            name = row["provider"]
+            if name not in self.providers or (provider and name != provider):
+                continue
+            listed = list(self.providers[name].iter_customer_mandates(row["provider_id"]))
+            with self.store.transaction():
+                upsert_batch(self.store, listed)
+            fresh.update(((m.provider, m.id), m) for m in listed)
+        return fresh
+
+    def _customer_rows(self, invoice: Invoice) -> list[Any]:
+        return self.store.db.execute(
+            "SELECT provider, provider_id FROM customers WHERE email = ? COLLATE NOCASE", (invoice.customer_email,)
+        ).fetchall()
+
+    def _provider_for(self, invoice: Invoice, provider: str | None) -> str:
+        if provider:
+            if provider not in self.providers:
+                raise NotConnected(f"{provider} is not connected", hint=f"crmpay connect {provider}")
+            return provider
+        known = [r["provider"] for r in self._customer_rows(invoice) if r["provider"] in self.providers]
+        if known:
+            return str(known[0])
+        if not self.providers:
+            raise NotConnected("no payment provider is connected", hint="run `crmpay connect gocardless`")
+        return next(iter(self.providers))
+
     def _mandate_row(self, provider: str, mandate_id: str) -> Any:
         return self.store.db.execute(
             "SELECT * FROM mandates WHERE provider = ? AND provider_id = ?", (provider, mandate_id)
@@ -132,11 +167,29 @@ class MandateChoice:
 
     def _creditor(self, provider: str) -> str | None:
         """The SEPA creditor identifier the debtor sees: the profile's, else the one the
-        provider debits under (Mollie gives it on each payment)."""
+        provider debits under (GoCardless: its creditor's SEPA scheme identifier; Mollie
+        gives its own on each payment, see `creditor_of`)."""
         if self.creditor_id:
             return self.creditor_id
         source = self.providers.get(provider)
-        return source.creditor_identifier() if isinstance(source, _CreditorIdentified) else None
+        if source is None:
+            return None
+        said = source.check_credentials().creditor_identifier
+        return said or self._creditor_seen(provider)
+
+    def _creditor_seen(self, provider: str) -> str | None:
+        """The creditor identifier on the provider's latest debits in the store (Mollie
+        writes it on each SEPA payment, not on the account)."""
+        import json
+
+        for (raw,) in self.store.db.execute(
+            "SELECT raw FROM payments WHERE provider = ? AND mandate_id IS NOT NULL ORDER BY created_at DESC LIMIT 20",
+            (provider,),
+        ):
+            value = ((json.loads(raw) or {}).get("details") or {}).get("creditorIdentifier")
+            if value:
+                return str(value)
+        return None
 
 
 def creditor_of(payment: Payment) -> str | None:
@@ -149,8 +202,3 @@ def creditor_of(payment: Payment) -> str | None:
 class _SetupLinkMandates(Protocol):
     def get_setup_link_mandate(self, billing_request_id: str) -> str | None: ...
     def get_mandate(self, mandate_id: str, *, customer_id: str | None = None) -> Mandate: ...
-
-
-@runtime_checkable
-class _CreditorIdentified(Protocol):
-    def creditor_identifier(self) -> str | None: ...

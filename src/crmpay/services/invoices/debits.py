@@ -29,7 +29,7 @@ from crmpay.core.sepa import mandate_expires_on
 from crmpay.store import Store
 
 if TYPE_CHECKING:
-    from crmpay.core.models import Mandate
+    from crmpay.core.models import Mandate, NewPayment, Payment
     from crmpay.providers.base import PaymentProvider
 
 LIVE_PAYMENT_STATES = ("pending", "submitted", "paid")
@@ -96,6 +96,31 @@ def unchargeable_reason(fresh: Mandate, row: Any, *, on: date) -> str | None:
             f"mandate {name} lapsed on {expires}: 36 months without a collection "
             "(SEPA rulebook); the customer must sign a new mandate"
         )
+    return None
+
+
+# Mollie keeps an idempotency key for about an hour (docs/fidelity.md); past that, a
+# second create with the same key would make a second payment.
+KEY_LIFETIME = {"mollie": timedelta(minutes=50)}
+
+
+def created_under_expired_key(store: Store, provider: PaymentProvider, key: str, new: NewPayment) -> Payment | None:
+    """A payment an interrupted create made, found by listing, when the intent is older
+    than the provider keeps idempotency keys (a retry with the key could charge twice)."""
+    from datetime import datetime
+
+    from crmpay.core import clock
+
+    lifetime = KEY_LIFETIME.get(provider.name)
+    intent = store.db.execute("SELECT status, created_at FROM intents WHERE key = ?", (key,)).fetchone()
+    if lifetime is None or intent is None or intent["status"] != "pending":
+        return None
+    started = datetime.fromisoformat(intent["created_at"])
+    if clock.now() - started < lifetime:
+        return None
+    for payment in provider.iter_payments(created_after=started - timedelta(minutes=5)):
+        if payment.metadata.get("invoice") == new.metadata.get("invoice") and payment.mandate_id == new.mandate_id:
+            return payment
     return None
 
 

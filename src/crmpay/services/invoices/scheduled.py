@@ -53,7 +53,8 @@ class ScheduledDebits:
         from crmpay.services.invoices.ledger import load_invoice
 
         due = self.store.db.execute(
-            "SELECT * FROM intents WHERE kind = 'payment' AND status = 'scheduled' ORDER BY created_at"
+            "SELECT * FROM intents WHERE kind = 'payment' AND status IN ('scheduled', 'pending')"
+            " AND json_extract(request, '$.create_on') IS NOT NULL ORDER BY created_at"
         ).fetchall()
         done: list[SendResult] = []
         for intent in due:
@@ -78,8 +79,9 @@ class ScheduledDebits:
             if row is None:
                 result.notes.append(f"mandate {request['mandate']} is no longer in the store")
                 continue
+            resumed = intent["status"] == "pending"  # its key was sent: finish that create, whatever happened since
             fresh = refresh_mandate(self.store, self.providers[intent["provider"]], row)
-            reason = unchargeable_reason(fresh, row, on=charge)
+            reason = None if resumed else unchargeable_reason(fresh, row, on=charge)
             if reason is not None:
                 result.notes.append(f"not collected: {reason}")
                 if not dry_run:
@@ -89,6 +91,12 @@ class ScheduledDebits:
             if dry_run:
                 continue
             amount = Money.from_minor(request["amount_minor"], request["currency"])
+            if not resumed:  # the key is first sent now: its lifetime at the provider starts now
+                with self.store.transaction():
+                    self.store.db.execute(
+                        "UPDATE intents SET status = 'pending', created_at = ?, updated_at = ? WHERE key = ?",
+                        (now_iso(), now_iso(), intent["key"]),
+                    )
             payment = self._pay(invoice, row, charge, int(intent["attempt"]), amount)
             result.payment_id = payment.id
         return done

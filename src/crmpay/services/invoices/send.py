@@ -27,6 +27,7 @@ from crmpay.services.invoices.choose import MandateChoice, creditor_of
 from crmpay.services.invoices.debits import (
     LIVE_PAYMENT_STATES,
     check_currency,
+    created_under_expired_key,
     mollie_create_on,
     record_collection,
     remaining,
@@ -259,23 +260,6 @@ class InvoiceSender(MandateChoice, ScheduledDebits):
         ).fetchone()
         return row is None or (row["status"] == "open" and (row["expires_at"] or "9") > now_iso())
 
-    def _customer_rows(self, invoice: Invoice) -> list[Any]:
-        return self.store.db.execute(
-            "SELECT provider, provider_id FROM customers WHERE email = ? COLLATE NOCASE", (invoice.customer_email,)
-        ).fetchall()
-
-    def _provider_for(self, invoice: Invoice, provider: str | None) -> str:
-        if provider:
-            if provider not in self.providers:
-                raise NotConnected(f"{provider} is not connected", hint=f"crmpay connect {provider}")
-            return provider
-        known = [r["provider"] for r in self._customer_rows(invoice) if r["provider"] in self.providers]
-        if known:
-            return str(known[0])
-        if not self.providers:
-            raise NotConnected("no payment provider is connected", hint="run `crmpay connect gocardless`")
-        return next(iter(self.providers))
-
     def _request(self, invoice: Invoice, mandate: Any, charge: date, amount: Money) -> NewPayment:
         name = mandate["provider"]
         return NewPayment(
@@ -302,7 +286,7 @@ class InvoiceSender(MandateChoice, ScheduledDebits):
         provider = self.providers[name]
         key = intent_key(self.profile, invoice.number, attempt, "payment")
         request = self._request(invoice, mandate, charge, amount)
-        payment = self._call(
+        payment = created_under_expired_key(self.store, provider, key, request) or self._call(
             key,
             "payment",
             name,
