@@ -92,3 +92,34 @@ class PaymentProvider(Protocol):
         """Events newer than the cursor `after`, oldest first (GoCardless only); raises
         `EventsExpired` when the cursor is older than the provider keeps events."""
         ...
+
+
+@runtime_checkable
+class MandateImporter(PaymentProvider, Protocol):
+    """A provider that takes existing mandates in bulk (GoCardless mandate imports)."""
+
+    def create_mandate_import(self, scheme: str, *, idempotency_key: str) -> dict[str, Any]: ...
+    def get_mandate_import(self, import_id: str) -> dict[str, Any]: ...
+    def mandate_import_entries(self, import_id: str) -> list[dict[str, Any]]: ...
+    def add_mandate_import_entry(self, import_id: str, entry: dict[str, Any]) -> None: ...
+    def submit_mandate_import(self, import_id: str) -> dict[str, Any]: ...
+    def get_bank_account(self, account_id: str) -> BankAccount: ...
+
+
+def mandate_importer(provider: PaymentProvider | None) -> MandateImporter:
+    """`provider` as a bulk mandate importer, or a usage error saying it is not one."""
+    if not isinstance(provider, MandateImporter):
+        from crmpay.core.errors import UsageError
+
+        name = provider.name if provider is not None else "no provider"
+        raise UsageError(f"{name} cannot import mandates in bulk", hint="import them with --provider gocardless")
+    return provider
+
+
+def connected(provider: PaymentProvider | None, name: str) -> PaymentProvider:
+    """`provider`, or a clear error when the use case was given none."""
+    if provider is None:
+        from crmpay.core.errors import NotConnected
+
+        raise NotConnected(f"{name} is not connected", hint=f"crmpay connect {name}")
+    return provider

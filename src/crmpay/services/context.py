@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -53,6 +53,14 @@ def providers(ctx: Context, only: str | None = None) -> dict[str, PaymentProvide
 
     names = [only] if only else connected_providers(ctx.config)
     return {name: open_provider(ctx.config, name) for name in names}
+
+
+@overload
+def crm(ctx: Context) -> ZohoCRM: ...
+@overload
+def crm(ctx: Context, *, required: Literal[True]) -> ZohoCRM: ...
+@overload
+def crm(ctx: Context, *, required: bool) -> ZohoCRM | None: ...
 
 
 def crm(ctx: Context, *, required: bool = True) -> ZohoCRM | None:

@@ -9,6 +9,7 @@ from crmpay.config import Config, ZohoSettings
 from crmpay.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from crmpay.crm.base import CRM
     from crmpay.services.context import Context
 
 
@@ -96,7 +97,7 @@ def is_unique(fields: list[dict[str, Any]], api_name: str) -> bool:
     return any(f.get("api_name") == api_name and f.get("unique") for f in fields)
 
 
-def check_mapping(config: Config, crm: Any) -> dict[str, Any]:
+def check_mapping(config: Config, crm: CRM) -> dict[str, Any]:
     """Every module and field the profile's mapping names exists; the scopes work."""
     mapping = config.settings.crm
     modules = {m["api_name"] for m in crm.modules()}

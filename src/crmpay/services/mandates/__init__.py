@@ -90,10 +90,11 @@ def raise_for_links(report: LinkReport) -> None:
 
 def collect(ctx: Context, import_id: str) -> dict[str, Any]:
     """A GoCardless mandate import's results (IM…) into the store."""
+    from crmpay.providers.base import mandate_importer
     from crmpay.services import context
     from crmpay.services.mandates.csv_import import collect_import
 
-    return collect_import(ctx.store(), context.providers(ctx, "gocardless")["gocardless"], import_id)
+    return collect_import(ctx.store(), mandate_importer(context.providers(ctx, "gocardless")["gocardless"]), import_id)
 
 
 def listing(ctx: Context, **filters: Any) -> list[dict[str, Any]]:

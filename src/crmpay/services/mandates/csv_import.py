@@ -24,6 +24,7 @@ from crmpay.core.errors import PartialFailure, UsageError
 from crmpay.core.sepa import mandate_expires_on
 from crmpay.core.validation import compact_iban
 from crmpay.csvfiles import write_rejects
+from crmpay.providers.base import MandateImporter, PaymentProvider, connected, mandate_importer
 from crmpay.services.mandates import csv_check as mandate_csv
 from crmpay.services.mandates.csv_check import MandateRow, Problem
 from crmpay.store import Store, filters
@@ -106,7 +107,7 @@ def import_csv(
     dry_run: bool = False,
     skip_invalid: bool = False,
     errors_csv: Path | None = None,
-    client: Any = None,
+    client: PaymentProvider | None = None,
     profile: str = "default",
     creditor: tuple[str | None, str | None] = (None, None),
 ) -> ImportResult:
@@ -154,9 +155,9 @@ def import_csv(
     if report.invalid_lines and not skip_invalid:
         return result  # all or nothing: the caller exits 2
     if not dry_run and provider == "mollie":
-        _import_mollie(store, client, profile, table, report, today, result)
+        _import_mollie(store, connected(client, provider), profile, table, report, today, result)
     elif not dry_run and provider == "gocardless":
-        _import_gocardless(store, client, profile, table, report, today, result, creditor)
+        _import_gocardless(store, mandate_importer(client), profile, table, report, today, result, creditor)
     elif not dry_run:
         with store.transaction():
             for row in mandate_csv.valid_rows(table, report, today=today):
@@ -173,7 +174,7 @@ def import_csv(
 
 
 def _import_mollie(
-    store: Store, client: Any, profile: str, table: Any, report: Any, today: date, result: ImportResult
+    store: Store, client: PaymentProvider, profile: str, table: Any, report: Any, today: date, result: ImportResult
 ) -> None:
     from crmpay.core.errors import CrmpayError
     from crmpay.core.models import NewCustomer, NewMandate
@@ -229,7 +230,8 @@ def _import_mollie(
             intents.finish(store, key, "succeeded", mandate.id)
             upsert_mandate(store, mandate)
             _keep_last_collection(store, mandate.provider, mandate.id, row.last_collection_date)
-            upsert_bank_account(store, client.bank_account_of(mandate))
+            if (account := client.bank_account_of(mandate)) is not None:
+                upsert_bank_account(store, account)
             store.audit(
                 "mollie",
                 "create",
@@ -243,7 +245,7 @@ def _import_mollie(
 
 def _import_gocardless(
     store: Store,
-    client: Any,
+    client: MandateImporter,
     profile: str,
     table: Any,
     report: Any,
@@ -320,7 +322,7 @@ def _import_gocardless(
     result.imported = len(rows)
 
 
-def collect_import(store: Store, client: Any, import_id: str) -> dict[str, Any]:
+def collect_import(store: Store, client: MandateImporter, import_id: str) -> dict[str, Any]:
     """Read a GoCardless mandate import's results into the store."""
     from crmpay.store.records import upsert_bank_account, upsert_customer, upsert_mandate
 

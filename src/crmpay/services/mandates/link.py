@@ -8,11 +8,16 @@ Contacts are looked up in bulk (COQL, 50 emails a query) and every hit is re-che
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmpay.core.clock import now_iso
 from crmpay.store import Store
 from crmpay.store.records import upsert_bank_account, upsert_customer, upsert_mandate
+
+if TYPE_CHECKING:
+    from crmpay.core.models import Mandate
+    from crmpay.crm.base import CRM
+    from crmpay.providers.base import PaymentProvider
 
 EMAILS_PER_QUERY = 50
 
@@ -44,7 +49,7 @@ class LinkReport:
         }
 
 
-def _contacts_by_email(crm: Any, module: str, emails: list[str]) -> dict[str, list[str]]:
+def _contacts_by_email(crm: CRM, module: str, emails: list[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for start in range(0, len(emails), EMAILS_PER_QUERY):
         chunk = emails[start : start + EMAILS_PER_QUERY]
@@ -58,8 +63,8 @@ def _contacts_by_email(crm: Any, module: str, emails: list[str]) -> dict[str, li
 
 def import_and_link(
     store: Store,
-    provider: Any,
-    crm: Any,
+    provider: PaymentProvider,
+    crm: CRM,
     *,
     contacts_module: str,
     mandate_field: str,
@@ -75,14 +80,14 @@ def import_and_link(
     accounts = {a.id: a for a in provider.iter_bank_accounts()} if provider.name == "gocardless" else {}
     with store.transaction(rollback=dry_run):
         for mandate in mandates:
-            customer = customers.get(mandate.customer_id)
+            customer = customers.get(mandate.customer_id or "")
             if customer is not None:
                 upsert_customer(store, customer)
-            account = accounts.get(mandate.bank_account_id)
+            account = accounts.get(mandate.bank_account_id or "")
+            if account is None and provider.name == "mollie":
+                account = provider.bank_account_of(mandate)
             if account is not None:
                 upsert_bank_account(store, account)
-            elif provider.name == "mollie":
-                upsert_bank_account(store, provider.bank_account_of(mandate))
             upsert_mandate(store, mandate)
     emails = sorted(
         {
@@ -92,9 +97,9 @@ def import_and_link(
         }
     )
     by_email = _contacts_by_email(crm, contacts_module, emails)
-    to_mark: list[tuple[Any, str]] = []
+    to_mark: list[tuple[Mandate, str]] = []
     for mandate in mandates:
-        customer = customers.get(mandate.customer_id)
+        customer = customers.get(mandate.customer_id or "")
         email = (customer.email or "") if customer else ""
         forced = (links or {}).get(mandate.id)
         matches = [forced] if forced else by_email.get(email.casefold(), [])
@@ -116,7 +121,7 @@ def import_and_link(
                         }
                     ],
                 )
-                if result.ok:
+                if result.ok and result.id:
                     by_email[email.casefold()] = [result.id]
                     report.created_contacts.append({"mandate": mandate.id, "email": email, "contact": result.id})
                     to_mark.append((mandate, result.id))

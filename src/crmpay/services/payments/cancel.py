@@ -10,11 +10,12 @@ from crmpay.store import Store
 from crmpay.store.records import upsert_payment
 
 if TYPE_CHECKING:
+    from crmpay.providers.base import PaymentProvider
     from crmpay.services.context import Context
 
 
 def cancel_payment(
-    store: Store, providers: dict[str, Any], payment_id: str, *, dry_run: bool = False
+    store: Store, providers: dict[str, PaymentProvider], payment_id: str, *, dry_run: bool = False
 ) -> dict[str, Any]:
     row = store.db.execute(
         "SELECT provider, invoice_number FROM payments WHERE provider_id = ?", (payment_id,)
