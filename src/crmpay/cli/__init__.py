@@ -113,6 +113,8 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+SERVERS = ("sandbox", "webhooks", "demo")  # long-running by design: no command deadline
+
 app = typer.Typer(
     cls=LazyGroup,
     name="crmpay",
@@ -149,6 +151,10 @@ def root(
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(name)s: %(message)s")
     ctx.obj = Application.start(profile=profile, home=home, verbose=verbose)
     ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand not in SERVERS:  # a command ends within CRMPAY_COMMAND_TIMEOUT
+        from crmpay.retry import command_deadline
+
+        ctx.with_resource(command_deadline())
 
 
 def main() -> None:

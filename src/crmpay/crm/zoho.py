@@ -61,7 +61,7 @@ def exchange_grant_code(
     http: httpx.Client | None = None,
 ) -> dict[str, Any]:
     """Grant code -> {refresh_token, access_token, expires_in, api_domain}."""
-    client = http or httpx.Client(timeout=30)
+    client = http or httpx.Client(timeout=_timeout())
     try:
         response = client.post(
             f"{accounts_url(dc, accounts)}/oauth/v2/token",
@@ -92,7 +92,7 @@ def revoke_refresh_token(refresh_token: str, *, accounts: str, http: httpx.Clien
     """Revoke a refresh token at its accounts server (`POST /oauth/v2/token/revoke`); True
     when Zoho says it is gone. A Zoho user keeps at most 20 refresh tokens and the 21st
     deletes the oldest, so a reconnect revokes the token it replaces."""
-    client = http or httpx.Client(timeout=30)
+    client = http or httpx.Client(timeout=_timeout())
     try:
         response = client.post(f"{accounts}/oauth/v2/token/revoke", params={"token": refresh_token})
     except httpx.HTTPError:
@@ -123,14 +123,14 @@ class ZohoCRM:
         accounts: str | None = None,
         api_url: str | None = None,
         retry_policy: RetryPolicy | None = None,
-        timeout: float = 30,
+        timeout: float | None = None,
         http: httpx.Client | None = None,
     ) -> None:
         self._client_id, self._client_secret, self._refresh = client_id, client_secret, refresh_token
         self._accounts = accounts_url(dc, accounts)
         self._api_override = api_url.rstrip("/") if api_url else None
         self._cache = token_cache
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or httpx.Client(timeout=_timeout(timeout))
         self._policy = retry_policy or RetryPolicy()
         self._rng = random.Random()
         self._token: CachedToken | None = None
@@ -373,3 +373,13 @@ class ZohoCRM:
 def escape_criteria(value: str) -> str:
     """Backslash-escape what Zoho's criteria syntax reserves: `\\`, `(`, `)` and `,`."""
     return re.sub(r"([\\(),])", r"\\\1", value)
+
+
+def _timeout(read: float | None = None) -> Any:
+    """httpx timeouts for one attempt (retry.attempt_timeouts), `read` overriding."""
+    import httpx
+
+    from crmpay.retry import attempt_timeouts
+
+    connect, default_read = attempt_timeouts()
+    return httpx.Timeout(read or default_read, connect=connect)

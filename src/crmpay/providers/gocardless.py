@@ -49,7 +49,7 @@ from crmpay.providers.gocardless_records import (  # noqa: F401  (mappers are pa
     payment_from,
     when_of,
 )
-from crmpay.retry import RetryPolicy, with_retries
+from crmpay.retry import RetryPolicy, attempt_timeouts, waiting_on, with_retries
 
 T = TypeVar("T")
 NAME = "gocardless"
@@ -91,8 +91,9 @@ class GoCardlessProvider:
         environment: str = "sandbox",
         base_url: str | None = None,
         retry_policy: RetryPolicy | None = None,
-        timeout: float = 30,
+        timeout: float | tuple[float, float] | None = None,  # None: retry.attempt_timeouts()
     ) -> None:
+        timeout = tuple(timeout) if isinstance(timeout, list) else (timeout or attempt_timeouts())
         if environment == "local":
             if not base_url:
                 raise UsageError("gocardless: environment 'local' needs a base URL")
@@ -126,7 +127,8 @@ class GoCardlessProvider:
     # -- plumbing ----------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T], *, safe: bool = True) -> T:
         try:
-            return with_retries(fn, is_transient=_is_transient, safe=safe, policy=self._policy, rng=self._rng)
+            with waiting_on("GoCardless"):
+                return with_retries(fn, is_transient=_is_transient, safe=safe, policy=self._policy, rng=self._rng)
         except gc_errors.AuthenticationError:
             raise AuthError(
                 "GoCardless rejected the access token", hint="run `crmpay connect gocardless` with a valid token"

@@ -64,7 +64,7 @@ from crmpay.providers.mollie_records import (
     payment_from,
     when_of,
 )
-from crmpay.retry import RetryPolicy, with_retries
+from crmpay.retry import RetryPolicy, attempt_timeouts, waiting_on, with_retries
 
 __all__ = ["NAME", "PAGE", "MollieProvider", "customer_from", "mandate_from", "money_from", "payment_from"]
 
@@ -125,12 +125,13 @@ class MollieProvider:
         environment: str = "live",
         base_url: str | None = None,
         retry_policy: RetryPolicy | None = None,
-        timeout: float = 30,
+        timeout: float | None = None,  # read seconds per attempt; None: retry.attempt_timeouts()
         redirect_url: str | None = None,
         in_progress_policy: RetryPolicy = IN_PROGRESS,
     ) -> None:
+        connect, read = attempt_timeouts()
         # requests takes float timeouts; the SDK's annotation says int
-        self._client = Client(timeout=(5, timeout))  # type: ignore[arg-type]
+        self._client = Client(timeout=(connect, timeout or read))  # type: ignore[arg-type]
         try:
             self._client.set_api_key(api_key)
         except mollie_errors.RequestSetupError:
@@ -163,7 +164,8 @@ class MollieProvider:
             return with_retries(fn, is_transient=_in_progress, policy=self._in_progress, rng=self._rng)
 
         try:
-            return with_retries(once, is_transient=_is_transient, safe=safe, policy=self._policy, rng=self._rng)
+            with waiting_on("Mollie"):
+                return with_retries(once, is_transient=_is_transient, safe=safe, policy=self._policy, rng=self._rng)
         except mollie_errors.UnauthorizedError:
             raise AuthError(
                 "Mollie rejected the API key", hint="run `crmpay connect mollie` with a valid key"

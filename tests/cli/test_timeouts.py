@@ -1,0 +1,126 @@
+"""Bounded time against a hostile network: a server that accepts and never answers, and
+one that answers a byte at a time forever. Every networked command ends within its
+bound with exit 5 and one line naming the service, and leaves no lock behind."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+CALL, COMMAND = 1.5, 5.0  # CRMPAY_CALL_TIMEOUT, CRMPAY_COMMAND_TIMEOUT for these runs
+
+
+class _Server:
+    """A TCP server on loopback; `trickle`: send a status line, then one header byte
+    every 0.2 s forever (a read timeout never fires), else say nothing at all."""
+
+    def __init__(self, trickle: bool) -> None:
+        self.trickle, self.stop = trickle, threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(50)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn: socket.socket) -> None:
+        with conn:
+            if self.trickle:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not self.stop.wait(0.2):
+                if self.trickle:
+                    try:
+                        conn.sendall(b"X")
+                    except OSError:
+                        return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.fixture(params=[False, True], ids=["silent", "trickling"])
+def hanging(request) -> Iterator[_Server]:
+    server = _Server(trickle=request.param)
+    yield server
+    server.close()
+
+
+def _point_at(crmpay_env, url: str) -> None:
+    crmpay_env.home.mkdir(parents=True, exist_ok=True)
+    (crmpay_env.home / "config.toml").write_text(
+        f'[profiles.default.gocardless]\nenvironment = "local"\nbase_url = "{url}"\n'
+        f'[profiles.default.mollie]\nenvironment = "local"\nbase_url = "{url}"\n'
+    )
+    crmpay_env.env.update(
+        CRMPAY_GOCARDLESS_ACCESS_TOKEN="hanging-token",
+        CRMPAY_MOLLIE_API_KEY="test_hangingkeyhangingkeyhangingke",
+        CRMPAY_CALL_TIMEOUT=str(CALL),
+        CRMPAY_COMMAND_TIMEOUT=str(COMMAND),
+    )
+
+
+def _timed(crmpay_env, *args: str):
+    started = time.monotonic()
+    result = crmpay_env.run(*args, timeout=60)
+    return result, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    ("argv", "service"),
+    [
+        (("sync", "--provider", "gocardless"), "GoCardless"),
+        (("sync", "--provider", "mollie"), "Mollie"),
+        (("invoice", "send", "{number}", "--provider", "gocardless", "--no-email"), "GoCardless"),
+    ],
+    ids=["sync-gocardless", "sync-mollie", "invoice-send"],
+)
+def test_every_networked_command_ends_within_its_bound(crmpay_env, hanging, argv, service):
+    _point_at(crmpay_env, hanging.url)
+    if "{number}" in argv:
+        created = crmpay_env.run(
+            "invoice",
+            "create",
+            "--customer",
+            "ann@example.fr",
+            "--line",
+            "Audit;1;10;20",
+            "--due",
+            "2099-01-01",
+            "--json",
+        )
+        assert created.code == 0, created.stderr
+        argv = tuple(created.json()["number"] if a == "{number}" else a for a in argv)
+    result, took = _timed(crmpay_env, *argv)
+    assert result.code == 5, (result.code, result.stderr)
+    assert took < COMMAND + 6, took  # the command's bound, plus interpreter start-up
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and service in errors[0] and "Traceback" not in result.stderr, result.stderr
+    # nothing held: the same command runs again at once (not "already running", exit 5 again)
+    again, _ = _timed(crmpay_env, *argv)
+    assert again.code == 5 and "already" not in again.stderr, again.stderr
+
+
+def test_a_silent_server_costs_one_call_budget_not_the_command_bound(crmpay_env):
+    """No retry starts that could not end within CRMPAY_CALL_TIMEOUT: a server that never
+    answers ends the call after about one attempt, long before the command's bound."""
+    server = _Server(trickle=False)
+    try:
+        _point_at(crmpay_env, server.url)
+        crmpay_env.env["CRMPAY_COMMAND_TIMEOUT"] = "0"  # no command bound: only the call's
+        result, took = _timed(crmpay_env, "sync", "--provider", "gocardless")
+    finally:
+        server.close()
+    assert result.code == 5 and "GoCardless" in result.stderr, result.stderr
+    assert took < CALL * 2 + 6, took
