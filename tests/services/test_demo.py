@@ -22,7 +22,8 @@ def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env)
         assert steps[-1]["charge_date"], name
         assert int(steps[-1]["day"]) > 0
     invoices = summary["invoices"]
-    assert list(invoices["statuses"].values()) == ["paid", "awaiting_mandate", "paid", "unpaid"]
+    # the invoice sent with a setup link is collected by sending it again once the link is completed
+    assert list(invoices["statuses"].values()) == ["paid", "paid", "unpaid"]
     paid = [n for n, status in invoices["statuses"].items() if status == "paid"]
     assert sorted(invoices["invoices_paid_by_sync"]) == sorted(paid)
     assert set(invoices["charge_dates"]) >= set(paid) and all(invoices["charge_dates"].values())
