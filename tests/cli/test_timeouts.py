@@ -8,8 +8,11 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+
+from crmpay.core import clock
 
 CALL, COMMAND = 1.5, 5.0  # CRMPAY_CALL_TIMEOUT, CRMPAY_COMMAND_TIMEOUT for these runs
 
@@ -97,7 +100,7 @@ def test_every_networked_command_ends_within_its_bound(crmpay_env, hanging, argv
             "--line",
             "Audit;1;10;20",
             "--due",
-            "2099-01-01",
+            (clock.today() + timedelta(days=30)).isoformat(),
             "--json",
         )
         assert created.code == 0, created.stderr
