@@ -38,11 +38,10 @@ from pathlib import Path
 
 import gocardless_pro
 import httpx
+from seeding import IBANS, gocardless_mandate
 
 from crmpay.sandbox import Sandbox
 from crmpay.services.sync.mollie import MANDATE_RECHECK
-
-IBANS = ["FR1420041010050500013M02606", "DE89370400440532013000", "BE68539007547034", "NL91ABNA0417164300"]
 
 
 def seed(sandbox: Sandbox, customers: int, payments: int) -> None:
@@ -51,26 +50,7 @@ def seed(sandbox: Sandbox, customers: int, payments: int) -> None:
     with sandbox.lock:
         mandates = []
         for i in range(customers):
-            customer = gc._new_customer({"email": f"c{i}@example.fr", "family_name": f"Client {i}"})
-            account = {
-                "id": gc._new_id("customer_bank_accounts"),
-                "created_at": customer["created_at"],
-                "account_holder_name": f"Client {i}",
-                "account_number_ending": "0606",
-                "account_type": None,
-                "bank_account_token": None,
-                "bank_name": "SANDBOX BANK",
-                "country_code": "FR",
-                "currency": "EUR",
-                "enabled": True,
-                "links": {"customer": customer["id"]},
-                "metadata": {},
-                "payer_name_verification_result": None,
-                "trusted_recipient": False,
-            }
-            gc.private[account["id"]] = {"iban": IBANS[i % 4], "customer": customer["id"]}
-            gc._store("customer_bank_accounts", account)
-            mandates.append(gc._new_mandate(account, "sepa_core", None, None, "api"))
+            mandates.append(gocardless_mandate(gc, i))
         for j in range(payments):
             gc._new_payment(mandates[j % len(mandates)], 1000 + j, "EUR", charge, {})
 

@@ -160,3 +160,28 @@ def test_the_prenotification_period_is_a_checked_setting(home):
     assert Config.load(home, "acme", environ={}).settings.sepa.prenotification_days == 5
     with pytest.raises(ConfigError, match="between 1 and 60"):
         config.set_value("sepa.prenotification_days", "0")
+
+
+def test_webhooks_public_url_is_where_mollie_payments_send_their_webhooks(tmp_path, sandbox, monkeypatch):
+    from decimal import Decimal
+
+    from crmpay.core.models import NewCustomer, NewMandate, NewPayment
+    from crmpay.core.money import Money
+    from crmpay.providers import open_provider
+
+    home = Home.resolve(tmp_path)
+    home.config_file.write_text(f'[profiles.acme.mollie]\nenvironment = "local"\nbase_url = "{sandbox.url}"\n')
+    monkeypatch.setenv("CRMPAY_MOLLIE_API_KEY", sandbox.credentials()["mollie"]["api_key"])
+    config = Config.load(home, "acme", environ={})
+    with pytest.raises(ConfigError, match="https://"):
+        config.set_value("webhooks.public_url", "hooks.example.test")
+    config.set_value("webhooks.public_url", "https://hooks.example.test/")
+    mollie = open_provider(Config.load(home, "acme", environ={}), "mollie")
+    customer = mollie.create_customer(NewCustomer("w@example.fr", "Wes"), idempotency_key="w-c")
+    mandate = mollie.create_mandate(
+        NewMandate(customer.id, "Wes", "FR1420041010050500013M02606"), idempotency_key="w-m"
+    )
+    payment = mollie.create_payment(
+        NewPayment(mandate.id, Money(Decimal("5.00"), "EUR"), "x", customer_id=customer.id), idempotency_key="w-p"
+    )
+    assert payment.raw["webhookUrl"] == "https://hooks.example.test/webhooks/mollie"

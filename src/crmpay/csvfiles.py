@@ -17,10 +17,12 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from crmpay.core.errors import UsageError
 
 _CHUNK = 1 << 16
+MAX_CELL = csv.field_size_limit()  # 131,072: the csv module's limit on one cell
 _DELIMITERS = (";", ",", "\t")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -56,6 +58,23 @@ def _decodes(fh, encoding: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def read_cells(reader: Any, path: Path, first_line: int = 0) -> Iterator[list[str]]:
+    """The rows of a `csv.reader`, with its errors (a cell longer than the csv module's
+    limit of `MAX_CELL` characters, a NUL byte) as one UsageError naming file and line."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = first_line or reader.line_num
+            text = str(exc)
+            if "field larger than field limit" in text:
+                text = f"a cell is longer than {MAX_CELL:,} characters"
+            raise UsageError(f"{path}: line {line}: {text}", hint="fix the file and run again") from None
+        yield cells
 
 
 def normalise_header(name: str) -> str:
@@ -103,7 +122,7 @@ class CsvTable:
                     delimiter = max(_DELIMITERS, key=line.count)
                     if line.count(delimiter) == 0:
                         delimiter = ","
-                    header = next(csv.reader([line], delimiter=delimiter))
+                    header = next(read_cells(csv.reader([line], delimiter=delimiter), self.path, number))
                     return delimiter, header, number
         raise UsageError(f"{self.path}: the file is empty")
 
@@ -120,11 +139,12 @@ class CsvTable:
             )
 
     def rows(self) -> Iterator[Row]:
-        """Every non-blank data row, streamed."""
+        """Every non-blank data row, streamed; UsageError naming the line for a cell over
+        `MAX_CELL` characters or a line the csv module cannot read."""
         with self._open() as fh:
             reader = csv.reader(fh, delimiter=self.delimiter)
             start = 0
-            for cells in reader:
+            for cells in read_cells(reader, self.path):
                 line = reader.line_num
                 if line <= self.header_line:
                     start = line

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 
 from crmpay.config import SmtpSettings
-from crmpay.core.errors import AuthError, TemporaryError
+from crmpay.core.errors import AuthError, OperationFailed, TemporaryError, UsageError
 
 
 @contextmanager
@@ -33,10 +33,30 @@ def smtp_session(settings: SmtpSettings, password: str | None, *, timeout: float
             yield client
     except smtplib.SMTPAuthenticationError:
         raise AuthError(f"the SMTP server {where} rejected the login for {settings.user}") from None
-    except smtplib.SMTPNotSupportedError as exc:
-        raise TemporaryError(f"the SMTP server {where} does not support that: {exc}") from None
-    except (OSError, smtplib.SMTPException) as exc:
-        raise TemporaryError(f"cannot talk to the SMTP server {where}: {exc}") from None
+    except smtplib.SMTPNotSupportedError as exc:  # no AUTH, no STARTTLS: trying again cannot help
+        raise UsageError(
+            f"the SMTP server {where} does not support that: {exc}",
+            hint="check --security, and give --user only to a server that offers a login",
+        ) from None
+    except ssl.SSLError as exc:  # TLS on a plain port, a certificate that does not verify
+        raise UsageError(
+            f"TLS with the SMTP server {where} failed: {exc.reason or exc}",
+            hint="check --security (tls for port 465, starttls for 587)",
+        ) from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise OperationFailed(f"the SMTP server {where} refused the recipient(s) {', '.join(exc.recipients)}") from None
+    except smtplib.SMTPResponseException as exc:
+        text = f"the SMTP server {where} answered {exc.smtp_code}: {_text(exc.smtp_error)}"
+        if 400 <= exc.smtp_code < 500:
+            raise TemporaryError(text, hint="try again later") from None
+        raise OperationFailed(text) from None
+    except (OSError, smtplib.SMTPException) as exc:  # refused, reset, timed out, unknown host
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise TemporaryError(f"cannot reach the SMTP server {where}: {reason}", hint="try again later") from None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def check_smtp(settings: SmtpSettings, password: str | None) -> None:

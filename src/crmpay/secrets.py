@@ -33,8 +33,9 @@ SERVICE_SECRETS: dict[str, tuple[str, ...]] = {
     "smtp": ("password",),
 }
 
-#: Secrets crmpay keeps for itself (caches), removed on disconnect but never required.
-INTERNAL_SECRETS: dict[str, tuple[str, ...]] = {"zoho": ("access_token",)}
+#: Secrets removed on disconnect but never required: crmpay's caches, and the GoCardless
+#: webhook endpoint secret (`crmpay webhooks secret set gocardless`).
+INTERNAL_SECRETS: dict[str, tuple[str, ...]] = {"zoho": ("access_token",), "gocardless": ("webhook_secret",)}
 
 Source = Literal["environment", "keyring"]
 
@@ -177,6 +178,13 @@ def require_secret(profile: str, service: str, field: str) -> str:
         if not keyring_available():
             hint += f" or set {env_var(service, field)}"
         raise NotConnected(f"{service} is not connected for profile {profile!r}", hint=hint)
+    if secret.source == "environment":  # checked when kept in the keyring; not when set here
+        from crmpay.core.errors import UsageError
+        from crmpay.core.validation import secret_problems
+
+        problems = secret_problems(secret.value, field.replace("_", " "))
+        if problems:
+            raise UsageError(f"{env_var(service, field)}: {problems[0]}", hint="copy it again from the service")
     return secret.value
 
 

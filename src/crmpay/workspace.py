@@ -28,12 +28,14 @@ if TYPE_CHECKING:
     from crmpay.core.models import AccountCheck
     from crmpay.paths import Home
     from crmpay.providers.base import PaymentProvider
+    from crmpay.services.billing import Billing, Dunning, Subscriptions
     from crmpay.services.calls.importer import ImportReport
     from crmpay.services.connections import ServiceStatus
     from crmpay.services.invoices.result import SendResult
     from crmpay.services.mandates.csv_import import ImportResult
     from crmpay.services.mandates.link import LinkReport
     from crmpay.services.sync import SyncOutcome
+    from crmpay.services.webhooks import Webhooks
     from crmpay.store import Store
 
 
@@ -208,6 +210,34 @@ class Workspace:
     def crm(self) -> Crm:
         return Crm(self)
 
+    @cached_property
+    def subscriptions(self) -> Subscriptions:
+        """Recurring invoices: `create`, `list`, `get`, `change_price`, `pause`, `resume`, `cancel`."""
+        from crmpay.services.billing import Subscriptions
+
+        return Subscriptions(self)
+
+    @cached_property
+    def billing(self) -> Billing:
+        """`run`: issue what has come due, collect it, retry failed debits (`crmpay billing run`)."""
+        from crmpay.services.billing import Billing
+
+        return Billing(self)
+
+    @cached_property
+    def dunning(self) -> Dunning:
+        """`run` and `list`: reminders for unpaid invoices (`crmpay dunning run|list`)."""
+        from crmpay.services.billing import Dunning
+
+        return Dunning(self)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        """The webhook receiver: `serve`, `start`, `set_secret`, `status`, `process_pending`."""
+        from crmpay.services.webhooks import Webhooks
+
+        return Webhooks(self)
+
     def sync(
         self,
         provider: str = "all",
@@ -250,18 +280,18 @@ class Invoices:
         from crmpay.core.invoice import InvoiceLine
         from crmpay.services.invoices.ledger import create_invoice
 
-        due_date = _day(due)
-        assert due_date is not None
+        seller = self._ws.config.settings.seller
         return create_invoice(
             self._ws.store(),
-            prefix=self._ws.config.settings.seller.invoice_prefix,
+            prefix=seller.invoice_prefix,
+            seller=seller if seller.name else None,
             customer_email=customer,
             customer_name=name,
             language=language,
             currency=currency,
             lines=[InvoiceLine.parse(text) for text in lines],
             issue_date=_day(issue_date) or clock.today(),
-            due_date=due_date,
+            due_date=_day(due) or clock.today(),
             customer_address=address,
             dry_run=dry_run,
         )
@@ -302,10 +332,16 @@ class Invoices:
         return collect(self._ws, dry_run=dry_run)
 
     def render(self, number: str, path: str | Path | None = None) -> Path:
-        """The invoice as a PDF with every French mandatory mention."""
+        """The invoice's PDF: its original, archived at the first render."""
         from crmpay.services.invoices.documents import render_to_file
 
         return render_to_file(self._ws.store(), self._ws.config, number, Path(path or f"{number}.pdf"))
+
+    def new_series(self, prefix: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Open a numbering series and make it seller.invoice_prefix (`invoice new-series`)."""
+        from crmpay.services.invoices.ledger import open_series
+
+        return open_series(self._ws.store(), self._ws.config, prefix, dry_run=dry_run)
 
 
 class Payments:
@@ -349,14 +385,12 @@ class Payments:
         from crmpay.core import clock
         from crmpay.services.invoices.ledger import record_payment
 
-        received = _day(received_on)
-        assert received is not None
         return record_payment(
             self._ws.store(),
             number,
             amount=amount,
             method=method,
-            received_on=received,
+            received_on=_day(received_on) or clock.today(),
             reference=reference,
             today=clock.today(),
             dry_run=dry_run,

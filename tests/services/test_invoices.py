@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
+from tests.conftest import START
 
 from crmpay.config import SellerSettings
 from crmpay.core.errors import OperationFailed, UsageError
@@ -16,7 +17,8 @@ from crmpay.documents.pdf import render_invoice
 from crmpay.services.invoices import ledger as invoices
 from crmpay.store import Store
 
-TODAY = date(2026, 11, 22)
+TODAY = START  # the suite's pinned today: issue dates are never in the future
+DUE = TODAY + timedelta(days=30)
 
 
 def test_vat_is_computed_once_per_rate_on_the_rounded_line_amounts():
@@ -64,19 +66,20 @@ def _create(store, **kw):
         currency="EUR",
         lines=[InvoiceLine.parse("Service;1;100;20")],
         issue_date=TODAY,
-        due_date=date(2026, 12, 22),
+        due_date=DUE,
     )
     args.update(kw)
     return invoices.create_invoice(store, **args)
 
 
 def test_numbers_are_sequential_without_gaps(store):
-    assert _create(store).number == "INV-2026-0001"
-    assert _create(store, dry_run=True).number == "INV-2026-0002"  # a dry run takes no number
+    y = TODAY.year
+    assert _create(store, issue_date=date(y, 1, 1)).number == f"INV-{y}-0001"
+    assert _create(store, dry_run=True).number == f"INV-{y}-0002"  # a dry run takes no number
     with pytest.raises(UsageError):
         _create(store, due_date=date(2020, 1, 1))  # refused before a number is taken
-    assert _create(store).number == "INV-2026-0002"
-    assert _create(store, issue_date=date(2027, 1, 2), due_date=date(2027, 2, 1)).number == "INV-2027-0001"
+    assert _create(store).number == f"INV-{y}-0002"
+    assert _create(store, issue_date=date(y - 1, 6, 1), due_date=DUE).number == f"INV-{y - 1}-0001"
 
 
 def test_numbers_stay_gapless_across_concurrent_processes(tmp_path):
@@ -85,21 +88,21 @@ def test_numbers_stay_gapless_across_concurrent_processes(tmp_path):
 
     with concurrent.futures.ProcessPoolExecutor(4) as pool:
         numbers = sorted(pool.map(_create_in_process, [path] * 24))
-    assert numbers == [f"INV-2026-{i:04d}" for i in range(1, 25)]
+    assert numbers == [f"INV-{TODAY.year}-{i:04d}" for i in range(1, 25)]
 
 
 def _create_in_process(path):
     with Store.open(path) as store:
-        return _create(store).number
+        return _create(store).number  # TODAY: in the same series every date is the same
 
 
 SELLER = SellerSettings(
     name="Acme Facturation",
     legal_form="SAS au capital de 10 000 €",
     address="12 rue de la Paix\n75002 Paris",
-    siren="123456789",
-    siret="12345678900012",
-    vat_number="FR32123456789",
+    siren="732829320",
+    siret="73282932000074",
+    vat_number="FR44732829320",
 )
 
 
@@ -115,7 +118,7 @@ def test_pdf_has_every_mandatory_mention_in_french(tmp_path):
         "Société Générale",
         "fr",
         TODAY,
-        date(2026, 12, 22),
+        DUE,
         [InvoiceLine.parse("Maintenance <b>annuelle</b> & co;2;49.90;20"), InvoiceLine.parse("Livre;1;10;5.5")],
         customer_address="29 boulevard Haussmann\n75009 Paris",
     )
@@ -125,15 +128,15 @@ def test_pdf_has_every_mandatory_mention_in_french(tmp_path):
     for mention in [
         "FACTURE",
         "N° : INV-2026-0007",
-        "Date d'émission : 2026-11-22",
+        f"Date d'émission : {TODAY}",
         "Date de la prestation",
-        "Échéance : 2026-12-22",
+        f"Échéance : {DUE}",
         "Acme Facturation",
         "SAS au capital de 10 000 €",
         "75002 Paris",
-        "SIREN : 123456789",
-        "SIRET : 12345678900012",
-        "N° TVA : FR32123456789",
+        "SIREN : 732829320",
+        "SIRET : 73282932000074",
+        "N° TVA : FR44732829320",
         "Société Générale",
         "29 boulevard Haussmann",
         "Maintenance <b>annuelle</b> & co",  # user text printed as typed, never as markup
@@ -169,15 +172,15 @@ def test_pdf_renders_a_japanese_customer_and_many_pages(tmp_path):
         "山田太郎 株式会社",
         "ja",
         TODAY,
-        date(2026, 12, 22),
+        DUE,
         [InvoiceLine.parse("保守サービス;1;10000;10")],
     )
     path = tmp_path / "ja.pdf"
     render_invoice(invoice, SELLER, path)
     text = _pdf_text(path)
     assert "山田太郎" in text and "株式会社" in text and "保守サービス" in text
-    assert "INVOICE" in text and "11,000 JPY" in text
-    long = Invoice("INV-2026-0009", "EUR", "a@b.fr", "A", "fr", TODAY, date(2026, 12, 22), lines)
+    assert "請求書" in text and "11,000 JPY" in text
+    long = Invoice("INV-2026-0009", "EUR", "a@b.fr", "A", "fr", TODAY, DUE, lines)
     render_invoice(long, SELLER, tmp_path / "long.pdf")
     reader = PdfReader(tmp_path / "long.pdf")
     assert len(reader.pages) >= 2
@@ -186,26 +189,20 @@ def test_pdf_renders_a_japanese_customer_and_many_pages(tmp_path):
 
 def test_manual_payments_add_up_until_paid(store):
     number = _create(store).number  # 120.00 EUR incl. VAT
-    first = invoices.record_payment(
-        store, number, amount="50", method="cheque", received_on=date(2026, 11, 20), today=TODAY
-    )
+    first = invoices.record_payment(store, number, amount="50", method="cheque", received_on=TODAY, today=TODAY)
     assert first["status"] == "partially_paid" and first["remaining"] == "70.00"
     with pytest.raises(UsageError, match="more than the 70.00 EUR left"):
-        invoices.record_payment(
-            store, number, amount="70.01", method="cash", received_on=date(2026, 11, 21), today=TODAY
-        )
+        invoices.record_payment(store, number, amount="70.01", method="cash", received_on=TODAY, today=TODAY)
     dry = invoices.record_payment(
-        store, number, amount="70,00", method="transfer", received_on=date(2026, 11, 21), today=TODAY, dry_run=True
+        store, number, amount="70,00", method="transfer", received_on=TODAY, today=TODAY, dry_run=True
     )
     assert dry["status"] == "paid" and invoices.load_invoice(store, number).status == "partially_paid"
-    invoices.record_payment(
-        store, number, amount="70,00", method="transfer", received_on=date(2026, 11, 21), today=TODAY
-    )
+    invoices.record_payment(store, number, amount="70,00", method="transfer", received_on=TODAY, today=TODAY)
     paid = invoices.load_invoice(store, number)
-    assert paid.status == "paid" and paid.paid_on == date(2026, 11, 21)
+    assert paid.status == "paid" and paid.paid_on == TODAY
     assert paid.amount_paid.amount == Decimal("120.00")
     with pytest.raises(OperationFailed, match="already paid"):
-        invoices.record_payment(store, number, amount="1", method="cash", received_on=date(2026, 11, 21), today=TODAY)
+        invoices.record_payment(store, number, amount="1", method="cash", received_on=TODAY, today=TODAY)
 
 
 def test_invoice_cli_round_trip(crmpay_env, tmp_path):
@@ -248,7 +245,11 @@ def test_invoice_cli_round_trip(crmpay_env, tmp_path):
     listed = crmpay_env.run("invoice", "list", "--status", "paid", "--json").json()
     assert [i["number"] for i in listed] == ["INV-2026-0001"]
     assert crmpay_env.run("invoice", "show", "INV-2026-0404").code == 2
-    no_seller = crmpay_env.run("--profile", "other", "invoice", "render", "INV-2026-0001")
+    other = ("--profile", "other", "invoice")
+    assert (
+        crmpay_env.run(*other, "create", "--customer", "a@b.fr", "--line", "X;1;1;20", "--due", "2026-12-31").code == 0
+    )
+    no_seller = crmpay_env.run(*other, "render", "INV-2026-0001")  # never rendered, issued with no seller
     assert no_seller.code == 2 and "seller's name is not configured" in no_seller.stderr
 
 
@@ -262,6 +263,7 @@ INVOICE_CSV = (
 
 
 def test_invoice_csv_import_groups_lines_and_is_idempotent(crmpay_env, tmp_path):
+    crmpay_env.env["CRMPAY_TODAY"] = "2026-11-23"  # the dates of the file are in this test's past
     path = tmp_path / "factures.csv"
     path.write_bytes(INVOICE_CSV.encode("cp1252"))
     dry = crmpay_env.run("invoice", "import", str(path), "--dry-run", "--json")

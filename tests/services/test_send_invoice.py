@@ -466,3 +466,26 @@ def test_the_customers_mandates_are_listed_again_before_a_debit(shop, sandbox):
     assert sent.json()["mandate_id"] == new.id and sent.json()["mandate_reference"] == "RUM-OLA-2"
     listed = {m["id"]: m for m in shop.run("mandates", "list", "--json").json()}
     assert listed[old.id]["status"] == "invalid" and listed[new.id]["status"] == "valid"
+
+
+def test_a_scheduled_debit_whose_notice_was_not_sent_gets_it_on_the_rerun(shop, sandbox):
+    """Killed after the Mollie debit was scheduled, before its pre-notification went out:
+    the rerun sends that notice (same amount, date and mandate), and schedules nothing new."""
+    _mollie_mandate(sandbox, "pia@example.fr", signed=clock.today(), key="pia")
+    assert shop.run("sync").code == 0
+    number = _invoice(shop, "pia@example.fr")
+    smtp = sandbox.credentials()["smtp"]
+    # an SMTP server that cannot be reached: the debit is scheduled, the email fails
+    assert shop.run("config", "set", "smtp.port", "1").code == 0
+    failed = shop.run("invoice", "send", number, "--json")
+    assert failed.code == 5, failed.stderr
+    assert _mail(sandbox) == []
+    assert shop.run("config", "set", "smtp.port", str(smtp["port"])).code == 0
+    again = shop.run("invoice", "send", number, "--json")
+    assert again.code == 0, again.stderr
+    result = again.json()
+    assert result["resumed"] and result["scheduled_for"] and result["payment_id"] is None
+    assert result["mandate_reference"] == "RUM-pia" and result["amount"] == "119.76"
+    [mail] = _mail(sandbox)
+    assert "RUM-pia" in mail["body"] and result["charge_date"] in mail["body"]
+    assert shop.run("invoice", "send", number).code == 1  # done: a third run refuses

@@ -27,8 +27,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "invoice": ("crmpay.cli.invoice", "Create, render and list invoices."),
     "payment": ("crmpay.cli.payment", "Record manual payments."),
     "payments": ("crmpay.cli.payments", "List and show payments in the store."),
+    "subscriptions": ("crmpay.cli.subscriptions", "Recurring invoices: create, list, reprice, pause, cancel."),
+    "billing": ("crmpay.cli.billing", "Issue and collect what subscriptions have come due (cron, daily)."),
+    "dunning": ("crmpay.cli.dunning", "Reminders for unpaid invoices, and where each stands."),
     "calls": ("crmpay.cli.calls", "Import call records (SipSim, Asterisk) into the CRM, by rules."),
     "crm": ("crmpay.cli.crm", "Check the profile's CRM mapping and scopes."),
+    "webhooks": ("crmpay.cli.webhooks", "Receive provider webhooks: the store and the CRM kept current."),
     "sandbox": ("crmpay.cli.sandbox", "Run the built-in sandbox of every service."),
     "demo": ("crmpay.cli.demo", "Tour crmpay against the built-in sandbox, no account needed."),
 }
@@ -82,7 +86,13 @@ class LazyGroup(TyperGroup):
             raise
         except KeyboardInterrupt:
             raise
-        except Exception as exc:  # a bug: one line unless --verbose
+        except Exception as exc:  # the environment's doing (exit 2 or 5), else a bug
+            from crmpay.core.errors import from_environment
+
+            known = from_environment(exc)
+            if known is not None:
+                _report(str(known), verbose=_verbose(ctx))
+                ctx.exit(int(known.exit_code))
             _report(
                 f"internal error: {type(exc).__name__}: {exc}",
                 verbose=_verbose(ctx),

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from crmpay.cli._app import Application
+from crmpay.core.errors import UsageError
 
 
 def listing_app(
@@ -25,7 +26,12 @@ def listing_app(
         limit: int = typer.Option(None, "--limit", min=1, help="At most N records."),
         json_output: bool = typer.Option(False, "--json", help="Print JSON (a list)."),
     ) -> None:
-        filters = {"provider": provider, "customer": customer, "since": since, "limit": limit}
+        from crmpay.cli._options import optional_date
+
+        if status is not None and not with_status:
+            raise UsageError(f"{kind}s have no status to filter on", hint=f"see `crmpay {kind}s list --help`")
+        day = optional_date(since, "--since")
+        filters = {"provider": provider, "customer": customer, "since": day and day.isoformat(), "limit": limit}
         if with_status:
             filters["status"] = status
         out = Application.current()
@@ -47,8 +53,10 @@ def listing_app(
         ident: str = typer.Argument(..., help=f"The provider's {kind} id."),
         json_output: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
+        from crmpay.cli._options import not_empty
         from crmpay.services.listing import one
 
+        not_empty(ident, f"{kind} id")
         out = Application.current()
         item = one(fetch(out.store(), ident=ident), kind, ident)
         if json_output:

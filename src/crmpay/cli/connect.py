@@ -14,7 +14,7 @@ command = typer.Typer(
 )
 
 
-def _read_secret(label: str, env_name: str, from_stdin: bool) -> str:
+def _read_secret(label: str, env_name: str, from_stdin: bool, stdin_flag: str | None = "--token-stdin") -> str:
     """The secret from stdin, the environment, or a hidden prompt (never an argument)."""
     import os
 
@@ -29,10 +29,19 @@ def _read_secret(label: str, env_name: str, from_stdin: bool) -> str:
     else:
         raise UsageError(
             f"no {label.lower()} given",
-            hint=f"pipe it with --token-stdin or set {env_name}",
+            hint=f"pipe it with {stdin_flag} or set {env_name}" if stdin_flag else f"set {env_name}",
         )
-    if not value:
-        raise UsageError(f"the {label.lower()} is empty")
+    return check_secret(value, label, env_name if not from_stdin and os.environ.get(env_name) else None)
+
+
+def check_secret(value: str, label: str, where: str | None = None) -> str:
+    """Printable ASCII of a sane length (`where`: the variable it came from), else exit 2."""
+    from crmpay.core.errors import UsageError
+    from crmpay.core.validation import secret_problems
+
+    problems = secret_problems(value, label.lower())
+    if problems:
+        raise UsageError(problems[0] + (f" (from {where})" if where else ""), hint="copy it again from the service")
     return value
 
 
@@ -109,7 +118,11 @@ def smtp(
     from crmpay.services.connections import connect_smtp, credential_variable
 
     app = Application.current()
-    password = _read_secret("Password", credential_variable("smtp", "password"), password_stdin) if user else None
+    password = (
+        _read_secret("Password", credential_variable("smtp", "password"), password_stdin, "--password-stdin")
+        if user
+        else None
+    )
     connect_smtp(
         app.config, host=host, port=port, security=security, user=user, from_address=from_address, password=password
     )
@@ -147,9 +160,10 @@ def zoho(
     from crmpay.services.crm_setup import connect_zoho
 
     app = Application.current()
-    client_id = _read_secret("Client id", credential_variable("zoho", "client_id"), False)
-    client_secret = _read_secret("Client secret", credential_variable("zoho", "client_secret"), False)
-    code = grant_code or _read_secret("Grant code", "CRMPAY_ZOHO_GRANT_CODE", False)
+    code = check_secret(grant_code, "Grant code", "--grant-code") if grant_code is not None else None
+    client_id = _read_secret("Client id", credential_variable("zoho", "client_id"), False, None)
+    client_secret = _read_secret("Client secret", credential_variable("zoho", "client_secret"), False, None)
+    code = code or _read_secret("Grant code", "CRMPAY_ZOHO_GRANT_CODE", False, "--grant-code")
     result = connect_zoho(
         app.config,
         client_id=client_id,
@@ -189,8 +203,8 @@ def sipsim(
     from crmpay.services.connections import connect_sipsim, credential_variable
 
     app = Application.current()
-    client_id = _read_secret("Client id", credential_variable("sipsim", "client_id"), False)
-    client_secret = _read_secret("Client secret", credential_variable("sipsim", "client_secret"), False)
+    client_id = _read_secret("Client id", credential_variable("sipsim", "client_id"), False, None)
+    client_secret = _read_secret("Client secret", credential_variable("sipsim", "client_secret"), False, None)
     result = connect_sipsim(
         app.config, client_id=client_id, client_secret=client_secret, environment=environment, base_url=base_url
     )

@@ -1,4 +1,4 @@
-"""`crmpay invoice create|render|list|show`."""
+"""`crmpay invoice create|credit|new-series|import|send|collect|render|list|show`."""
 
 from __future__ import annotations
 
@@ -18,15 +18,27 @@ def create(
     customer: str = typer.Option(..., "--customer", help="The customer's email."),
     name: str = typer.Option(None, "--name", help="The customer's name as printed."),
     language: str = typer.Option("fr", "--language", help="fr, en or ja."),
-    line: list[str] = typer.Option(..., "--line", help='"DESCRIPTION;QTY;UNIT_PRICE;VAT_RATE", repeatable.'),
-    due: str = typer.Option(..., "--due", help="Due date, YYYY-MM-DD."),
+    line: list[str] = typer.Option(
+        ...,
+        "--line",
+        help='"DESCRIPTION;QTY;UNIT_PRICE;VAT", repeatable; VAT is a rate (20), a rate and an EN 16931 '
+        "category (0:K) or a category (AE, E, K, G, O, Z); a negative price is a discount.",
+    ),
+    due: str = typer.Option(..., "--due", help="Due date, YYYY-MM-DD (not after 2099-12-31)."),
     currency: str = typer.Option("EUR", "--currency", help="ISO 4217 code."),
-    issue_date: str = typer.Option(None, "--issue-date", help="Issue date (default: today)."),
+    issue_date: str = typer.Option(
+        None, "--issue-date", help="Issue date (default: today; not in the future, not before the last invoice)."
+    ),
+    service_date: str = typer.Option(None, "--service-date", help="Date of the sale or service (default: issue date)."),
     address: str = typer.Option(None, "--address", help="The customer's postal address."),
+    buyer_vat: str = typer.Option(None, "--buyer-vat", help="The customer's VAT number (a business)."),
+    buyer_siren: str = typer.Option(None, "--buyer-siren", help="The customer's SIREN (a business)."),
+    business: bool = typer.Option(False, "--business", help="A business customer: name and address required."),
+    po_number: str = typer.Option(None, "--po", help="The customer's purchase-order number."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the invoice; store nothing, take no number."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Create an invoice with the next number (sequential, no gaps).
+    """Create an invoice with the next number (sequential, no gaps, dates in number order).
 
     Example: crmpay invoice create --customer ann@example.fr --line "Maintenance;1;49.90;20" --due 2026-12-31
     """
@@ -34,9 +46,10 @@ def create(
     from crmpay.services.invoices.ledger import create_invoice, invoice_dict
 
     app = Application.current()
+    seller = app.config.settings.seller
     invoice = create_invoice(
         app.store(),
-        prefix=app.config.settings.seller.invoice_prefix,
+        prefix=seller.invoice_prefix,
         customer_email=customer,
         customer_name=name,
         language=language,
@@ -45,6 +58,12 @@ def create(
         issue_date=optional_date(issue_date, "--issue-date") or clock.today(),
         due_date=parse_date(due, "--due"),
         customer_address=address,
+        service_date=optional_date(service_date, "--service-date"),
+        buyer_vat=buyer_vat,
+        buyer_siren=buyer_siren,
+        business=business,
+        po_number=po_number,
+        seller=seller if seller.name else None,
         dry_run=dry_run,
     )
     data = invoice_dict(invoice)
@@ -55,6 +74,67 @@ def create(
     app.out.success(
         f"{verb} invoice {invoice.number}: {data['total_incl_vat']} {invoice.currency} "
         f"incl. VAT, due {invoice.due_date}"
+    )
+
+
+@command.command("credit")
+def credit(
+    number: str = typer.Argument(..., help="The invoice to credit."),
+    line: list[str] = typer.Option(
+        None, "--line", help='"DESCRIPTION;QTY;UNIT_PRICE;VAT" credited, repeatable (default: the whole invoice).'
+    ),
+    reason: str = typer.Option(None, "--reason", help="Why (printed on the credit note)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the credit note; store nothing, take no number."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Issue a credit note (avoir) for all or part of an invoice: its own number
+    (seller.credit_note_prefix, AV-YYYY-NNNN), the invoice's number and date printed on it;
+    the invoice's amount due drops by as much.
+
+    Example: crmpay invoice credit INV-2026-0001 --line "Remise;1;10;20" --reason "Geste commercial"
+    """
+    from crmpay.core.invoice import InvoiceLine
+    from crmpay.services.invoices.credit_notes import credit_invoice
+
+    app = Application.current()
+    seller = app.config.settings.seller
+    note, facts = credit_invoice(
+        app.store(),
+        number,
+        prefix=seller.credit_note_prefix,
+        seller=seller if seller.name else None,
+        today=clock.today(),
+        lines=[InvoiceLine.parse(text) for text in line] if line else None,
+        reason=reason,
+        dry_run=dry_run,
+    )
+    if json_output:
+        app.out.json(facts)
+        return
+    verb = "would issue" if dry_run else "issued"
+    app.out.success(
+        f"{verb} credit note {note.number} for {facts['amount']} {facts['currency']} on {number}; "
+        f"{facts['amount_due']} {facts['currency']} left to pay"
+    )
+    if facts.get("refund_due"):
+        app.out.info(f"note: {facts['refund_due']} {facts['currency']} was paid beyond what is owed: refund it")
+
+
+@command.command("new-series")
+def new_series(
+    prefix: str = typer.Argument(..., help="The new prefix, e.g. FA- (capital letters, digits, '-')."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would change; change nothing."),
+) -> None:
+    """Open a new numbering series and make it seller.invoice_prefix. Invoices already
+    issued keep their numbers; a changed prefix is refused until its series is opened here.
+
+    Example: crmpay invoice new-series FA-
+    """
+    app = Application.current()
+    result = app.ws.invoices.new_series(prefix, dry_run=dry_run)
+    verb = "would open" if dry_run else "opened"
+    app.out.success(
+        f"{verb} the series {prefix}YYYY-NNNN" if result["opened"] else f"series {prefix} already open; now in use"
     )
 
 
@@ -71,14 +151,18 @@ def import_(
     """Import invoices from a CSV file, one row per line, grouped by invoice_ref.
 
     Every row is validated first; any problem imports nothing (exit 2). Invoices already
-    imported from a file (same invoice_ref) are skipped.
+    imported from a file (same invoice_ref) are skipped. Numbers follow issue dates: the
+    invoices are numbered in date order.
 
     Example: crmpay invoice import factures.csv --dry-run
     """
     from crmpay.services.invoices.csv_import import import_invoices
 
     app = Application.current()
-    result = import_invoices(app.store(), file, prefix=app.config.settings.seller.invoice_prefix, dry_run=dry_run)
+    seller = app.config.settings.seller
+    result = import_invoices(
+        app.store(), file, prefix=seller.invoice_prefix, dry_run=dry_run, seller=seller if seller.name else None
+    )
     if json_output:
         app.out.json({**result.as_dict(), "dry_run": dry_run})
     else:
@@ -185,7 +269,8 @@ def render(
     number: str = typer.Argument(..., help="The invoice number."),
     output: Path = typer.Option(None, "-o", "--output", help="PDF file (default: NUMBER.pdf)."),
 ) -> None:
-    """Render an invoice to a PDF with every French mandatory mention.
+    """Write an invoice's PDF: the original archived at its first render (under the profile
+    folder, its SHA-256 in the store), as it was issued whatever the config says now.
 
     Example: crmpay invoice render INV-2026-0001 -o facture.pdf
     """
@@ -196,7 +281,9 @@ def render(
 
 @command.command("list")
 def list_(
-    status: str = typer.Option(None, "--status", help="unpaid, partially_paid, paid…"),
+    status: str = typer.Option(
+        None, "--status", help="unpaid, pending, awaiting_mandate, partially_paid, paid, credited."
+    ),
     customer: str = typer.Option(None, "--customer", help="Only this customer's email."),
     limit: int = typer.Option(None, "--limit", min=1, help="At most N invoices."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -205,10 +292,12 @@ def list_(
 
     Example: crmpay invoice list --status unpaid --json
     """
+    from crmpay.cli._options import choice
+    from crmpay.core.invoice import STATUSES
     from crmpay.services.invoices.ledger import list_invoices
 
     app = Application.current()
-    items = list_invoices(app.store(), status=status, customer=customer, limit=limit)
+    items = list_invoices(app.store(), status=choice(status, STATUSES, "--status"), customer=customer, limit=limit)
     if json_output:
         app.out.json(items)
         return
@@ -246,8 +335,13 @@ def show(
     if json_output:
         app.out.json(data)
         return
-    app.out.fields([(k, v) for k, v in data.items() if k not in ("lines", "vat")], title=f"invoice {number}")
+    app.out.fields(
+        [(k, v) for k, v in data.items() if k not in ("lines", "vat") and v is not None], title=f"invoice {number}"
+    )
     app.out.table(
-        ("description", "qty", "unit price", "VAT %", "net"),
-        [(ln["description"], ln["quantity"], ln["unit_price"], ln["vat_rate"], ln["net"]) for ln in data["lines"]],
+        ("description", "qty", "unit price", "VAT %", "VAT cat.", "net"),
+        [
+            (ln["description"], ln["quantity"], ln["unit_price"], ln["vat_rate"], ln["vat_category"], ln["net"])
+            for ln in data["lines"]
+        ],
     )

@@ -45,6 +45,7 @@ def import_(
     from crmpay.services import mandates
 
     app = Application.current()
+    mandates.check_import_choice(file, from_provider, status, link)
     if from_provider:
         pairs = dict(item.split("=", 1) for item in link or [] if "=" in item)
         if link and len(pairs) != len(link):
@@ -167,8 +168,10 @@ def show(
 
     Example: crmpay mandates show RUM-2024-0001
     """
+    from crmpay.cli._options import not_empty
     from crmpay.core.errors import UsageError
 
+    not_empty(mandate, "mandate id or reference")
     app = Application.current()
     found = app.ws.mandates.list(ident=mandate)
     if not found:

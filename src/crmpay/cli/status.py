@@ -18,11 +18,12 @@ def status(
     """
     from crmpay.services.connections import credential_variables, keyring_available
     from crmpay.services.connections import status as service_status
+    from crmpay.services.listing import store_present
 
     app = Application.current()
     report = service_status(app.config)
     database = app.home.database(app.profile)
-    counts = app.store().counts() if database.exists() else None  # a bad store exits 2 here
+    counts = app.store().counts() if store_present(database) else None  # a bad or vanished store exits 2
     if json_output:
         app.out.json(
             {

@@ -85,3 +85,45 @@ def error_for(code: int, message: str, *, hint: str | None = None) -> CrmpayErro
         ExitCode.TEMPORARY: TemporaryError,
     }
     return classes.get(code, OperationFailed)(message, hint=hint)
+
+
+def from_environment(exc: BaseException) -> CrmpayError | None:
+    """The user-facing error for an exception caused by the user's environment or input
+    rather than by a bug (a path that is a folder or not writable, a full disk, input
+    nested too deeply, an argument that is not UTF-8, a damaged store); None for a bug.
+
+    The command line's last resort: code that knows where a value came from names it
+    itself; this keeps what escaped it honest (exit 2, or 5 for what may pass) instead
+    of "internal error".
+    """
+    import errno
+    import sqlite3
+
+    if isinstance(exc, RecursionError):
+        return UsageError("the input is nested too deeply to read", hint="check the file given to this command")
+    if isinstance(exc, UnicodeEncodeError) and "surrogate" in str(exc.reason):
+        return UsageError(
+            "an argument or value is not valid UTF-8", hint="check the encoding of the values given on the command line"
+        )
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return TemporaryError(f"the store is busy ({text})", hint="another crmpay run holds it; try again later")
+        if "readonly" in text or "read-only" in text:
+            return StoreError(f"the store is read-only ({text})", hint="give your user write access to the store")
+        if text.startswith(("no such table", "no such column")):
+            return StoreError(f"the store is damaged ({text})", hint="restore it from a backup")
+        if "disk" in text or "full" in text:
+            return StoreError(f"the store cannot be written ({text})", hint="free some disk space and run again")
+        return None
+    if isinstance(exc, (ConnectionError, TimeoutError)) and not getattr(exc, "filename", None):
+        return TemporaryError(f"cannot reach the service: {exc.strerror or type(exc).__name__}")
+    if isinstance(exc, OSError) and (exc.filename is not None or exc.errno in (errno.ENOSPC, errno.EROFS)):
+        where = f" {exc.filename}" if exc.filename is not None else ""
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, IsADirectoryError):
+            reason = "is a directory, not a file"
+        elif isinstance(exc, NotADirectoryError):
+            reason = "a part of the path is not a directory"
+        return UsageError(f"cannot use{where}: {reason}", hint="check the path and its permissions")
+    return None

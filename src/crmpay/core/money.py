@@ -6,8 +6,9 @@ constructors refuse one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from crmpay.core.errors import UsageError
@@ -43,13 +44,46 @@ _EXPONENTS: dict[str, int] = {
 }
 
 
+# The active ISO 4217 codes (list one, 2025): a code outside it (`ABC`) is refused.
+_ISO4217 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN
+    BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN
+    ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD
+    JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT
+    MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG
+    QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT
+    TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG XOF
+    XPF YER ZAR ZMW ZWG""".split()
+)
+# The largest amount crmpay takes (in major units): far above any invoice, far below what
+# would lose exactness or overflow a 64-bit count of minor units.
+MAX_AMOUNT = Decimal(10) ** 12
+_PLAIN_NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
+
+
 @lru_cache(maxsize=256)
 def exponent(currency: str) -> int:
     """The number of decimals of `currency` (ISO 4217)."""
     code = currency.upper()
-    if len(code) != 3 or not code.isalpha():
-        raise UsageError(f"{currency!r} is not an ISO 4217 currency code")
+    if len(code) != 3 or not code.isalpha() or code not in _ISO4217:
+        raise UsageError(f"{currency!r} is not an ISO 4217 currency code (EUR, USD, JPY …)")
     return _EXPONENTS.get(code, 2)
+
+
+def parse_decimal(text: str, what: str, *, limit: Decimal = MAX_AMOUNT, places: int = 6) -> Decimal:
+    """A plain decimal number typed by a user (`12.50`, `12,50`): never a float, no
+    exponent (`1e309`), no more than `places` decimals, at most `limit` in size."""
+    cleaned = text.strip().replace("\u00a0", "").replace(" ", "")
+    if cleaned.count(",") == 1 and "." not in cleaned:
+        cleaned = cleaned.replace(",", ".")
+    if not _PLAIN_NUMBER.fullmatch(cleaned):
+        raise UsageError(f"{what} {text!r} is not a number")
+    value = Decimal(cleaned)
+    if abs(value) > limit:
+        raise UsageError(f"{what} {text!r} is too large (at most {limit:,})")
+    if value != value.quantize(Decimal(1).scaleb(-places)):
+        raise UsageError(f"{what} {text!r} has more than {places} decimals")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +104,10 @@ class Money:
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
         """Parse a user-typed amount such as `12.50` or `12,50`."""
-        cleaned = text.strip().replace("\u00a0", "").replace(" ", "")
-        if cleaned.count(",") == 1 and "." not in cleaned:
-            cleaned = cleaned.replace(",", ".")
-        try:
-            value = Decimal(cleaned)
-        except InvalidOperation:
-            raise UsageError(f"{text!r} is not an amount") from None
-        if not value.is_finite():
-            raise UsageError(f"{text!r} is not an amount")
+        exp = exponent(currency)
+        value = parse_decimal(text, "amount", places=max(exp, 6))
+        if value != value.quantize(Decimal(1).scaleb(-exp)):
+            raise UsageError(f"amount {text!r} is finer than the {currency.upper()} minor unit ({exp} decimals)")
         return cls(value, currency)
 
     @classmethod

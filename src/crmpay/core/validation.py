@@ -11,9 +11,6 @@ import string
 from datetime import date
 from functools import cache
 
-from schwifty import registry as _iban_registry
-from schwifty.exceptions import SchwiftyException
-
 # IBAN countries of the SEPA schemes' geographical scope: the EEA, CH, GB, MC, SM, VA,
 # AD, GI (the French overseas departments and the Crown dependencies use FR and GB
 # IBANs), and the five countries admitted by the European Payments Council's Board in
@@ -72,6 +69,9 @@ def iban_problems(text: str) -> list[str]:
 
 @cache
 def _iban_spec(country: str) -> tuple[int, re.Pattern[str]] | None:
+    from schwifty import registry as _iban_registry  # imported on first use: it costs 0.1 s
+    from schwifty.exceptions import SchwiftyException
+
     try:
         spec = _iban_registry.get_iban_spec(country)
     except SchwiftyException:
@@ -138,4 +138,45 @@ def creditor_id_problems(text: str) -> list[str]:
         return [f"creditor identifier {cid!r}: a {country} identifier has {expected} characters"]
     if not at_02.is_valid(cid):
         return [f"creditor identifier {cid!r}: the check digits do not match"]
+    return []
+
+
+#: The longest call crmpay believes (two days); a longer or negative duration is a bad record.
+MAX_CALL_SECONDS = 2 * 24 * 3600
+
+
+def call_duration(value: object) -> int:
+    """A call's duration in whole seconds (`42`, `"42"`, `"42.0"`), or ValueError naming the
+    value: not a number, negative, or longer than MAX_CALL_SECONDS."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        raise ValueError(f"duration {value!r} is not a number of seconds")
+    try:
+        seconds = value if isinstance(value, int) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"duration {value!r} is not a number of seconds") from None
+    if seconds != seconds:  # NaN
+        raise ValueError(f"duration {value!r} is not a number of seconds")
+    if seconds < 0:
+        raise ValueError(f"duration {value!r} is negative")
+    if seconds > MAX_CALL_SECONDS:
+        raise ValueError(f"duration {value!r} s is longer than two days ({MAX_CALL_SECONDS} s)")
+    return int(seconds)
+
+
+#: The longest credential crmpay accepts: real tokens and keys are under 200 characters.
+MAX_SECRET = 4096
+
+
+def secret_problems(value: str, label: str) -> list[str]:
+    """A token, key, password or grant code: printable ASCII (HTTP headers carry them),
+    at most MAX_SECRET characters. The messages never repeat the value."""
+    if not value:
+        return [f"the {label} is empty"]
+    if len(value) > MAX_SECRET:
+        return [f"the {label} is {len(value):,} characters long (at most {MAX_SECRET:,})"]
+    bad = next((i for i, c in enumerate(value) if not (" " <= c < "\x7f")), None)
+    if bad is not None:
+        return [f"the {label} holds a character that is not printable ASCII (position {bad + 1})"]
     return []

@@ -26,7 +26,7 @@ PROVIDER = "gocardless"
 SELLER = {
     "seller.name": "Acme Facturation SAS",
     "seller.address": "12 rue de la Paix\n75002 Paris",
-    "seller.siren": "123456789",
+    "seller.siren": "732829320",
 }
 LINES = ("Maintenance annuelle;1;99.00;20", "Livre;2;12.50;5.5")
 OPEN = (PaymentState.PENDING, PaymentState.SUBMITTED)

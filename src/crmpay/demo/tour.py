@@ -20,7 +20,7 @@ def run_tour(root: Path, out: Renderer) -> dict[str, Any]:
     """Run every step on the home `root` (profile "demo", secrets in memory only) and
     return the summary `crmpay demo --json` prints."""
     from crmpay import Workspace
-    from crmpay.demo import crm, imports, invoices, lifecycle
+    from crmpay.demo import crm, imports, invoices, lifecycle, webhooks
     from crmpay.sandbox import Sandbox
 
     Workspace.use_memory_keyring()
@@ -43,8 +43,13 @@ def run_tour(root: Path, out: Renderer) -> dict[str, Any]:
         summary["lifecycles"] = {name: lifecycle.show(ws, sandbox, name, out) for name in PROVIDERS}
         summary["invoices"] = invoices.tour(ws, sandbox, out)
         summary["crm_contacts"] = crm.contacts(ws, sandbox, out)
+        mandate = summary["lifecycles"]["gocardless"][-1]["mandate"]
+        summary["webhooks"] = webhooks.realtime(ws, sandbox, mandate, out)
         summary["mandate_csv"] = imports.mandate_csv(ws, out)
         summary["calls"] = imports.calls(ws, sandbox, out)
+        from crmpay.demo import billing
+
+        summary["billing"] = billing.tour(ws, sandbox, out)  # three months of a subscription
     out.success("demo finished: every step above ran against the local sandbox over HTTP")
     return summary
 

@@ -9,8 +9,6 @@ the HeiseiMin CID font, and both extract back as text.
 
 from __future__ import annotations
 
-import os
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,100 +20,14 @@ from reportlab.pdfgen import canvas
 
 from crmpay.core.invoice import Invoice
 from crmpay.core.money import Money
+from crmpay.documents.fonts import BOLD, CJK, REGULAR, register_fonts, runs, text_width
+from crmpay.documents.labels import LABELS
+from crmpay.documents.legal import freeze
 
 if TYPE_CHECKING:
     from crmpay.config import SellerSettings
 
-REGULAR, BOLD, CJK = "Vera", "VeraBd", "HeiseiMin-W3"
-_registered = False
-
-
-def register_fonts() -> None:
-    global _registered
-    if _registered:
-        return
-    import reportlab
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    folder = os.path.join(os.path.dirname(reportlab.__file__), "fonts")
-    pdfmetrics.registerFont(TTFont(REGULAR, os.path.join(folder, "Vera.ttf")))
-    pdfmetrics.registerFont(TTFont(BOLD, os.path.join(folder, "VeraBd.ttf")))
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK))
-    _registered = True
-
-
-LABELS = {
-    "fr": {
-        "title": "FACTURE",
-        "number": "N°",
-        "issued": "Date d'émission",
-        "service": "Date de la prestation",
-        "due": "Échéance",
-        "bill_to": "Facturé à",
-        "description": "Description",
-        "qty": "Qté",
-        "unit": "PU HT",
-        "vat_rate": "TVA",
-        "net": "Total HT",
-        "vat_summary": "Récapitulatif TVA",
-        "base": "Base HT",
-        "vat": "TVA",
-        "total_excl": "Total HT",
-        "total_vat": "Total TVA",
-        "total_incl": "Total TTC",
-        "payment": "Paiement",
-        "siren": "SIREN",
-        "siret": "SIRET",
-        "vat_number": "N° TVA",
-        "penalty": "Pénalités de retard",
-        "default_penalty": "trois fois le taux d'intérêt légal, exigibles dès le lendemain de l'échéance",
-        "indemnity": "Indemnité forfaitaire pour frais de recouvrement en cas de retard : 40 €",
-        "page": "Page",
-    },
-    "en": {
-        "title": "INVOICE",
-        "number": "No.",
-        "issued": "Issue date",
-        "service": "Date of service",
-        "due": "Due date",
-        "bill_to": "Bill to",
-        "description": "Description",
-        "qty": "Qty",
-        "unit": "Unit price excl. VAT",
-        "vat_rate": "VAT",
-        "net": "Total excl. VAT",
-        "vat_summary": "VAT summary",
-        "base": "Taxable base",
-        "vat": "VAT",
-        "total_excl": "Total excl. VAT",
-        "total_vat": "Total VAT",
-        "total_incl": "Total incl. VAT",
-        "payment": "Payment",
-        "siren": "SIREN",
-        "siret": "SIRET",
-        "vat_number": "VAT no.",
-        "penalty": "Late payment penalties",
-        "default_penalty": "three times the French legal interest rate, due from the day after the due date",
-        "indemnity": "Fixed compensation for recovery costs in case of late payment: EUR 40",
-        "page": "Page",
-    },
-}
-
-
-# CJK punctuation, kana, CJK ideographs (+ extension A), Hangul, full-width forms.
-_CJK = re.compile("([\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]+)")
-
-
-def _runs(text: str) -> list[tuple[str, bool]]:
-    """Split text into runs of Latin and of CJK characters (odd pieces are CJK)."""
-    if not _CJK.search(text):
-        return [(text, False)]
-    return [(piece, i % 2 == 1) for i, piece in enumerate(_CJK.split(text)) if piece]
-
-
-def text_width(text: str, font: str, size: float) -> float:
-    return sum(pdfmetrics.stringWidth(run, CJK if cjk else font, size) for run, cjk in _runs(text))
+__all__ = ["BOLD", "CJK", "REGULAR", "format_money", "register_fonts", "render_invoice", "text_width"]
 
 
 def format_money(money: Money, language: str) -> str:
@@ -141,7 +53,10 @@ class _Page:
     """A canvas with a cursor, mixed-script text and automatic page breaks."""
 
     def __init__(self, target: Any, labels: dict[str, str], number: str) -> None:
-        self.c = canvas.Canvas(target, pagesize=A4, pageCompression=1)
+        # invariant: no creation date nor random id, so the same invoice gives the same bytes
+        self.c = canvas.Canvas(
+            target, pagesize=A4, pageCompression=1, invariant=True, initialFontName=REGULAR, initialFontSize=9
+        )
         self.width, self.height = A4
         self.left, self.right = 18 * mm, self.width - 18 * mm
         self.labels, self.number = labels, number
@@ -151,7 +66,7 @@ class _Page:
     def text(self, x: float, y: float, text: str, *, font: str = REGULAR, size: float = 9, align: str = "left") -> None:
         if align == "right":
             x -= text_width(text, font, size)
-        for run, cjk in _runs(text):
+        for run, cjk in runs(text):
             face = CJK if cjk else font
             self.c.setFont(face, size)
             self.c.drawString(x, y, run)
@@ -201,39 +116,79 @@ class _Page:
         self.c.save()
 
 
+def _seller_and_legal(invoice: Invoice, seller: SellerSettings | dict[str, Any] | None) -> dict[str, Any]:
+    """What was frozen at issue, else the seller given (an invoice issued before freezing)."""
+    if invoice.frozen:
+        return invoice.frozen
+    if seller is None:
+        return freeze({}, invoice.language)
+    data = seller if isinstance(seller, dict) else seller.model_dump(mode="json", exclude_none=True)
+    return freeze(data, invoice.language)
+
+
 def render_invoice(
-    invoice: Invoice, seller: SellerSettings, target: str | Path | Any, *, payment_line: str | None = None
+    invoice: Invoice,
+    seller: SellerSettings | dict[str, Any] | None,
+    target: str | Path | Any,
+    *,
+    payment_line: str | None = None,
 ) -> None:
-    """Draw `invoice` to `target` (a path or a binary file object)."""
+    """Draw `invoice` to `target` (a path or a binary file object). An issued invoice is
+    drawn from what it froze at issue (seller, legal texts); `seller` serves the others."""
     register_fonts()
-    labels = LABELS["fr" if invoice.language == "fr" else "en"]
-    lang = "fr" if invoice.language == "fr" else "en"
+    lang = invoice.language if invoice.language in LABELS else "en"
+    labels = LABELS[lang]
+    sep = labels["sep"]
+    frozen = _seller_and_legal(invoice, seller)
+    who, legal = frozen.get("seller", {}), frozen.get("legal", {})
     page = _Page(str(target) if isinstance(target, Path) else target, labels, invoice.number)
     sums = invoice.totals
+    credit = invoice.kind == "credit_note"
 
     # Seller (left) and invoice facts (right)
     top = page.y
-    page.line(seller.name or "", font=BOLD, size=12, gap=5.5 * mm)
-    if seller.legal_form:
-        page.line(seller.legal_form)
-    for part in (seller.address or "").splitlines():
+    page.line(who.get("name") or "", font=BOLD, size=12, gap=5.5 * mm)
+    form = ", ".join(
+        filter(
+            None,
+            [
+                who.get("legal_form"),
+                f"{labels['capital']} {who['share_capital']}" if who.get("share_capital") else None,
+            ],
+        )
+    )
+    if form:
+        page.line(form)
+    for part in (who.get("address") or "").splitlines():
         page.line(part)
-    ids = [(labels["siren"], seller.siren), (labels["siret"], seller.siret), (labels["vat_number"], seller.vat_number)]
+    ids = [
+        (labels["siren"], who.get("siren")),
+        (labels["siret"], who.get("siret")),
+        (labels["rcs"], who.get("rcs")),
+        (labels["vat_number"], who.get("vat_number")),
+        (labels["registration"], who.get("registration_number")),
+    ]
     for label, value in ids:
         if value:
-            page.line(f"{label} : {value}" if lang == "fr" else f"{label}: {value}")
+            page.line(value if label == "RCS" and value.upper().startswith("RCS") else f"{label}{sep}{value}")
     left_bottom = page.y
     y = top
-    page.text(page.right, y, labels["title"], font=BOLD, size=16, align="right")
+    page.text(page.right, y, labels["credit_title" if credit else "title"], font=BOLD, size=16, align="right")
     y -= 7 * mm
     facts = [
         (labels["number"], invoice.number),
         (labels["issued"], invoice.issue_date.isoformat()),
-        (labels["service"], invoice.issue_date.isoformat()),
-        (labels["due"], invoice.due_date.isoformat()),
+        (labels["service"], (invoice.service_date or invoice.issue_date).isoformat()),
     ]
+    if credit and invoice.credits:
+        when = f" {labels['of']} {invoice.credits_date.isoformat()}" if invoice.credits_date else ""
+        facts.append((labels["credits"], f"{invoice.credits}{when}"))
+    else:
+        facts.append((labels["due"], invoice.due_date.isoformat()))
+    if invoice.po_number:
+        facts.append((labels["po"], invoice.po_number))
     for label, value in facts:
-        page.text(page.right, y, f"{label} : {value}" if lang == "fr" else f"{label}: {value}", align="right")
+        page.text(page.right, y, f"{label}{sep}{value}", align="right")
         y -= 4.6 * mm
     page.y = min(left_bottom, y) - 6 * mm
 
@@ -242,11 +197,16 @@ def render_invoice(
     page.line(invoice.customer_name or invoice.customer_email, size=10)
     for part in (invoice.customer_address or "").splitlines():
         page.line(part)
-    page.line(invoice.customer_email)
+    for label, value in ((labels["buyer_vat"], invoice.buyer_vat), (labels["buyer_siren"], invoice.buyer_siren)):
+        if value:
+            page.line(f"{label}{sep}{value}")
+    if invoice.customer_name:
+        page.line(invoice.customer_email)
     page.y -= 4 * mm
 
     # Lines
     cols = [page.left, page.left + 92 * mm, page.left + 110 * mm, page.left + 140 * mm, page.right]
+    reduced = lang == "ja" and any(ln.vat_rate == 8 for ln in invoice.lines)
 
     def header() -> None:
         page.need(8 * mm)
@@ -258,7 +218,12 @@ def render_invoice(
         page.c.line(page.left, page.y - 1.5 * mm, page.right, page.y - 1.5 * mm)
         page.y -= 5.5 * mm
 
+    def rate_text(rate: Decimal, category: str) -> str:
+        mark = " ※" if reduced and rate == 8 else ""
+        return f"{_number(rate, lang)} %{mark}" if category == "S" else f"{_number(rate, lang)} % {category}"
+
     header()
+    minor = Money.from_minor(1, invoice.currency).amount
     for item in invoice.lines:
         wrapped = page.wrap(item.description, 88 * mm)
         if page.y - len(wrapped) * 4.2 * mm < 22 * mm:
@@ -269,11 +234,11 @@ def render_invoice(
             cols[2] + 27 * mm,
             page.y,
             format_money(Money(item.unit_price, invoice.currency), lang)
-            if item.unit_price == item.unit_price.quantize(Money.from_minor(1, invoice.currency).amount)
+            if item.unit_price == item.unit_price.quantize(minor)
             else f"{_number(item.unit_price, lang)} {invoice.currency}",
             align="right",
         )
-        page.text(cols[3] + 14 * mm, page.y, f"{_number(item.vat_rate, lang)} %", align="right")
+        page.text(cols[3] + 14 * mm, page.y, rate_text(item.vat_rate, item.vat_category), align="right")
         page.text(
             cols[4], page.y, format_money(Money(item.net(invoice.currency), invoice.currency), lang), align="right"
         )
@@ -284,33 +249,50 @@ def render_invoice(
     page.c.line(page.left, page.y + 2 * mm, page.right, page.y + 2 * mm)
     page.y -= 3 * mm
 
-    # VAT per rate, then totals
-    page.need(10 * mm + 4.6 * mm * (len(sums.vat_lines) + 4))
+    # VAT per rate and category, then totals
+    page.need(10 * mm + 4.6 * mm * (len(sums.vat_lines) + 6))
     page.line(labels["vat_summary"], font=BOLD)
     for vat in sums.vat_lines:
-        page.text(page.left, page.y, f"{labels['vat']} {_number(vat.rate, lang)} %")
+        page.text(page.left, page.y, f"{labels['vat']} {rate_text(vat.rate, vat.category)}")
         page.text(page.left + 70 * mm, page.y, f"{labels['base']} {format_money(vat.base, lang)}", align="right")
         page.text(page.left + 110 * mm, page.y, format_money(vat.vat, lang), align="right")
         page.y -= 4.6 * mm
     page.y -= 2 * mm
-    for label, amount, font in (
+    totals = [
         (labels["total_excl"], sums.excl_vat, REGULAR),
         (labels["total_vat"], sums.vat, REGULAR),
         (labels["total_incl"], sums.incl_vat, BOLD),
-    ):
+    ]
+    if not credit and invoice.amount_credited is not None and invoice.amount_credited.minor:
+        totals.append((labels["credited"], invoice.amount_credited, REGULAR))
+        totals.append((labels["amount_due"], sums.incl_vat - invoice.amount_credited, BOLD))
+    for label, amount, font in totals:
         page.text(page.right - 45 * mm, page.y, label, font=font, align="right")
         page.text(page.right, page.y, format_money(amount, lang), font=font, align="right")
         page.y -= 5 * mm
     page.y -= 4 * mm
 
     # Payment and legal mentions
-    sep = " : " if lang == "fr" else ": "
-    notes = [f"{labels['due']}{sep}{invoice.due_date.isoformat()}"]
-    if payment_line:
-        notes.append(f"{labels['payment']}{sep}{payment_line}")
-    notes.append(f"{labels['penalty']}{sep}{seller.late_penalty or labels['default_penalty']}")
-    if seller.business_customers:
-        notes.append(labels["indemnity"])
+    notes: list[str] = []
+    if credit and invoice.reason:
+        notes.append(f"{labels['reason']}{sep}{invoice.reason}")
+    if not credit:
+        notes.append(f"{labels['due']}{sep}{invoice.due_date.isoformat()}")
+        if payment_line:
+            notes.append(f"{labels['payment']}{sep}{payment_line}")
+    exemptions = legal.get("exemptions") or {}
+    for category in dict.fromkeys(v.category for v in sums.vat_lines if v.category != "S"):
+        if exemptions.get(category):
+            notes.append(exemptions[category])
+    if reduced:
+        notes.append(labels["reduced"])
+    if not credit:
+        if legal.get("early_payment"):
+            notes.append(f"{labels['early_payment']}{sep}{legal['early_payment']}")
+        if legal.get("penalty"):
+            notes.append(f"{labels['penalty']}{sep}{legal['penalty']}")
+        if legal.get("indemnity"):
+            notes.append(legal["indemnity"])
     for note in notes:
         for part in page.wrap(note, page.right - page.left, size=8):
             page.line(part, size=8, gap=4 * mm)

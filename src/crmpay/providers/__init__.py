@@ -25,6 +25,7 @@ def build_provider(
     settings: GoCardlessSettings | MollieSettings,
     *,
     retry_policy: RetryPolicy | None = None,
+    webhook_url: str | None = None,
 ) -> PaymentProvider:
     if name == "gocardless":
         from crmpay.providers.gocardless import GoCardlessProvider
@@ -44,6 +45,7 @@ def build_provider(
             base_url=settings.base_url,
             retry_policy=retry_policy,
             redirect_url=getattr(settings, "redirect_url", None),
+            webhook_url=webhook_url,
         )
     raise UsageError(f"unknown provider {name!r}", hint=f"choose one of {', '.join(PROVIDERS)}")
 
@@ -57,7 +59,8 @@ def open_provider(config: Config, name: str) -> PaymentProvider:
     settings = getattr(config.settings, name, None)
     if settings is None:
         settings = GoCardlessSettings() if name == "gocardless" else MollieSettings()
-    return build_provider(name, secret, settings)
+    public = config.settings.webhooks.public_url
+    return build_provider(name, secret, settings, webhook_url=f"{public}/webhooks/{name}" if public else None)
 
 
 def connected_providers(config: Config) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from crmpay.core.models import (
@@ -104,6 +104,14 @@ class MandateImporter(PaymentProvider, Protocol):
     def add_mandate_import_entry(self, import_id: str, entry: dict[str, Any]) -> None: ...
     def submit_mandate_import(self, import_id: str) -> dict[str, Any]: ...
     def get_bank_account(self, account_id: str) -> BankAccount: ...
+
+
+@runtime_checkable
+class PaymentRetrier(PaymentProvider, Protocol):
+    """A provider that submits a failed payment again (GoCardless `actions/retry`); Mollie
+    has no such action: a failed debit is collected by a new payment."""
+
+    def retry_payment(self, payment_id: str, *, charge_date: date | None = None) -> Payment: ...
 
 
 def mandate_importer(provider: PaymentProvider | None) -> MandateImporter:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -44,9 +44,11 @@ from crmpay.providers.gocardless_records import (  # noqa: F401  (mappers are pa
     account_check_from,
     bank_account_from,
     customer_from,
+    error_message,
     event_from,
     mandate_from,
     payment_from,
+    validation_message,
     when_of,
 )
 from crmpay.retry import RetryPolicy, attempt_timeouts, waiting_on, with_retries
@@ -136,17 +138,17 @@ class GoCardlessProvider:
         except gc_errors.PermissionsError as exc:
             raise AuthError(f"GoCardless refused {what}: {exc.message}") from None
         except (gc_errors.RateLimitError, gc_errors.GoCardlessInternalError, gc_errors.MalformedResponseError) as exc:
-            raise TemporaryError(f"GoCardless is unavailable for {what}: {_message(exc)}") from None
+            raise TemporaryError(f"GoCardless is unavailable for {what}: {error_message(exc)}") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TemporaryError(f"cannot reach GoCardless for {what}: {type(exc).__name__}") from None
         except gc_errors.ValidationFailedError as exc:
-            raise OperationFailed(f"GoCardless refused {what}: {_validation_message(exc)}") from None
+            raise OperationFailed(f"GoCardless refused {what}: {validation_message(exc)}") from None
         except gc_errors.InvalidApiUsageError as exc:
             if exc.code == 404:
                 raise OperationFailed(f"GoCardless: {what}: not found") from None
-            raise OperationFailed(f"GoCardless refused {what}: {_message(exc)}") from None
+            raise OperationFailed(f"GoCardless refused {what}: {error_message(exc)}") from None
         except gc_errors.ApiError as exc:
-            raise OperationFailed(f"GoCardless refused {what}: {_message(exc)}") from None
+            raise OperationFailed(f"GoCardless refused {what}: {error_message(exc)}") from None
         except gc_errors.GoCardlessProError as exc:  # refused by the SDK before sending
             raise OperationFailed(f"GoCardless: {what}: {exc}") from None
 
@@ -453,6 +455,13 @@ class GoCardlessProvider:
         ).attributes
         return payment_from(raw, self._customer_of(raw))
 
+    def retry_payment(self, payment_id: str, *, charge_date: date | None = None) -> Payment:
+        """A failed payment submitted again (`actions/retry`: at most 3 times); never repeated by us."""
+        params = {"charge_date": charge_date.isoformat()} if charge_date else None
+        call = partial(self._client.payments.retry, payment_id, params=params)
+        raw = self._call(f"retrying payment {payment_id}", call, safe=False).attributes
+        return payment_from(raw, self._customer_of(raw))
+
     def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:
         """Events newer than the cursor `after` (from `event_cursor`), oldest first.
 
@@ -487,12 +496,3 @@ class GoCardlessProvider:
             # gone: older than the retention
             raise EventsExpired(f"event {ident} is no longer kept by GoCardless") from None
         return event_from(raw).created_at, ident
-
-
-def _message(exc: BaseException) -> str:
-    return getattr(exc, "message", None) or str(exc)
-
-
-def _validation_message(exc: gc_errors.ValidationFailedError) -> str:
-    details = [f"{e['field']} {e['message']}" for e in (exc.errors or []) if "field" in e]
-    return "; ".join(details) or _message(exc)

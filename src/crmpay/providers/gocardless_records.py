@@ -168,3 +168,14 @@ def account_check_from(creditor: dict[str, Any]) -> AccountCheck:
         if s.get("scheme") == "sepa_core" and s.get("status", "active") == "active" and s.get("reference")
     ]
     return AccountCheck(creditor["id"], creditor.get("name"), warnings, sepa[0] if sepa else None)
+
+
+def error_message(exc: BaseException) -> str:
+    """What an SDK error says (its `message`, else its text)."""
+    return getattr(exc, "message", None) or str(exc)
+
+
+def validation_message(exc: Any) -> str:
+    """A `ValidationFailedError`'s field errors, one after the other."""
+    details = [f"{e['field']} {e['message']}" for e in (exc.errors or []) if "field" in e]
+    return "; ".join(details) or error_message(exc)

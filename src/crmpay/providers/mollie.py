@@ -128,6 +128,7 @@ class MollieProvider:
         timeout: float | None = None,  # read seconds per attempt; None: retry.attempt_timeouts()
         redirect_url: str | None = None,
         in_progress_policy: RetryPolicy = IN_PROGRESS,
+        webhook_url: str | None = None,
     ) -> None:
         connect, read = attempt_timeouts()
         # requests takes float timeouts; the SDK's annotation says int
@@ -147,6 +148,10 @@ class MollieProvider:
         elif environment != "live":
             raise UsageError(f"mollie: unknown environment {environment!r}")
         self._redirect_url = redirect_url
+        # Mollie refuses an unreachable webhookUrl (localhost) at creation: a payment carries
+        # the receiver's public address (`webhooks.public_url`, docs/webhooks.md), else none
+        # and sync polls.
+        self._webhook_url = webhook_url
         self._mode = "test" if api_key.startswith("test_") else "live"
         self._customer_of_mandate: dict[str, str] = {}
         self._policy = retry_policy or RetryPolicy()
@@ -331,6 +336,8 @@ class MollieProvider:
         }
         if new.metadata:
             data["metadata"] = new.metadata
+        if self._webhook_url:
+            data["webhookUrl"] = self._webhook_url
         raw = self._call(
             "creating a payment",
             lambda: _done(self._client.payments.create(data, idempotency_key=idempotency_key)),
@@ -362,6 +369,8 @@ class MollieProvider:
             data["locale"] = locale_of(new.language)
         if new.metadata:
             data["metadata"] = new.metadata
+        if self._webhook_url:
+            data["webhookUrl"] = self._webhook_url
         raw = dict(
             self._call(
                 "creating a first payment",

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from crmpay.sandbox._http import HttpError, Request, Response, Router
 from crmpay.sandbox.clock import Clock, iso
+from crmpay.sandbox.webhooks import WebhookDelivery
 
 # The services a sandbox starts with, as "module:class" names resolved when a Sandbox is built:
 # the simulators import this module (for `Sandbox`), so this module never imports them.
@@ -106,6 +107,8 @@ class Sandbox:
         self._server = _Server((host, port), _Handler)
         self._server.sandbox = self
         self._thread: threading.Thread | None = None
+        # webhooks to registered receivers, sent by a thread of their own (sandbox/webhooks.py)
+        self.webhooks = WebhookDelivery(lambda: self.url, lambda prefix: self.ids.next(prefix, 12 - len(prefix)))
         self._register_control()
         for service in self._default_services():
             self.add_service(service)
@@ -125,6 +128,7 @@ class Sandbox:
         self._server.serve_forever()
 
     def stop(self) -> None:
+        self.webhooks.stop()
         self._server.shutdown()
         self._server.server_close()
         for service in self.services.values():
@@ -167,6 +171,26 @@ class Sandbox:
         add("DELETE", "/__sandbox/stats", self._delete_stats, service="control")
         add("POST", "/__sandbox/reset", self._post_reset, service="control")
         add("GET", "/__sandbox/credentials", lambda r: Response.json_body(200, self.credentials()), service="control")
+        add("POST", "/__sandbox/webhooks", self._post_webhooks, service="control")
+        add(
+            "GET", "/__sandbox/webhooks", lambda r: Response.json_body(200, self.webhooks.describe()), service="control"
+        )
+        add("DELETE", "/__sandbox/webhooks", self._delete_webhooks, service="control")
+
+    def _post_webhooks(self, request: Request) -> Response:
+        """Register a receiver: `{"provider", "url", "secret", "retry_delays"?}` (the secret is never echoed)."""
+        body = request.json() or {}
+        try:
+            receiver = self.webhooks.register(
+                body.get("provider"), body.get("url"), body.get("secret"), body.get("retry_delays")
+            )
+        except ValueError as exc:
+            return Response.json_body(400, {"error": str(exc)})
+        return Response.json_body(201, {"provider": receiver.provider, "url": receiver.url})
+
+    def _delete_webhooks(self, request: Request) -> Response:
+        self.webhooks.reset()
+        return Response.empty(204)
 
     def _get_clock(self, request: Request) -> Response:
         return Response.json_body(200, {"now": iso(self.clock.now())})
@@ -247,6 +271,7 @@ class Sandbox:
             self._rng = random.Random(0)
             self.clock.reset()
             self.ids.reset()
+            self.webhooks.reset()
             for service in self.services.values():
                 service.reset()
 

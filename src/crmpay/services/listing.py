@@ -3,11 +3,42 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from crmpay.core.errors import UsageError
 from crmpay.core.money import Money
 from crmpay.store import Store, filters
+
+PROVIDERS = ("gocardless", "mollie", "none")  # none: kept in the store only (a CSV import)
+
+
+def payment_statuses() -> list[str]:
+    """Every status a payment can have in the store: crmpay's states, then the providers'."""
+    from crmpay.core.models import PaymentState
+    from crmpay.providers.gocardless_records import PAYMENT_STATES
+
+    mollie = ("open", "pending", "authorized", "paid", "canceled", "expired", "failed")
+    return list(dict.fromkeys([*PaymentState, *PAYMENT_STATES, *mollie]))
+
+
+def check_filter(value: str | None, valid: list[str] | tuple[str, ...], option: str) -> str | None:
+    """`value` normalised (case, `-` for `_`) when it is one of `valid`; UsageError (exit 2)
+    listing them otherwise: an unknown value would match nothing and look like "none"."""
+    if value is None:
+        return None
+    key = value.strip().lower().replace("-", "_")
+    if key not in valid:
+        raise UsageError(f"{option} {value!r} is not one of: {', '.join(valid)}")
+    return key
+
+
+def store_present(database: Path) -> bool:
+    """Whether a store exists at `database`, or existed (its marker is there): opening it
+    then says what became of it rather than creating an empty one."""
+    from crmpay.store.marker import marker_path
+
+    return database.exists() or marker_path(database).exists()
 
 
 def list_customers(
@@ -19,6 +50,9 @@ def list_customers(
     limit: int | None = None,
     ident: str | None = None,
 ) -> list[dict[str, Any]]:
+    provider = check_filter(provider, PROVIDERS, "--provider")
+    if ident is not None and not ident.strip():
+        return []  # an empty id is no customer's
     where, args = filters(
         ("provider = ?", provider),
         ("email = ? COLLATE NOCASE", customer),
@@ -56,7 +90,10 @@ def list_payments(
 ) -> list[dict[str, Any]]:
     """Payments, newest first; `status` is a provider's status (`paid_out`) or crmpay's state
     (`paid`, `charged_back`, `failed`: a late failure too), in any case, `-` or `_`."""
-    status = status.strip().lower().replace("-", "_") if status else None
+    provider = check_filter(provider, PROVIDERS, "--provider")
+    status = check_filter(status, payment_statuses(), "--status")
+    if ident is not None and not ident.strip():
+        return []  # an empty id is no payment's
     sql = (
         "SELECT p.provider, p.provider_id, p.amount_minor, p.currency, p.status, p.state,"
         " p.charge_date, p.description, p.mandate_id, p.customer_id, p.invoice_number,"

@@ -11,6 +11,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,11 @@ def filters(*conditions: tuple[str, Any], limit: int | None = None, order: str =
         sql += f" ORDER BY {order}"
     if limit is not None:
         sql += " LIMIT ?"
-        args.append(limit)
+        args.append(min(limit, _SQLITE_MAX_INT))  # a limit past SQLite's integers means all
     return sql, args
+
+
+_SQLITE_MAX_INT = 2**63 - 1
 
 
 _MIGRATIONS_TABLE = """
@@ -43,6 +47,45 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at TEXT NOT NULL
 )
 """
+
+
+def _check_file(path: Path, known: object) -> bool:
+    """Whether a store exists at `path` (non-empty); StoreError when the marker says one
+    existed and it is missing or empty, or when it cannot be read and written."""
+    from crmpay.store import marker
+
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = -1
+    except OSError as exc:
+        raise StoreError(f"cannot read the store {path}: {exc.strerror}") from None
+    if isinstance(known, marker.Identity) and size <= 0:
+        raise marker.refuse_missing(path, known, "missing" if size < 0 else "empty (0 bytes)")
+    if size >= 0 and not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(
+            f"the store {path} is read-only or unreadable (permission denied)",
+            hint="give your user read and write access to it (chmod u+rw)",
+        )
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StoreError(
+            f"the folder {path.parent} of the store is read-only (permission denied)",
+            hint="SQLite writes its journal beside the store: give your user write access to the folder",
+        )
+    return size > 0
+
+
+@cache
+def _expected_tables() -> frozenset[str]:
+    """The tables the migrations create, read from a scratch in-memory database."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        db.execute(_MIGRATIONS_TABLE)
+        for _, step in MIGRATIONS:
+            step(db)
+        return frozenset(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+    finally:
+        db.close()
 
 
 class Store:
@@ -54,22 +97,42 @@ class Store:
     def open(cls, path: Path, *, migrate: bool = True, upto: int | None = None) -> Store:
         """Open (creating if needed) the database at `path` and bring it to head.
 
-        `upto` stops after that many migrations (tests build old databases with it).
+        `upto` stops after that many migrations (tests build old databases with it). A
+        store that the marker beside it says existed, and that is missing, empty or
+        another database, is refused (`crmpay.store.marker`).
         """
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from crmpay.store import marker
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder {path.parent}: {exc.strerror}") from None
+        known = marker.read_marker(path)
+        existed = _check_file(path, known)
         old_umask = os.umask(0o077)  # the -wal and -shm files get 0600 too
         try:
             if not path.exists():
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+                try:
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+                except OSError as exc:
+                    raise StoreError(f"cannot create the store {path}: {exc.strerror}") from None
             try:
                 db = sqlite3.connect(path, isolation_level=None, timeout=30)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open the store {path}: {exc}") from None
             store = cls(db, path)
             try:
+                if existed:
+                    store._check_is_ours()  # before WAL mode changes the file's header
                 store._configure()
                 if migrate:
                     store.migrate(upto=upto)
+                    with store.transaction():
+                        identity = marker.settle(path, db, known)
+                    if known is None:
+                        marker.write_marker(path, identity)
+                    if existed and upto is None:
+                        store._check_tables()
             except sqlite3.DatabaseError as exc:
                 db.close()
                 raise StoreError(
@@ -82,6 +145,25 @@ class Store:
             return store
         finally:
             os.umask(old_umask)
+
+    def _check_is_ours(self) -> None:
+        """A database with tables but no migration record is another program's."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "schema_migrations" not in tables:
+            raise StoreError(
+                f"{self.path} is an SQLite database, but not a crmpay store (tables: {', '.join(sorted(tables)[:5])})",
+                hint="restore the store from a backup or move this file aside; nothing was changed",
+            )
+
+    def _check_tables(self) -> None:
+        """Every table the migrations create is there (a damaged store is refused whole)."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = sorted(_expected_tables() - tables)
+        if missing:
+            raise StoreError(
+                f"the store {self.path} is damaged: table {', '.join(missing)} is missing",
+                hint="restore it from a backup; nothing was changed",
+            )
 
     def _configure(self) -> None:
         self.db.row_factory = sqlite3.Row

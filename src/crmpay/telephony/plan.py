@@ -18,7 +18,7 @@ from typing import Any
 
 from crmpay.telephony.calls import Call
 from crmpay.telephony.matching import Match, PhoneIndex, ref_id
-from crmpay.telephony.rules import CallRules
+from crmpay.telephony.rules import CallRules, render_template
 
 ORDER = ("Accounts", "Leads", "Contacts", "Deals", "Tasks", "Calls")
 KEYED = ("Deals", "Tasks", "Calls")  # carry the call's identity: found again, never written twice
@@ -285,7 +285,7 @@ class Planner:
     def _task(self, step: CallStep, call: Call, who: Match | None, account: Match | None) -> None:
         number = call.customer or ""
         data: dict[str, Any] = {
-            "Subject": self.rules.task_subject.replace("{number}", number),
+            "Subject": render_template(self.rules.task_subject, number=number),
             "Due_Date": (call.started_at.date() + timedelta(days=self.rules.task_due_days)).isoformat(),
             "Status": "Not Started",
             "Priority": self.rules.task_priority,

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
 from crmpay.config import check_section_with
 from crmpay.core.errors import ConfigError
@@ -30,6 +30,33 @@ class Line(BaseModel):
     stage: str | None = None
 
 
+TEMPLATE_FIELDS = ("number",)
+
+
+def check_template(text: str, fields: tuple[str, ...]) -> None:
+    """A `{field}` template whose fields are all in `fields` (`{{` and `}}` are braces), or
+    ValueError saying what is wrong."""
+    import string
+
+    allowed = ", ".join("{" + f + "}" for f in fields)
+    if len(text) > 255:
+        raise ValueError(f"is {len(text)} characters long (at most 255)")
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a valid template ({exc}); use {allowed}, and {{{{ }}}} for braces") from None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in fields or spec or conversion:
+            raise ValueError(f"{text!r}: unknown field {{{name}}}; the fields are {allowed}")
+
+
+def render_template(text: str, **values: str) -> str:
+    """A template checked by `check_template`, filled."""
+    return text.format_map(values)
+
+
 class CallRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,24 +64,50 @@ class CallRules(BaseModel):
     timezone: str = "Europe/Paris"
     default_owner: str | None = None
     ignore_numbers: list[str] = []
-    create_account: bool = False
+    create_account: StrictBool = False
     account_owner: OwnerChoice = "line_manager"
-    create_contact: bool = True
+    create_contact: StrictBool = True
     contact_owner: OwnerChoice = "line_manager"
-    create_lead_on_first_contact: bool = False
+    create_lead_on_first_contact: StrictBool = False
     lead_status: str | None = None
     deal_policy: DealPolicy = "never"
     pipeline: str | None = None
     stage: str | None = None
-    missed_call_task: bool = True
+    missed_call_task: StrictBool = True
     task_subject: str = "Missed call from {number}"
     task_due_days: int = 1
     task_priority: Literal["Highest", "High", "Normal", "Low", "Lowest"] = "High"
-    create_call_records: bool = True
+    create_call_records: StrictBool = True
     call_duration_format: Literal["mm:ss", "hh:mm", "hh:mm:ss", "seconds", "minutes"] = "mm:ss"
     csv_columns: dict[str, str] = {}
     lines: list[Line] = []
     phone_search_up_to: int = Field(8, ge=0, le=100)  # callers searched one by one; more: read whole modules
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. Europe/Paris)") from None
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a country code phone numbers know (e.g. FR, DE, GB)")
+        return value.upper()
+
+    @field_validator("task_subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        check_template(value, TEMPLATE_FIELDS)
+        return value
 
     @field_validator("task_due_days")
     @classmethod
@@ -143,7 +196,13 @@ def load_rules_file(path: Path) -> CallRules:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise ConfigError(f"--rules {path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"--rules {path}: is a directory, not a rules file") from None
+    except OSError as exc:
+        raise ConfigError(f"--rules {path}: cannot read it ({exc.strerror})") from None
+    except RecursionError:
+        raise ConfigError(f"--rules {path}: nested too deeply to be call rules") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     raw = raw.get("calls", raw)

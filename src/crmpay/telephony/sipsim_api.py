@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from crmpay.core.errors import AuthError, OperationFailed
+from crmpay.core.validation import call_duration
 from crmpay.retry import RetryPolicy, send_with_retries
 from crmpay.telephony.calls import Call
 from crmpay.telephony.sources import LineProblem, Parsed, Sides
@@ -133,7 +134,7 @@ def read_api_calls(
             started = datetime.fromisoformat(str(item["start_time"]).replace("Z", "+00:00"))
             if started.tzinfo is None:
                 raise ValueError("start_time has no offset")
-            duration = int(item.get("duration") or 0)
+            duration = call_duration(item.get("duration"))
             identity = str(item["id"])
             kind = str(item.get("type") or item.get("direction") or "").casefold()
         except (KeyError, ValueError, TypeError) as exc:

@@ -15,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crmpay.core.errors import UsageError
-from crmpay.csvfiles import CsvTable, detect_encoding
+from crmpay.core.validation import call_duration
+from crmpay.csvfiles import CsvTable, detect_encoding, read_cells
 from crmpay.telephony.calls import Call, stable_identity
 from crmpay.telephony.phones import to_e164
 
@@ -115,7 +116,7 @@ def _asterisk(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
     out = Parsed()
     with path.open(encoding=detect_encoding(path), newline="") as fh:
         reader = csv.reader(fh)
-        for cells in reader:
+        for cells in read_cells(reader, path):
             number = reader.line_num
             if not any(c.strip() for c in cells):
                 continue
@@ -125,7 +126,7 @@ def _asterisk(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
             row = dict(zip(ASTERISK_COLUMNS, cells, strict=False))  # the last two columns are optional
             try:
                 started = datetime.strptime(row["start"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
-                billsec = int(row["billsec"] or 0)
+                billsec = call_duration(row["billsec"])
             except ValueError as exc:
                 out.problems.append(LineProblem(number, f"unreadable start or billsec: {exc}"))
                 continue
@@ -163,6 +164,9 @@ def _sipsim_json(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
             except ValueError as exc:
                 out.problems.append(LineProblem(number, f"not a JSON object: {exc}"))
                 continue
+            except RecursionError:
+                out.problems.append(LineProblem(number, "JSON nested too deeply"))
+                continue
             kind = str(event.get("event", ""))
             if kind.endswith("_start") and event.get("pbx_id") and event.get("time"):
                 try:  # when it began ringing: the end event's duration leaves the ringing out
@@ -175,7 +179,7 @@ def _sipsim_json(path: Path, tz: ZoneInfo, sides: Sides) -> Parsed:
             direction = "inbound" if kind.startswith("incoming") else "outbound"
             try:
                 ended = local_time(str(event["time"]), tz)
-                duration = int(event.get("duration") or 0)
+                duration = call_duration(event.get("duration"))
                 pbx_id = str(event["pbx_id"])
             except (KeyError, ValueError, TypeError) as exc:
                 out.problems.append(LineProblem(number, f"missing or unreadable field: {exc}"))
@@ -227,7 +231,7 @@ def _sipsim_csv(path: Path, tz: ZoneInfo, sides: Sides, mapping: dict[str, str])
         v = row.values
         try:
             started = local_time(v["start_time"], tz)
-            duration = int(float(v.get("duration") or 0))
+            duration = call_duration(v.get("duration"))
         except ValueError as exc:
             out.problems.append(LineProblem(row.line, f"unreadable start_time or duration: {exc}"))
             continue

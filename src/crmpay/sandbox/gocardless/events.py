@@ -61,6 +61,8 @@ class _Events(_Listing, _Schedule):
         event["id"] = self._new_id("events")
         event["created_at"] = self._now()
         self._store("events", event)
+        if self.sandbox.webhooks.wants("gocardless"):  # sent later, by the delivery thread
+            self.sandbox.webhooks.gocardless_event(self._render_event(event))
 
     def _render_event(self, event: dict[str, Any]) -> dict[str, Any]:
         subject = event["links"].get(EVENT_SUBJECT.get(event["resource_type"], ""))

@@ -58,6 +58,7 @@ class _Chargebacks(_Payments):
         )
         payment["amountChargedBack"] = {"currency": currency, "value": _major(already + taken, cents)}
         payment["_links"]["chargebacks"] = self._link(f"payments/{pid}/chargebacks")
+        self._notify(payment)  # Mollie calls the payment's webhook when a chargeback is received
         return self._store("chargebacks", chargeback, pid)
 
     def control_chargeback(self, request: Request) -> Response:

@@ -170,6 +170,13 @@ class _Payments(_Mandates):
             payment["amountRefunded"] = {"value": _major(0, exponent(currency)), "currency": currency}
             payment["amountRemaining"] = dict(payment["amount"])
         self.live.pop(payment["id"], None)
+        self._notify(payment)
+
+    def _notify(self, payment: dict[str, Any]) -> None:
+        """A payment created with a webhookUrl changed: its id goes to the registered receiver
+        (sent later, by the delivery thread: sandbox/webhooks.py)."""
+        if payment.get("webhookUrl"):
+            self.sandbox.webhooks.mollie_payment(payment["id"])
 
     def _pay(self, payment: dict[str, Any], form: dict[str, str]) -> None:
         """The customer pays an open payment; a first payment leaves a valid mandate behind."""

@@ -401,7 +401,10 @@ def read_source(
             raise UsageError("--from sipsim needs --since", hint="e.g. --since 2026-11-01T00:00:00+01:00")
         from crmpay.telephony.sipsim_api import open_sipsim, read_api_calls
 
-        start, end = _when(since, tz or rules.timezone), _when(until, tz or rules.timezone) if until else None
+        zone_name = tz or rules.timezone
+        start, end = _when(since, zone_name, "--since"), _when(until, zone_name, "--until") if until else None
+        if end is not None and end <= start:
+            raise UsageError(f"--until {until!r} is not after --since {since!r}")
         return read_api_calls(open_sipsim(config), start, end, region=rules.default_region, lines=lines)
     if since or until:
         raise UsageError("--since and --until go with --from sipsim")
@@ -409,6 +412,8 @@ def read_source(
         raise UsageError("give a call FILE with --format, or --from sipsim --since …")
     if fmt is None:
         raise UsageError("--format is required with a file", hint=f"choose one of {', '.join(FORMATS)}")
+    if file.is_dir():
+        raise UsageError(f"{file}: is a directory; give the call file inside it")
     if not file.is_file():
         raise UsageError(f"{file}: no such file")
     return read_calls(
@@ -416,13 +421,18 @@ def read_source(
     )
 
 
-def _when(text: str, tz: str) -> Any:
+def _when(text: str, tz: str, option: str) -> Any:
     from crmpay.telephony.sources import local_time, zone
 
     try:
         return local_time(text, zone(tz))
     except ValueError:
-        raise UsageError(f"not a date-time: {text!r}", hint="use ISO 8601, e.g. 2026-11-01T08:00:00+01:00") from None
+        raise UsageError(
+            f"{option} {text!r} is not a date-time", hint="use ISO 8601, e.g. 2026-11-01T08:00:00+01:00"
+        ) from None
+
+
+CALL_STATUSES = ("done", "failed", "ignored")
 
 
 def list_calls(store: Store, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
@@ -431,6 +441,8 @@ def list_calls(store: Store, *, status: str | None = None, limit: int | None = N
         " crm_call_id, error, line_number, crm_records FROM calls"
     )
     args: list[Any] = []
+    if status is not None and status not in CALL_STATUSES:
+        raise UsageError(f"--status {status!r} is not one of: {', '.join(CALL_STATUSES)}")
     if status:
         sql += " WHERE status = ?"
         args.append(status)

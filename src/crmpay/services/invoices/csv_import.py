@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmpay.core.errors import UsageError
 from crmpay.core.invoice import InvoiceLine
@@ -19,6 +19,9 @@ from crmpay.csvfiles import CsvTable
 from crmpay.services.invoices.ledger import create_invoice
 from crmpay.services.mandates.csv_check import Problem, parse_date
 from crmpay.store import Store
+
+if TYPE_CHECKING:
+    from crmpay.config import SellerSettings
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "invoice_ref": ("reference", "ref", "numero", "numero_facture", "reference_facture", "invoice"),
@@ -63,7 +66,9 @@ class InvoiceImport:
         }
 
 
-def import_invoices(store: Store, path: Path, *, prefix: str, dry_run: bool = False) -> InvoiceImport:
+def import_invoices(
+    store: Store, path: Path, *, prefix: str, dry_run: bool = False, seller: SellerSettings | None = None
+) -> InvoiceImport:
     table = CsvTable(path, ALIASES)
     table.require(*REQUIRED)
     result = InvoiceImport(str(path))
@@ -89,10 +94,12 @@ def import_invoices(store: Store, path: Path, *, prefix: str, dry_run: bool = Fa
     if result.problems:
         return result  # all or nothing: the caller reports and exits 2
     known = {r[0] for r in store.db.execute("SELECT source_ref FROM invoices WHERE source = 'csv'")}
-    # all invoices of the file, or none; a dry run numbers them as the import would, then
-    # rolls everything back
+    # numbers follow dates: the invoices are numbered in the order of their issue dates
+    # (file order among the same date); all invoices of the file, or none; a dry run
+    # numbers them as the import would, then rolls everything back
+    ordered = sorted(drafts.items(), key=lambda item: parse_date(item[1].header["issue_date"]))
     with store.transaction(rollback=dry_run):
-        for ref, draft in drafts.items():
+        for ref, draft in ordered:
             if ref in known:
                 result.already_imported.append(ref)
                 continue
@@ -107,6 +114,7 @@ def import_invoices(store: Store, path: Path, *, prefix: str, dry_run: bool = Fa
                 lines=draft.lines,
                 issue_date=parse_date(h["issue_date"]),
                 due_date=parse_date(h["due_date"]),
+                seller=seller,
             )
             store.db.execute(
                 "UPDATE invoices SET source = 'csv', source_ref = ? WHERE number = ?", (ref, invoice.number)

@@ -176,30 +176,42 @@ class InvoiceSender(MandateChoice, ScheduledDebits):
         return result
 
     def _unsent_email(self, invoice: Invoice) -> SendResult | None:
+        """The last attempt, when its debit (created or scheduled) or link is done but its
+        email is not: a rerun sends that email, with the facts journaled at the time."""
         rows = self.attempts(invoice.number)
-        if not rows or rows[-1]["status"] != "succeeded":
+        if not rows or rows[-1]["status"] not in ("succeeded", "scheduled"):
             return None
         last = rows[-1]
         sent = intents.get(self.store, intent_key(self.profile, invoice.number, last["attempt"], "email"))
         if sent is not None and sent["status"] == "succeeded":
             return None
-        total = invoice.totals.incl_vat
+        journal = json.loads(last["request"] or "{}")
+        amount = (
+            Money.from_minor(int(journal["amount_minor"]), journal["currency"])
+            if "amount_minor" in journal
+            else remaining(invoice)
+        )
         result = SendResult(
             invoice.number,
             last["kind"],
             last["provider"],
             last["attempt"],
             False,
-            total.decimal_string(),
-            total.currency,
+            amount.decimal_string(),
+            amount.currency,
         )
         if last["kind"] == "payment":
-            row = self.store.db.execute(
-                "SELECT mandate_id, charge_date FROM payments WHERE provider = ? AND provider_id = ?",
-                (last["provider"], last["result_id"]),
-            ).fetchone()
+            mandate = self._mandate_row(last["provider"], journal.get("mandate") or "")
+            result.mandate_id = journal.get("mandate")
+            result.mandate_reference = (mandate["reference"] if mandate else None) or result.mandate_id
+            result.creditor_id = self._creditor(last["provider"])
             result.payment_id = last["result_id"]
-            result.mandate_id, result.charge_date = (row["mandate_id"], row["charge_date"]) if row else (None, None)
+            made = self.store.db.execute(
+                "SELECT charge_date FROM payments WHERE provider = ? AND provider_id = ?",
+                (last["provider"], result.payment_id),
+            ).fetchone()
+            result.charge_date = (made["charge_date"] if made else None) or journal.get("charge_date")
+            result.scheduled_for = journal.get("create_on") if last["status"] == "scheduled" else None
         else:
             row = self.store.db.execute(
                 "SELECT url, expires_at FROM setup_links WHERE provider = ? AND provider_id = ?",

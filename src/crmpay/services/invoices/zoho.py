@@ -1,8 +1,9 @@
 """Invoices that live in Zoho CRM (the Invoices module): fetched to send, status written back.
 
-A Zoho line has a quantity, a list price, a discount and a tax amount; crmpay keeps the
-net unit price (discount spread over the quantity) and the VAT rate the tax amount
-implies, so its totals are Zoho's.
+A Zoho line has a quantity, a list price, a discount, a tax amount and its taxes
+(`Line_Tax`: name, percentage, value); crmpay keeps the net unit price (discount spread
+over the quantity) and the VAT rate of the line's tax percentage. A line without
+`Line_Tax` gets the usual rate nearest to tax ÷ net (never 20.12 % for a rounded tax).
 """
 
 from __future__ import annotations
@@ -28,6 +29,27 @@ def _plain(value: Decimal) -> Decimal:
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
+# VAT rates in use (France 20 / 10 / 5.5 / 2.1, Japan 10 / 8, other EU standard rates)
+USUAL_RATES = tuple(
+    Decimal(r) for r in "0 2.1 3 4 5 5.5 6 7 8 8.5 9 10 12 13 13.5 14 15 16 17 19 20 21 22 23 24 25 25.5 27".split()
+)
+
+
+def line_rate(item: dict[str, Any], net: Decimal) -> Decimal:
+    """The VAT rate of a Zoho line: its taxes' percentages, else the usual rate nearest to
+    tax ÷ net (a tax rounded to the cent would give 20.12 % on a small line)."""
+    taxes = item.get("Line_Tax") or []
+    if isinstance(taxes, list) and any(isinstance(t, dict) and t.get("percentage") is not None for t in taxes):
+        return sum((_decimal(t.get("percentage")) for t in taxes if isinstance(t, dict)), Decimal(0))
+    if not net:
+        return Decimal(0)
+    implied = _decimal(item.get("Tax")) * 100 / net
+    nearest = min(USUAL_RATES, key=lambda r: abs(r - implied))
+    if abs(nearest - implied) <= Decimal("0.5"):
+        return nearest
+    return implied.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
 def fetch_invoice(store: Store, crm: Any, number: str, *, today: date) -> Invoice:
     """Copy the Zoho invoice `number` into the store (kept under its Zoho number)."""
     hits = crm.search("Invoices", "Invoice_Number", number)
@@ -42,7 +64,7 @@ def fetch_invoice(store: Store, crm: Any, number: str, *, today: date) -> Invoic
     for item in record.get("Invoiced_Items") or []:
         quantity = _decimal(item.get("Quantity") or 1)
         net = quantity * _decimal(item.get("List_Price")) - _decimal(item.get("Discount"))
-        rate = (_decimal(item.get("Tax")) * 100 / net).quantize(Decimal("0.01"), ROUND_HALF_UP) if net else Decimal(0)
+        rate = line_rate(item, net)
         product = item.get("Product_Name") or {}
         description = item.get("Description") or product.get("name") or record.get("Subject") or number
         lines.append(InvoiceLine(description, quantity, net / quantity, _plain(rate)))

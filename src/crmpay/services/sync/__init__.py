@@ -81,7 +81,7 @@ def _chunks(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
 Progress = Callable[[str, str, int], None]  # (provider, resource, fetched so far)
 
 
-class _Writer:
+class StoreWriter:
     """Upserts in batches, each batch one transaction (rolled back on a dry run)."""
 
     def __init__(self, store: Store, report: ProviderReport, dry_run: bool, progress: Progress | None = None) -> None:
@@ -192,6 +192,51 @@ def _unprocessed(store: Store, events: list[ProviderEvent]) -> list[ProviderEven
 
 
 # -- GoCardless: events ---------------------------------------------------------------------------
+# The per-event path, shared by `crmpay sync` (incremental) and the webhook receiver
+# (services/webhooks): events not yet in processed_events name payments and mandates, each
+# read once at GoCardless (never trusted from the event) and upserted through the writer,
+# whose hook moves invoices; the events are recorded as processed in the same transaction.
+def unprocessed_events(store: Store, events: list[ProviderEvent]) -> list[ProviderEvent]:
+    return _unprocessed(store, events) if events else []
+
+
+def fetch_event_objects(provider: Any, events: Iterable[ProviderEvent]) -> list[Any]:
+    """The mandates, then the payments, the events name: each read once, as it is now."""
+    changed: dict[str, list[str]] = {"payments": [], "mandates": []}
+    for event in events:
+        ids = changed.get(event.resource_type)
+        if ids is not None and event.resource_id and event.resource_id not in ids:
+            ids.append(event.resource_id)
+    objects: list[Any] = [provider.get_mandate(i) for i in changed["mandates"]]
+    objects += [provider.get_payment(i) for i in changed["payments"]]
+    return objects
+
+
+def commit_events(
+    store: Store,
+    writer: StoreWriter,
+    events: list[ProviderEvent],
+    objects: list[Any],
+    *,
+    dry_run: bool = False,
+    cursor: str | None = None,
+    then: Callable[[], None] | None = None,
+) -> None:
+    """One transaction: upsert `objects`, record `events` as processed, move the events
+    cursor when one is given (sync does; the webhook receiver does not: events arrive out of
+    order, so only sync knows none is missing before it), and run `then`."""
+    with store.transaction(rollback=dry_run):
+        writer.many(objects)
+        store.db.executemany(
+            "INSERT OR IGNORE INTO processed_events (provider, event_id, processed_at) VALUES (?, ?, ?)",
+            [(e.provider, e.id, now_iso()) for e in events],
+        )
+        if cursor is not None:
+            _set_cursor(store, "gocardless", "events", cursor)
+        if then is not None:
+            then()
+
+
 def _sync_gocardless(
     store: Store, provider: Any, full: bool, dry_run: bool, progress: Progress | None = None
 ) -> ProviderReport:
@@ -199,7 +244,7 @@ def _sync_gocardless(
     events = None if full or not cursor else _events_after(provider, cursor)
     if events is None:
         report = ProviderReport("gocardless", "full")
-        writer = _Writer(store, report, dry_run, progress)
+        writer = StoreWriter(store, report, dry_run, progress)
         latest = provider.latest_event_cursor()  # taken first: what changes while we list is replayed
         writer.write(
             provider.iter_all(),  # customers, bank accounts, mandates, then payments
@@ -207,23 +252,11 @@ def _sync_gocardless(
         )
         return report
     report = ProviderReport("gocardless", "incremental")
-    writer = _Writer(store, report, dry_run, progress)
+    writer = StoreWriter(store, report, dry_run, progress)
     for chunk in _chunks(events):
         fresh = _unprocessed(store, chunk)
-        changed: dict[str, list[str]] = {"payments": [], "mandates": []}
-        for event in fresh:
-            ids = changed.get(event.resource_type)
-            if ids is not None and event.resource_id and event.resource_id not in ids:
-                ids.append(event.resource_id)
-        objects = [provider.get_mandate(i) for i in changed["mandates"]]
-        objects += [provider.get_payment(i) for i in changed["payments"]]
-        with store.transaction(rollback=dry_run):
-            writer.many(objects)
-            store.db.executemany(
-                "INSERT OR IGNORE INTO processed_events (provider, event_id, processed_at) VALUES (?, ?, ?)",
-                [("gocardless", e.id, now_iso()) for e in fresh],
-            )
-            _set_cursor(store, "gocardless", "events", chunk[-1].cursor)
+        objects = fetch_event_objects(provider, fresh)
+        commit_events(store, writer, fresh, objects, dry_run=dry_run, cursor=chunk[-1].cursor)
         report.events += len(fresh)
     # Customers and bank accounts have no creation events: walk them newest first.
     writer.write(until_known(store, "customers", "gocardless", provider.iter_customers()))
@@ -237,7 +270,7 @@ def _sync_mollie(
 ) -> ProviderReport:
     first = full or get_cursor(store, "mollie", "complete") is None
     report = ProviderReport("mollie", "full" if first else "incremental")
-    mollie.sync(store, provider, _Writer(store, report, dry_run, progress), first=first, dry_run=dry_run)
+    mollie.sync(store, provider, StoreWriter(store, report, dry_run, progress), first=first, dry_run=dry_run)
     return report
 
 

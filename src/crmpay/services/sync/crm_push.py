@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,16 +84,26 @@ SOURCES = {
 }
 
 
-def _changed(store: Store, resource: str, module: str) -> Iterator[tuple[Any, dict[str, Any], str]]:
-    """(row, CRM record, hash) for every object whose record differs from its last push."""
+def _changed(
+    store: Store, resource: str, module: str, only: Collection[tuple[str, str]] | None = None
+) -> Iterator[tuple[Any, dict[str, Any], str]]:
+    """(row, CRM record, hash) for every object whose record differs from its last push;
+    with `only`, among those (provider, id) keys alone (the webhook receiver's few)."""
     sql, build, kind = SOURCES[resource]
     alias = sql.split(" FROM ")[1].split()[1]
+    where, args = "", []
+    if only is not None:
+        if not only:
+            return
+        where = f" WHERE ({alias}.provider, {alias}.provider_id) IN (VALUES {','.join(['(?, ?)'] * len(only))})"
+        args = [part for key in sorted(only) for part in key]
     query = (
         f"{sql} LEFT JOIN crm_links l ON l.kind = ? AND l.crm_module = ? AND"
-        f" l.local_key = {alias}.provider || ':' || {alias}.provider_id"
+        f" l.local_key = {alias}.provider || ':' || {alias}.provider_id{where}"
         f" ORDER BY {alias}.provider, {alias}.provider_id"
     )
-    for row in store.db.execute(query.replace("SELECT ", "SELECT l.pushed_hash AS pushed_hash, ", 1), (kind, module)):
+    select = query.replace("SELECT ", "SELECT l.pushed_hash AS pushed_hash, ", 1)
+    for row in store.db.execute(select, (kind, module, *args)):
         record = build(row)
         if record is None:
             continue
@@ -102,7 +112,16 @@ def _changed(store: Store, resource: str, module: str) -> Iterator[tuple[Any, di
             yield row, record, digest
 
 
-def push(store: Store, crm: Any, mapping: Any, *, dry_run: bool = False) -> PushReport:
+def push(
+    store: Store,
+    crm: Any,
+    mapping: Any,
+    *,
+    dry_run: bool = False,
+    only: Mapping[str, Collection[tuple[str, str]]] | None = None,
+) -> PushReport:
+    """Push what changed since its last push; `only` limits each resource to those
+    (provider, id) keys (a resource it leaves out is not pushed)."""
     report = PushReport()
     plan = (
         ("customers", mapping.contacts_module, ["Email"]),
@@ -111,12 +130,13 @@ def push(store: Store, crm: Any, mapping: Any, *, dry_run: bool = False) -> Push
     )
     for resource, module, keys in plan:
         kind = SOURCES[resource][2]
+        keys_only = None if only is None else only.get(resource, ())
         batch: list[tuple[Any, dict[str, Any], str]] = []
         if dry_run:
-            for row, _, _ in _changed(store, resource, module):
+            for row, _, _ in _changed(store, resource, module, keys_only):
                 report.count(report.pushed, row["provider"], resource)
             continue
-        for item in _changed(store, resource, module):
+        for item in _changed(store, resource, module, keys_only):
             batch.append(item)
             if len(batch) == CHUNK:
                 _send(store, crm, module, keys, kind, resource, batch, report)
