@@ -296,3 +296,26 @@ def test_no_keyring_backend_exits_4_naming_the_variables(crmpay_env, smtp_server
     via_env = crmpay_env.run("status", "--json", env={**env, "CRMPAY_MOLLIE_API_KEY": "test_k"})
     assert json.loads(via_env.stdout)["keyring"] == "unavailable"
     assert {s["service"]: s for s in via_env.json()["services"]}["mollie"]["source"] == "environment"
+
+
+def test_a_commands_help_has_no_completion_options_and_no_bool_type_on_flags(crmpay_env):
+    shown = crmpay_env.run("sync", "--help")
+    assert shown.code == 0
+    assert "--install-completion" not in shown.stdout
+    [json_line] = [line for line in shown.stdout.splitlines() if "--json" in line]
+    assert "<bool>" not in json_line
+
+
+def test_help_piped_into_head_is_not_an_error(crmpay_env):
+    import subprocess
+    import sys
+
+    piped = subprocess.run(
+        f"{sys.executable} -m crmpay invoice create --help | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=crmpay_env.environ,
+        timeout=60,
+    )
+    assert "BrokenPipe" not in piped.stderr and "internal error" not in piped.stderr

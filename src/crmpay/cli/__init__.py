@@ -21,11 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "disconnect": ("crmpay.cli.disconnect", "Remove a service's secrets and settings from a profile."),
     "status": ("crmpay.cli.status", "Show which services are connected, and from where."),
     "config": ("crmpay.cli.config_cmd", "Show or change the configuration file."),
-    "sync": ("crmpay.cli.sync", "Sync providers into the store (the CRM push comes next)."),
+    "sync": ("crmpay.cli.sync", "Sync providers into the store, then push the changes to the CRM."),
     "customers": ("crmpay.cli.customers", "List and show customers in the store."),
     "mandates": ("crmpay.cli.mandates", "Import, list and show direct-debit mandates."),
     "invoice": ("crmpay.cli.invoice", "Create, render and list invoices."),
-    "payment": ("crmpay.cli.payment", "Record manual payments."),
+    "payment": ("crmpay.cli.payment", "Cancel a direct debit, or record a manual payment."),
     "payments": ("crmpay.cli.payments", "List and show payments in the store."),
     "subscriptions": ("crmpay.cli.subscriptions", "Recurring invoices: create, list, reprice, pause, cancel."),
     "billing": ("crmpay.cli.billing", "Issue and collect what subscriptions have come due (cron, daily)."),
@@ -70,8 +70,10 @@ class LazyGroup(TyperGroup):
             single = typer.Typer()
             single.command(name=name)(target)
             target = single
+        target._add_completion = False  # completion belongs to `crmpay` itself, not each command
         command = typer.main.get_command(target)
         command.name = name
+        _quiet_flags(command)
         return command
 
     def invoke(self, ctx: Any) -> Any:
@@ -99,6 +101,15 @@ class LazyGroup(TyperGroup):
                 hint="run again with --verbose for the traceback",
             )
             ctx.exit(1)
+
+
+def _quiet_flags(command: Any) -> None:
+    """A flag takes no value: its help shows no `<bool>` type (typer's default)."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _quiet_flags(sub)
 
 
 def _verbose(ctx: typer.Context) -> bool:
@@ -168,4 +179,10 @@ def root(
 
 
 def main() -> None:
-    app(prog_name="crmpay")
+    try:
+        app(prog_name="crmpay")
+    except BrokenPipeError:  # `crmpay … | head` closed the pipe: not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
