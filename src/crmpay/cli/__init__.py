@@ -184,5 +184,4 @@ def main() -> None:
     except BrokenPipeError:  # `crmpay … | head` closed the pipe: not an error of ours
         import os
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit flush goes nowhere
