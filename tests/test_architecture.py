@@ -28,7 +28,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # importer -> the only crmpay modules it may import
     "crmpay.core": ("crmpay.core",),
     "crmpay.sandbox": ("crmpay.sandbox", "crmpay.core"),
-    "crmpay.config": ("crmpay.core", "crmpay.paths"),  # telephony registers the check of [calls]
+    "crmpay.config": ("crmpay.config", "crmpay.core", "crmpay.paths"),  # telephony registers the check of [calls]
 }
 _BELOW_SERVICES = (
     "crmpay.store",
