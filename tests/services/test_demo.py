@@ -41,6 +41,12 @@ def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env)
     calls = summary["calls"]
     assert calls["calls_read"] == 4 and calls["ignored"] == 1 and calls["imported"] == 3
     assert calls["created"] == {"accounts": 0, "leads": 0, "contacts": 2, "deals": 0, "tasks": 1, "calls": 3}
+    # a payment reached paid_out in the CRM through webhooks alone, every event applied
+    hooks = summary["webhooks"]
+    assert hooks["crm_statuses"][-1] == "paid_out" and hooks["events"] > 0 and hooks["unprocessed"] == 0
+    # three months of a subscription: three invoices, a failed debit retried, a reminder
+    billing = summary["billing"]
+    assert len(billing["invoices"]) == 3 and billing["retries"] and billing["reminders"]
 
 
 def test_demo_keeps_its_files_with_home(crmpay_env, tmp_path):
