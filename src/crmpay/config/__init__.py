@@ -154,23 +154,33 @@ def _describe(error: ValidationError, path: Path, prefix: tuple[str | int, ...] 
 
 def read_raw(path: Path) -> dict[str, Any]:
     """The file as a dict; {} when it does not exist; ConfigError when unreadable."""
+    return read_toml(path)
+
+
+def read_toml(path: Path, *, kind: str = "config file", label: str = "", missing_ok: bool = True) -> dict[str, Any]:
+    """A TOML file as a dict, or one ConfigError naming it (`label`, e.g. "--rules ", goes
+    before the path) and what is wrong: a directory, unreadable, not UTF-8, not TOML,
+    nested past Python's limits. A missing file is {} when `missing_ok`."""
+    where = f"{label}{path}"
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        return {}
+        if missing_ok:
+            return {}
+        raise ConfigError(f"{where}: no such file") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a config file") from None
+        raise ConfigError(f"{where}: is a directory, not a {kind}") from None
     except PermissionError:
-        raise ConfigError(f"{path}: not readable (permission denied)") from None
+        raise ConfigError(f"{where}: not readable (permission denied)") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
     except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply to be a config file") from None
+        raise ConfigError(f"{where}: nested too deeply to be a {kind}") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise ConfigError(f"{where}: cannot read it ({exc.strerror})") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not valid UTF-8") from None
+        raise ConfigError(f"{where}: not valid UTF-8") from None
 
 
 def parse(raw: dict[str, Any], path: Path) -> ConfigFile:

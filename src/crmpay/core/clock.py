@@ -57,6 +57,12 @@ def now() -> datetime:
     return pinned if pinned is not None else datetime.now(UTC)
 
 
+def elapsed_now() -> datetime:
+    """The machine's running time (UTC), for waits, back-off and lag: a pinned business
+    date must not freeze them. Never a business date: use `now()` or `today()`."""
+    return datetime.now(UTC)
+
+
 def today() -> date:
     """The business date: the pinned one, else the machine's local date."""
     pinned = _pinned()

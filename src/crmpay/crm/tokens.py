@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from crmpay import secrets
@@ -97,4 +97,7 @@ class TokenCache:
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """Token lifetimes run on the machine's time, not the pinned business date."""
+    from crmpay.core import clock
+
+    return clock.elapsed_now()

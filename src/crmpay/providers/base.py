@@ -51,6 +51,7 @@ class Chargeback:
 class PaymentProvider(Protocol):
     name: str
     max_page_size: int
+    currencies: frozenset[str]  # what its direct-debit schemes collect
 
     def check_credentials(self) -> AccountCheck: ...
 

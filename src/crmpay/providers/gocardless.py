@@ -85,6 +85,7 @@ def _is_transient(exc: BaseException) -> bool:
 class GoCardlessProvider:
     name = NAME
     max_page_size = PAGE
+    currencies = frozenset(SCHEME_CURRENCY.values())  # one per direct-debit scheme
 
     def __init__(
         self,

@@ -117,6 +117,7 @@ def _done(result: Any) -> Any:
 class MollieProvider:
     name = NAME
     max_page_size = PAGE
+    currencies = frozenset({"EUR"})  # SEPA Direct Debit only
 
     def __init__(
         self,

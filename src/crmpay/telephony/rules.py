@@ -8,7 +8,6 @@ not CRM users and stages that are not in their pipeline.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -193,18 +192,9 @@ class CallRules(BaseModel):
 
 
 def load_rules_file(path: Path) -> CallRules:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"--rules {path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"--rules {path}: is a directory, not a rules file") from None
-    except OSError as exc:
-        raise ConfigError(f"--rules {path}: cannot read it ({exc.strerror})") from None
-    except RecursionError:
-        raise ConfigError(f"--rules {path}: nested too deeply to be call rules") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    from crmpay.config import read_toml
+
+    raw = read_toml(path, kind="rules file", label="--rules ", missing_ok=False)
     raw = raw.get("calls", raw)
     try:
         return CallRules.model_validate(raw)

@@ -125,7 +125,7 @@ class MandateChoice:
                 f"invoice {invoice.number} is in {invoice.currency} but mandate {fresh.id} collects {currency}",
                 hint="a provider charges only in the currency of the customer's bank account",
             )
-        check_currency(invoice.currency, row["provider"])
+        check_currency(invoice.currency, self.providers[row["provider"]])
         return row, fresh, charge
 
     def _reread_mandates(self, invoice: Invoice, provider: str | None) -> dict[tuple[str, str], Mandate]:

@@ -34,12 +34,6 @@ if TYPE_CHECKING:
 
 LIVE_PAYMENT_STATES = ("pending", "submitted", "paid")
 MOLLIE_DEBIT_AFTER = 2  # working days from a Mollie recurring payment's creation to its debit
-# Direct debit schemes by currency (GoCardless: SEPA, Bacs, Autogiro, Betalingsservice,
-# BECS, BECS NZ, PAD, ACH; Mollie: SEPA only). No scheme debits JPY, for instance.
-DEBIT_CURRENCIES = {
-    "gocardless": frozenset({"EUR", "GBP", "SEK", "DKK", "AUD", "NZD", "CAD", "USD"}),
-    "mollie": frozenset({"EUR"}),
-}
 
 
 def remaining(invoice: Invoice) -> Money:
@@ -51,11 +45,13 @@ def remaining(invoice: Invoice) -> Money:
     return left
 
 
-def check_currency(currency: str, provider: str) -> None:
-    allowed = DEBIT_CURRENCIES.get(provider, frozenset({"EUR"}))
-    if currency not in allowed:
+def check_currency(currency: str, provider: PaymentProvider) -> None:
+    """Refused unless one of the provider's direct-debit schemes collects `currency` (no
+    scheme debits JPY, for instance)."""
+    if currency not in provider.currencies:
         raise OperationFailed(
-            f"{provider} cannot collect {currency} by direct debit (it debits {', '.join(sorted(allowed))})",
+            f"{provider.name} cannot collect {currency} by direct debit "
+            f"(it debits {', '.join(sorted(provider.currencies))})",
             hint="send the invoice with --no-email and collect it another way, or invoice in a debit currency",
         )
 

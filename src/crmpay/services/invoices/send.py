@@ -147,7 +147,7 @@ class InvoiceSender(MandateChoice, ScheduledDebits):
                     result.creditor_id = result.creditor_id or creditor_of(payment)
         else:
             name = self._provider_for(invoice, provider)
-            check_currency(invoice.currency, name)
+            check_currency(invoice.currency, self.providers[name])
             result = SendResult(
                 invoice.number,
                 "setup_link",

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from crmpay.core import clock
 from crmpay.store import Store
 
 BACKOFF_BASE = timedelta(seconds=2)  # a failed event waits 2 s, 4 s, 8 s … (at most 10 min)
@@ -25,7 +26,8 @@ BACKOFF_MAX = timedelta(minutes=10)
 
 
 def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    """When a delivery was received or handled: running time, not the business date."""
+    return clock.elapsed_now().isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def mark_processed(store: Store, done: list[Pending]) -> None:
 
 def mark_failed(store: Store, failed: list[Pending], error: str) -> None:
     """Keep them pending, with the error and a later retry time (exponential back-off)."""
-    now = datetime.now(UTC)
+    now = clock.elapsed_now()
     with store.transaction():
         for p in failed:
             wait = min(BACKOFF_MAX, BACKOFF_BASE * (2**p.attempts))
@@ -132,12 +134,12 @@ def next_due(store: Store) -> float | None:
     ).fetchone()
     if not row or row[0] is None:
         return None
-    return max(0.0, (datetime.fromisoformat(row[0]) - datetime.now(UTC)).total_seconds())
+    return max(0.0, (datetime.fromisoformat(row[0]) - clock.elapsed_now()).total_seconds())
 
 
 def summary(store: Store) -> dict[str, Any]:
     """What `crmpay webhooks status` shows, per provider: no secret, no payload."""
-    now = datetime.now(UTC)
+    now = clock.elapsed_now()
     out: dict[str, Any] = {}
     for provider in ("gocardless", "mollie"):
         row = store.db.execute(
