@@ -8,7 +8,7 @@ then, in two crmpay homes of the same sandbox, issues and collects the same invo
   first with no SMTP server connected, which issues every invoice and collects none (the
   run refuses to debit without the pre-notification), then with the SMTP server, which
   collects them;
-- **one by one**: `ws.invoices.create` for each invoice (the service `invoice create`
+- **one by one**: `ws.invoices.create` for each invoice (the service `invoices create`
   calls), then `ws.invoices.send` for each.
 Mail goes to a local SMTP server that discards it. Prints, from this one run:
 - provider creates of the billing run / invoices (target <= 1.05): every POST the

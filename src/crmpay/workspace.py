@@ -338,7 +338,7 @@ class Invoices:
         return render_to_file(self._ws.store(), self._ws.config, number, Path(path or f"{number}.pdf"))
 
     def new_series(self, prefix: str, *, dry_run: bool = False) -> dict[str, Any]:
-        """Open a numbering series and make it seller.invoice_prefix (`invoice new-series`)."""
+        """Open a numbering series and make it seller.invoice_prefix (`invoices new-series`)."""
         from crmpay.services.invoices.ledger import open_series
 
         return open_series(self._ws.store(), self._ws.config, prefix, dry_run=dry_run)

@@ -89,7 +89,7 @@ def test_a_new_prefix_is_refused_until_its_series_is_opened(crmpay_env):
     assert crmpay_env.run("config", "set", "seller.invoice_prefix", "../pwn/").code == 2
     assert crmpay_env.run("config", "set", "seller.invoice_prefix", "FA-").code == 0
     refused = crmpay_env.run(*args)
-    assert refused.code == 2 and "invoice new-series FA-" in refused.stderr
+    assert refused.code == 2 and "invoices new-series FA-" in refused.stderr
     opened = crmpay_env.run("invoice", "new-series", "FA-")
     assert opened.code == 0, opened.stderr
     created = crmpay_env.run(*args, "--json")

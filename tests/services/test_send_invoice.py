@@ -299,7 +299,7 @@ def test_a_manual_payment_beside_a_live_debit_is_refused_and_the_debit_takes_wha
         clock.today().isoformat(),
     )
     assert twice.code == 1
-    assert "already has a direct debit of 99.76" in twice.stderr and f"payment cancel {payment['id']}" in twice.stderr
+    assert "already has a direct debit of 99.76" in twice.stderr and f"payments cancel {payment['id']}" in twice.stderr
     assert shop.run("invoice", "show", number, "--json").json()["amount_paid"] == "20.00"
     # once the debit is cancelled, the cheque is accepted
     assert shop.run("payment", "cancel", payment["id"]).code == 0

@@ -24,9 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("crmpay.cli.sync", "Sync providers into the store, then push the changes to the CRM."),
     "customers": ("crmpay.cli.customers", "List and show customers in the store."),
     "mandates": ("crmpay.cli.mandates", "Import, list and show direct-debit mandates."),
-    "invoice": ("crmpay.cli.invoice", "Create, render and list invoices."),
-    "payment": ("crmpay.cli.payment", "Cancel a direct debit, or record a manual payment."),
-    "payments": ("crmpay.cli.payments", "List and show payments in the store."),
+    "invoices": ("crmpay.cli.invoices", "Create, credit, send, collect, render and list invoices."),
+    "payments": ("crmpay.cli.payments", "List payments; cancel a direct debit; record a manual payment."),
     "subscriptions": ("crmpay.cli.subscriptions", "Recurring invoices: create, list, reprice, pause, cancel."),
     "billing": ("crmpay.cli.billing", "Issue and collect what subscriptions have come due (cron, daily)."),
     "dunning": ("crmpay.cli.dunning", "Reminders for unpaid invoices, and where each stands."),
@@ -36,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("crmpay.cli.sandbox", "Run the built-in sandbox of every service."),
     "demo": ("crmpay.cli.demo", "Tour crmpay against the built-in sandbox, no account needed."),
 }
+
+# Other names of a command: the singular of a group (`crmpay invoices send` = `crmpay
+# invoices send`). They run the same command and are not listed in `crmpay --help`.
+ALIASES: dict[str, str] = {"invoice": "invoices", "payment": "payments"}
 
 
 class LazyGroup(TyperGroup):
@@ -58,6 +61,7 @@ class LazyGroup(TyperGroup):
             self._listing = False
 
     def get_command(self, ctx: Any, name: str) -> Any:
+        name = ALIASES.get(name, name)
         if name not in COMMANDS:
             return None
         module, help_text = COMMANDS[name]

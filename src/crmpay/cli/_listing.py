@@ -12,10 +12,17 @@ from crmpay.core.errors import UsageError
 
 
 def listing_app(
-    kind: str, fetch: Callable[..., list[dict[str, Any]]], columns: tuple[str, ...], with_status: bool = True
+    kind: str,
+    fetch: Callable[..., list[dict[str, Any]]],
+    columns: tuple[str, ...],
+    with_status: bool = True,
+    help: str | None = None,
 ) -> typer.Typer:
-    """A Typer group with `list` and `show` over `fetch(store, **filters)`."""
-    app = typer.Typer(help=f"List and show {kind}s in the store (filled by `crmpay sync`).", no_args_is_help=True)
+    """A Typer group with `list` and `show` over `fetch(store, **filters)`; a command
+    module may add more commands to it."""
+    app = typer.Typer(
+        help=help or f"List and show {kind}s in the store (filled by `crmpay sync`).", no_args_is_help=True
+    )
 
     @app.command("list")
     def list_(

@@ -27,7 +27,7 @@ def run(
     """Issue every invoice that has come due, collect each, retry failed debits.
 
     Each period of each active subscription is invoiced once (a period missed while the
-    machine was off is caught up), then collected like `crmpay invoice send`: by direct
+    machine was off is caught up), then collected like `crmpay invoices send`: by direct
     debit with its pre-notification, or by a mandate-setup link. Failed debits are retried
     by the dunning policy. Safe to kill and run again; one run per profile at a time.
 

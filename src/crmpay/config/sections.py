@@ -96,7 +96,7 @@ class SellerSettings(_Section):
     registration_number: str | None = None  # Japan: qualified invoice issuer number, T + 13 digits
     late_penalty: str | None = None
     early_payment: str | None = None  # escompte terms; default: none granted
-    invoice_prefix: str = "INV-"  # changing it after invoices exist: `crmpay invoice new-series`
+    invoice_prefix: str = "INV-"  # changing it after invoices exist: `crmpay invoices new-series`
     credit_note_prefix: str = "AV-"
     business_customers: bool = True  # print the EUR 40 recovery indemnity line
 

@@ -9,7 +9,7 @@ mandate are read again at the provider:
 - a **mandate** no longer usable (cancelled, failed, expired) is never debited again;
 - GoCardless: the payment's retry action (`POST /payments/{id}/actions/retry`, failed
   payments only, at most 3 times); when GoCardless refuses it, or with Mollie (no such
-  action), a new attempt through `invoice send --new-attempt` (its own pre-notification).
+  action), a new attempt through `invoices send --new-attempt` (its own pre-notification).
 The customer is emailed the new debit date. Each retry is a row (invoice, n) planned once,
 its action journaled as an intent before the call; a pending one is resolved after a crash
 by reading the payment again (a retried payment is no longer `failed`).

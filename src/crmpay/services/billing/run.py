@@ -4,7 +4,7 @@ Exactly once per period, whatever is killed or re-run:
 - **issuing**: the period's row (subscription, period start: the primary key) is inserted
   in the same transaction as the invoice it issues, so a period has one invoice or none,
   and a number is never lost (the counter rolls back with the transaction);
-- **collecting**: each issued invoice goes through `invoice send`'s use case
+- **collecting**: each issued invoice goes through `invoices send`'s use case
   (`services.invoices.send.send`: pre-notification, mandate read again, Mollie debits
   scheduled), journaled by its own idempotency keys; a period is marked collected only
   once that journal says the money part and the email are done, and a rerun that finds
@@ -104,7 +104,7 @@ def issue(
     *,
     today: date,
 ) -> str:
-    """One transaction: the period's row and its invoice (through `invoice create`'s service)."""
+    """One transaction: the period's row and its invoice (through `invoices create`'s service)."""
     from crmpay.services.invoices.ledger import create_invoice
 
     now = now_iso()
@@ -117,7 +117,7 @@ def issue(
         invoice = create_invoice(
             store,
             prefix=seller.invoice_prefix,
-            seller=seller if seller.name else None,  # frozen into the invoice, as `invoice create` does
+            seller=seller if seller.name else None,  # frozen into the invoice, as `invoices create` does
             customer_email=sub.customer_email,
             customer_name=sub.customer_name,
             language=sub.language,
@@ -137,7 +137,7 @@ def issue(
 
 
 def send_state(store: Store, profile: str, number: str) -> tuple[str, Any]:
-    """Where `invoice send` stands for `number`, read from its journal: todo (never sent,
+    """Where `invoices send` stands for `number`, read from its journal: todo (never sent,
     or a create or an email to finish), done, failed (the provider refused), or unmailed
     (a scheduled debit whose pre-notification may not have gone)."""
     from crmpay.services import intents

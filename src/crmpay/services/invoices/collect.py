@@ -1,4 +1,4 @@
-"""`crmpay invoice collect`: the scheduled debits whose day has come, created."""
+"""`crmpay invoices collect`: the scheduled debits whose day has come, created."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ if TYPE_CHECKING:
 
 
 def collect(ctx: Context, *, dry_run: bool = False) -> list[SendResult]:
-    """`crmpay invoice collect`: create the scheduled debits whose day has come."""
+    """`crmpay invoices collect`: create the scheduled debits whose day has come."""
     from crmpay.services import context
 
     settings = ctx.config.settings
-    with context.profile_lock(ctx, "collect", "invoice collect"):
+    with context.profile_lock(ctx, "collect", "invoices collect"):
         sender = InvoiceSender(
             ctx.store(),
             ctx.profile,

@@ -9,7 +9,7 @@
 - **Mollie debits a recurring payment as soon as it is created** (its `dueDate`
   parameter is documented for bank transfers only, see docs/fidelity.md), so a Mollie
   debit is created `MOLLIE_DEBIT_AFTER` working days before its charge date: until then
-  it is *scheduled* (an intent with status `scheduled`), and `crmpay invoice collect`
+  it is *scheduled* (an intent with status `scheduled`), and `crmpay invoices collect`
   creates it on the day.
 - **The debit an invoice already has**: a manual payment may not, with it, pay the
   invoice twice.
@@ -41,7 +41,9 @@ def remaining(invoice: Invoice) -> Money:
     total = invoice.totals.incl_vat
     left = total - (invoice.amount_paid or Money.from_minor(0, invoice.currency))
     if left.minor <= 0:
-        raise OperationFailed(f"invoice {invoice.number} is already paid", hint=f"crmpay invoice show {invoice.number}")
+        raise OperationFailed(
+            f"invoice {invoice.number} is already paid", hint=f"crmpay invoices show {invoice.number}"
+        )
     return left
 
 

@@ -59,7 +59,7 @@ def check_prefix(prefix: str) -> str:
 
 def check_series(store: Store, prefix: str, *, credit_prefix: str | None = None) -> None:
     """One series per prefix: the first invoice opens it; another prefix is refused until
-    it is opened explicitly (`crmpay invoice new-series`), so a changed setting never
+    it is opened explicitly (`crmpay invoices new-series`), so a changed setting never
     starts a parallel numbering silently."""
     opened = [r[0] for r in store.db.execute("SELECT prefix FROM invoice_series ORDER BY opened_at, prefix")]
     if prefix in opened or prefix == credit_prefix:
@@ -68,13 +68,13 @@ def check_series(store: Store, prefix: str, *, credit_prefix: str | None = None)
         raise UsageError(
             f"seller.invoice_prefix is {prefix!r} but the invoices so far are numbered in the series "
             f"{', '.join(repr(p) for p in opened)}; a new series is opened explicitly",
-            hint=f"crmpay invoice new-series {prefix}  (or set seller.invoice_prefix back)",
+            hint=f"crmpay invoices new-series {prefix}  (or set seller.invoice_prefix back)",
         )
     store.db.execute("INSERT INTO invoice_series (prefix, opened_at) VALUES (?, ?)", (prefix, now_iso()))
 
 
 def open_series(store: Store, config: Config, prefix: str, *, dry_run: bool = False) -> dict[str, Any]:
-    """Open a numbering series and make it `seller.invoice_prefix` (`crmpay invoice new-series`)."""
+    """Open a numbering series and make it `seller.invoice_prefix` (`crmpay invoices new-series`)."""
     check_prefix(prefix)
     known = store.db.execute("SELECT opened_at FROM invoice_series WHERE prefix = ?", (prefix,)).fetchone()
     result = {"prefix": prefix, "opened": known is None, "dry_run": dry_run}
@@ -279,7 +279,7 @@ def _credited(store: Store, number: str, currency: str) -> Money:
 def load_invoice(store: Store, number: str) -> Invoice:
     row = store.db.execute("SELECT * FROM invoices WHERE number = ?", (number,)).fetchone()
     if row is None:
-        raise UsageError(f"no invoice {number[:60]!r} in the store", hint="see `crmpay invoice list`")
+        raise UsageError(f"no invoice {number[:60]!r} in the store", hint="see `crmpay invoices list`")
     lines = [
         InvoiceLine(
             r["description"],
@@ -454,9 +454,9 @@ def record_payment(
         raise OperationFailed(
             f"invoice {number} already has a direct debit of {debit.amount} ({debit.provider} payment "
             f"{debit.payment_id or '(being created)'}, charge date {debit.charge_date}){limit}",
-            hint=f"cancel it first: crmpay payment cancel {debit.payment_id}"
+            hint=f"cancel it first: crmpay payments cancel {debit.payment_id}"
             if debit.payment_id
-            else "run the same `crmpay invoice send` again to finish creating it, then cancel it",
+            else "run the same `crmpay invoices send` again to finish creating it, then cancel it",
         )
     status = "paid" if paid_after.minor == total.minor else "partially_paid"
     result = {
@@ -474,7 +474,7 @@ def record_payment(
         # No money has moved yet: the scheduled debit (for the whole amount) is dropped.
         result["note"] = (
             f"the debit of {debit.amount} scheduled for {debit.charge_date} was dropped; "
-            f"`crmpay invoice send {number} --new-attempt` collects what remains"
+            f"`crmpay invoices send {number} --new-attempt` collects what remains"
         )
     if dry_run:
         return result

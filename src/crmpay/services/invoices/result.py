@@ -20,7 +20,7 @@ class SendResult:
     mandate_reference: str | None = None  # the UMR the customer signed
     creditor_id: str | None = None
     charge_date: str | None = None
-    scheduled_for: str | None = None  # a Mollie debit is created on this day (`crmpay invoice collect`)
+    scheduled_for: str | None = None  # a Mollie debit is created on this day (`crmpay invoices collect`)
     setup_link: str | None = None
     link_expires_at: str | None = None
     email: str = "not sent"

@@ -1,6 +1,6 @@
 """Scheduled debits: Mollie debits a recurring payment as soon as it is created, so a
 debit whose charge date is further off is journaled as `scheduled` (its idempotency key
-fixed at once) and created on its day by `crmpay invoice collect`."""
+fixed at once) and created on its day by `crmpay invoices collect`."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class ScheduledDebits:
         raise NotImplementedError
 
     def collect_scheduled(self, *, dry_run: bool = False) -> list[SendResult]:
-        """Create the Mollie debits whose creation day has come (`crmpay invoice collect`).
+        """Create the Mollie debits whose creation day has come (`crmpay invoices collect`).
         Each is checked again (mandate, expiry) and created with the key journaled when it
         was scheduled, so a rerun never creates a second one."""
         import json

@@ -135,7 +135,7 @@ class InvoiceSender(MandateChoice, ScheduledDebits):
                 result.scheduled_for = create_on.isoformat()
                 result.notes.append(
                     f"Mollie debits a payment as soon as it is created: crmpay creates it on {create_on} "
-                    f"for a debit on {charge} (run `crmpay invoice collect` daily, e.g. from cron)"
+                    f"for a debit on {charge} (run `crmpay invoices collect` daily, e.g. from cron)"
                 )
             if not dry_run:
                 if result.scheduled_for:
@@ -232,7 +232,7 @@ class InvoiceSender(MandateChoice, ScheduledDebits):
             if not new_attempt:
                 raise OperationFailed(
                     f"invoice {invoice.number} already has a debit scheduled for {charge} ({last['provider']})",
-                    hint="`crmpay invoice collect` creates it on the day; --new-attempt drops it and starts again",
+                    hint="`crmpay invoices collect` creates it on the day; --new-attempt drops it and starts again",
                 )
             if not dry_run:
                 with self.store.transaction():
@@ -430,7 +430,7 @@ def send(
     dry_run: bool = False,
     new_attempt: bool = False,
 ) -> SendResult:
-    """`crmpay invoice send`: the invoice (from the store, else from Zoho CRM when it is
+    """`crmpay invoices send`: the invoice (from the store, else from Zoho CRM when it is
     connected) collected by direct debit or sent with a mandate-setup link; the Zoho
     invoice's status follows."""
     from crmpay.services import context

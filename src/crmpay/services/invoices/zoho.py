@@ -54,7 +54,7 @@ def fetch_invoice(store: Store, crm: Any, number: str, *, today: date) -> Invoic
     """Copy the Zoho invoice `number` into the store (kept under its Zoho number)."""
     hits = crm.search("Invoices", "Invoice_Number", number)
     if not hits:
-        raise UsageError(f"no invoice {number!r} in the store nor in Zoho CRM", hint="see `crmpay invoice list`")
+        raise UsageError(f"no invoice {number!r} in the store nor in Zoho CRM", hint="see `crmpay invoices list`")
     record = hits[0]
     contact_ref = record.get("Contact_Name") or {}
     contact = crm.get("Contacts", str(contact_ref.get("id"))) if contact_ref.get("id") else None

@@ -59,7 +59,7 @@ def cancel_payment(
 
 
 def cancel(ctx: Context, payment_id: str, *, dry_run: bool = False) -> dict[str, Any]:
-    """`crmpay payment cancel`: asks the payment's provider (among the connected ones)."""
+    """`crmpay payments cancel`: asks the payment's provider (among the connected ones)."""
     from crmpay.services import context
 
     return cancel_payment(ctx.store(), context.providers(ctx), payment_id, dry_run=dry_run)

@@ -1,4 +1,4 @@
-"""`crmpay invoice create|credit|new-series|import|send|collect|render|list|show`."""
+"""`crmpay invoices create|credit|new-series|import|send|collect|render|list|show`."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def create(
 ) -> None:
     """Create an invoice with the next number (sequential, no gaps, dates in number order).
 
-    Example: crmpay invoice create --customer ann@example.fr --line "Maintenance;1;49.90;20" --due 2026-12-31
+    Example: crmpay invoices create --customer ann@example.fr --line "Maintenance;1;49.90;20" --due 2026-12-31
     """
     from crmpay.core.invoice import InvoiceLine
     from crmpay.services.invoices.ledger import create_invoice, invoice_dict
@@ -91,7 +91,7 @@ def credit(
     (seller.credit_note_prefix, AV-YYYY-NNNN), the invoice's number and date printed on it;
     the invoice's amount due drops by as much.
 
-    Example: crmpay invoice credit INV-2026-0001 --line "Remise;1;10;20" --reason "Geste commercial"
+    Example: crmpay invoices credit INV-2026-0001 --line "Remise;1;10;20" --reason "Geste commercial"
     """
     from crmpay.core.invoice import InvoiceLine
     from crmpay.services.invoices.credit_notes import credit_invoice
@@ -128,7 +128,7 @@ def new_series(
     """Open a new numbering series and make it seller.invoice_prefix. Invoices already
     issued keep their numbers; a changed prefix is refused until its series is opened here.
 
-    Example: crmpay invoice new-series FA-
+    Example: crmpay invoices new-series FA-
     """
     app = Application.current()
     result = app.ws.invoices.new_series(prefix, dry_run=dry_run)
@@ -154,7 +154,7 @@ def import_(
     imported from a file (same invoice_ref) are skipped. Numbers follow issue dates: the
     invoices are numbered in date order.
 
-    Example: crmpay invoice import factures.csv --dry-run
+    Example: crmpay invoices import factures.csv --dry-run
     """
     from crmpay.services.invoices.csv_import import import_invoices
 
@@ -201,10 +201,10 @@ def send(
     for what remains to pay, on the latest of the due date, the mandate's next possible
     date and today + sepa.prenotification_days (14): the email is the pre-notification
     (amount, date, mandate reference, creditor identifier). A Mollie debit is created on
-    its day by `crmpay invoice collect`. With no usable mandate, a setup link is emailed.
+    its day by `crmpay invoices collect`. With no usable mandate, a setup link is emailed.
     Never charges twice: a rerun resumes the same attempt with the same idempotency key.
 
-    Example: crmpay invoice send INV-2026-0001
+    Example: crmpay invoices send INV-2026-0001
     """
 
     app = Application.current()
@@ -240,11 +240,11 @@ def collect(
 ) -> None:
     """Create the scheduled direct debits whose day has come (run it daily, e.g. from cron).
 
-    Mollie debits a payment as soon as it is created, so `invoice send` schedules a Mollie
+    Mollie debits a payment as soon as it is created, so `invoices send` schedules a Mollie
     debit and this command creates it a few working days before its pre-notified date,
     after checking the mandate again.
 
-    Example: crmpay invoice collect --dry-run
+    Example: crmpay invoices collect --dry-run
     """
     app = Application.current()
     results = app.ws.invoices.collect(dry_run=dry_run)
@@ -272,7 +272,7 @@ def render(
     """Write an invoice's PDF: the original archived at its first render (under the profile
     folder, its SHA-256 in the store), as it was issued whatever the config says now.
 
-    Example: crmpay invoice render INV-2026-0001 -o facture.pdf
+    Example: crmpay invoices render INV-2026-0001 -o facture.pdf
     """
     app = Application.current()
     path = app.ws.invoices.render(number, output)
@@ -290,7 +290,7 @@ def list_(
 ) -> None:
     """List invoices, newest first.
 
-    Example: crmpay invoice list --status unpaid --json
+    Example: crmpay invoices list --status unpaid --json
     """
     from crmpay.cli._options import choice
     from crmpay.core.invoice import STATUSES
@@ -326,7 +326,7 @@ def show(
 ) -> None:
     """Show one invoice with its lines, VAT per rate and totals.
 
-    Example: crmpay invoice show INV-2026-0001
+    Example: crmpay invoices show INV-2026-0001
     """
     from crmpay.services.invoices.ledger import invoice_dict, load_invoice
 
