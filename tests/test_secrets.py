@@ -105,3 +105,33 @@ def test_a_secret_read_while_another_process_writes_the_file_keyring_is_never_mi
     assert missing == [0, 0, 0]
     lock = crmpay_env.keyring_file.with_name(crmpay_env.keyring_file.name + ".lock")
     assert lock.exists() and lock.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("damage", ["binary", "directory", "backend"])
+def test_an_unreadable_keyring_is_named_not_taken_for_no_provider(crmpay_env, damage):
+    """A keyring that cannot be read is a configuration error (exit 2) naming it, never
+    "no payment provider is connected" (exit 4), and never quoting what the file holds."""
+    crmpay_env.keyring_file.parent.mkdir(parents=True, exist_ok=True)
+    if damage == "binary":
+        crmpay_env.keyring_file.write_bytes(b"[crmpay]\ndefault_3agocardless = live_SECRETVALUE\x00\xff\xfe\n")
+    elif damage == "directory":
+        crmpay_env.keyring_file.mkdir()
+    else:
+        crmpay_env.env["PYTHON_KEYRING_BACKEND"] = "no_such_module.Keyring"
+    result = crmpay_env.run("sync")
+    assert result.code == 2, (result.code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the keyring cannot be read"), result.stderr
+    assert "no payment provider" not in result.stderr and "SECRETVALUE" not in result.stderr
+    if damage != "backend":
+        assert str(crmpay_env.keyring_file) in result.stderr
+    else:
+        assert "PYTHON_KEYRING_BACKEND" in result.stderr
+
+
+def test_with_no_keyring_at_all_the_error_says_which_variables_to_set(crmpay_env):
+    crmpay_env.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    result = crmpay_env.run("sync")
+    assert result.code == 4, (result.code, result.stderr)
+    assert "no payment provider is connected" in result.stderr
+    assert "CRMPAY_GOCARDLESS_ACCESS_TOKEN" in result.stderr and "CRMPAY_MOLLIE_API_KEY" in result.stderr

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crmpay.core.errors import TemporaryError
 
@@ -71,6 +71,15 @@ def attempt_timeouts() -> tuple[float, float]:
     """(connect, read) seconds for one attempt: half the call's time at most."""
     budget = call_timeout()
     return (min(10.0, budget / 4), budget / 2)
+
+
+def http_timeouts(read: float | None = None) -> Any:
+    """`attempt_timeouts()` as an `httpx.Timeout` (`read` overriding the read timeout),
+    for the clients crmpay writes itself (Zoho, SipSim)."""
+    import httpx
+
+    connect, default_read = attempt_timeouts()
+    return httpx.Timeout(read or default_read, connect=connect)
 
 
 @contextmanager

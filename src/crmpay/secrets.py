@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from crmpay.core.errors import NotConnected
+from crmpay.core.errors import ConfigError, NotConnected
 
 KEYRING_SERVICE = "crmpay"
 
@@ -77,7 +77,12 @@ def _keyring():
         from keyring.backends import fail
     except ImportError:  # pragma: no cover - keyring is a dependency
         raise _no_backend("the keyring package is missing") from None
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a PYTHON_KEYRING_BACKEND that does not load
+        raise _unreadable(
+            f"its backend does not load: {type(exc).__name__}", fix="check PYTHON_KEYRING_BACKEND"
+        ) from None
     if isinstance(backend, fail.Keyring):
         raise _no_backend()
     chained = getattr(backend, "backends", None)
@@ -117,6 +122,37 @@ def _file_lock(keyring: Any, *, exclusive: bool) -> Iterator[None]:
             os.close(fd)
 
 
+def _unreadable(detail: str, path: Path | None = None, fix: str | None = None) -> ConfigError:
+    """The keyring is there but cannot be read: a configuration problem (exit 2), not
+    "not connected". Never the exception's text: a parser may quote the secret's line."""
+    where = f" ({path})" if path else ""
+    fix = fix or "repair or move that file and run `crmpay connect` again"
+    return ConfigError(
+        f"the keyring cannot be read{where}: {detail}",
+        hint=f"{fix}, or set the secrets in the environment: {', '.join(all_env_vars())}",
+    )
+
+
+@contextmanager
+def _access(keyring: Any, *, exclusive: bool = False) -> Iterator[None]:
+    """One keyring read or write: under the file lock, every failure one clear error."""
+    from keyring.errors import KeyringError, PasswordDeleteError
+
+    for path in _keyring_files(keyring.get_keyring()):
+        if path.exists() and not path.is_file():
+            raise _unreadable("it is not a file", path)
+    try:
+        with _file_lock(keyring, exclusive=exclusive):
+            yield
+    except (PasswordDeleteError, NotConnected, ConfigError):
+        raise
+    except KeyringError as exc:
+        raise _no_backend(type(exc).__name__) from None
+    except (OSError, ValueError, LookupError, RuntimeError) as exc:  # a corrupt file, a locked store
+        files = _keyring_files(keyring.get_keyring())
+        raise _unreadable(type(exc).__name__, files[0] if files else None) from None
+
+
 def keyring_available() -> bool:
     try:
         _keyring()
@@ -134,13 +170,8 @@ def read_secret(profile: str, service: str, field: str) -> Secret | None:
         keyring = _keyring()
     except NotConnected:
         return None
-    from keyring.errors import KeyringError
-
-    try:
-        with _file_lock(keyring, exclusive=False):
-            stored = keyring.get_password(KEYRING_SERVICE, _username(profile, service, field))
-    except KeyringError as exc:
-        raise _no_backend(type(exc).__name__) from None
+    with _access(keyring):
+        stored = keyring.get_password(KEYRING_SERVICE, _username(profile, service, field))
     return Secret(stored, "keyring") if stored else None
 
 
@@ -150,12 +181,10 @@ def keyring_value(profile: str, service: str, field: str) -> str | None:
         keyring = _keyring()
     except NotConnected:
         return None
-    from keyring.errors import KeyringError
-
     try:
-        with _file_lock(keyring, exclusive=False):
+        with _access(keyring):
             value: str | None = keyring.get_password(KEYRING_SERVICE, _username(profile, service, field))
-    except KeyringError:
+    except NotConnected:  # the backend refused (KeyringError): nothing held there
         return None
     return value
 
@@ -190,13 +219,8 @@ def require_secret(profile: str, service: str, field: str) -> str:
 
 def set_secret(profile: str, service: str, field: str, value: str) -> None:
     keyring = _keyring()
-    from keyring.errors import KeyringError
-
-    try:
-        with _file_lock(keyring, exclusive=True):
-            keyring.set_password(KEYRING_SERVICE, _username(profile, service, field), value)
-    except KeyringError as exc:
-        raise _no_backend(type(exc).__name__) from None
+    with _access(keyring, exclusive=True):
+        keyring.set_password(KEYRING_SERVICE, _username(profile, service, field), value)
 
 
 def delete_secret(profile: str, service: str, field: str) -> bool:
@@ -205,15 +229,13 @@ def delete_secret(profile: str, service: str, field: str) -> bool:
         keyring = _keyring()
     except NotConnected:
         return False
-    from keyring.errors import KeyringError, PasswordDeleteError
+    from keyring.errors import PasswordDeleteError
 
     try:
-        with _file_lock(keyring, exclusive=True):
+        with _access(keyring, exclusive=True):
             keyring.delete_password(KEYRING_SERVICE, _username(profile, service, field))
     except PasswordDeleteError:
         return False
-    except KeyringError as exc:
-        raise _no_backend(type(exc).__name__) from None
     return True
 
 

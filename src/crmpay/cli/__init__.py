@@ -54,11 +54,20 @@ class LazyGroup(TyperGroup):
         return list(COMMANDS)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
         self._listing = True  # the command list needs names and help lines only
         try:
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
 
     def get_command(self, ctx: Any, name: str) -> Any:
         name = ALIASES.get(name, name)
@@ -77,7 +86,7 @@ class LazyGroup(TyperGroup):
         target._add_completion = False  # completion belongs to `crmpay` itself, not each command
         command = typer.main.get_command(target)
         command.name = name
-        _quiet_flags(command)
+        _tidy_help(command)
         return command
 
     def invoke(self, ctx: Any) -> Any:
@@ -90,7 +99,7 @@ class LazyGroup(TyperGroup):
             ctx.exit(int(exc.exit_code))
         except (typer.TyperException, typer.Exit, typer.Abort):
             raise
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, BrokenPipeError):  # a closed pipe: main() ends quietly
             raise
         except Exception as exc:  # the environment's doing (exit 2 or 5), else a bug
             from crmpay.core.errors import from_environment
@@ -107,13 +116,36 @@ class LazyGroup(TyperGroup):
             ctx.exit(1)
 
 
-def _quiet_flags(command: Any) -> None:
-    """A flag takes no value: its help shows no `<bool>` type (typer's default)."""
+def _tidy_help(command: Any) -> None:
+    """What typer shows of a command and its sub-commands: no `<bool>` type on a flag
+    (`--help` included), arguments by name, and docstrings as paragraphs (source line breaks would otherwise
+    print mid-sentence)."""
     for param in getattr(command, "params", []):
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        elif param.param_type_name == "argument" and param.metavar is None and param.name:
+            param.metavar = param.name.upper()  # `NUMBER`, not `{number}`
+    if command.help:
+        command.help = _paragraphs(command.help)
+    make_help_option = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = make_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
     for sub in getattr(command, "commands", {}).values():
-        _quiet_flags(sub)
+        _tidy_help(sub)
+
+
+def _paragraphs(text: str) -> str:
+    """A docstring's paragraphs, each on one line (rich wraps them to the terminal)."""
+    import inspect
+    import re
+
+    return "\n\n".join(" ".join(part.split()) for part in re.split(r"\n\s*\n", inspect.cleandoc(text)))
 
 
 def _verbose(ctx: typer.Context) -> bool:

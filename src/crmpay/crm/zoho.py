@@ -25,7 +25,7 @@ import httpx
 from crmpay.core.errors import AuthError, OperationFailed, TemporaryError, UsageError
 from crmpay.crm.base import Pipeline, RecordResult
 from crmpay.crm.tokens import CachedToken, TokenCache, now
-from crmpay.retry import RetryPolicy, send_with_retries
+from crmpay.retry import RetryPolicy, http_timeouts, send_with_retries
 
 API_VERSION = "v8"
 BATCH = 100
@@ -61,7 +61,7 @@ def exchange_grant_code(
     http: httpx.Client | None = None,
 ) -> dict[str, Any]:
     """Grant code -> {refresh_token, access_token, expires_in, api_domain}."""
-    client = http or httpx.Client(timeout=_timeout())
+    client = http or httpx.Client(timeout=http_timeouts())
     try:
         response = client.post(
             f"{accounts_url(dc, accounts)}/oauth/v2/token",
@@ -92,7 +92,7 @@ def revoke_refresh_token(refresh_token: str, *, accounts: str, http: httpx.Clien
     """Revoke a refresh token at its accounts server (`POST /oauth/v2/token/revoke`); True
     when Zoho says it is gone. A Zoho user keeps at most 20 refresh tokens and the 21st
     deletes the oldest, so a reconnect revokes the token it replaces."""
-    client = http or httpx.Client(timeout=_timeout())
+    client = http or httpx.Client(timeout=http_timeouts())
     try:
         response = client.post(f"{accounts}/oauth/v2/token/revoke", params={"token": refresh_token})
     except httpx.HTTPError:
@@ -130,7 +130,7 @@ class ZohoCRM:
         self._accounts = accounts_url(dc, accounts)
         self._api_override = api_url.rstrip("/") if api_url else None
         self._cache = token_cache
-        self._http = http or httpx.Client(timeout=_timeout(timeout))
+        self._http = http or httpx.Client(timeout=http_timeouts(timeout))
         self._policy = retry_policy or RetryPolicy()
         self._rng = random.Random()
         self._token: CachedToken | None = None
@@ -373,13 +373,3 @@ class ZohoCRM:
 def escape_criteria(value: str) -> str:
     """Backslash-escape what Zoho's criteria syntax reserves: `\\`, `(`, `)` and `,`."""
     return re.sub(r"([\\(),])", r"\\\1", value)
-
-
-def _timeout(read: float | None = None) -> Any:
-    """httpx timeouts for one attempt (retry.attempt_timeouts), `read` overriding."""
-    import httpx
-
-    from crmpay.retry import attempt_timeouts
-
-    connect, default_read = attempt_timeouts()
-    return httpx.Timeout(read or default_read, connect=connect)

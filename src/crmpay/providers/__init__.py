@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmpay.core.errors import UsageError
+from crmpay.core.errors import NotConnected, UsageError
 
 if TYPE_CHECKING:
     from crmpay.config import Config, GoCardlessSettings, MollieSettings
@@ -67,3 +67,15 @@ def connected_providers(config: Config) -> list[str]:
     from crmpay.secrets import read_secret
 
     return [name for name in PROVIDERS if read_secret(config.profile, name, SECRET_FIELD[name]) is not None]
+
+
+def none_connected(only: str | None = None) -> NotConnected:
+    """The error when no payment provider (or not `only`) is connected, saying how to
+    connect one, and which variables to set when no keyring is available."""
+    from crmpay.secrets import env_var, keyring_available
+
+    names = [only] if only else list(PROVIDERS)
+    hint = "run " + " or ".join(f"`crmpay connect {name}`" for name in names)
+    if not keyring_available():
+        hint += " (no keyring is available here: set " + " or ".join(env_var(n, SECRET_FIELD[n]) for n in names) + ")"
+    return NotConnected(f"{only} is not connected" if only else "no payment provider is connected", hint=hint)

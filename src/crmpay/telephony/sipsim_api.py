@@ -17,7 +17,7 @@ import httpx
 
 from crmpay.core.errors import AuthError, OperationFailed
 from crmpay.core.validation import call_duration
-from crmpay.retry import RetryPolicy, send_with_retries
+from crmpay.retry import RetryPolicy, http_timeouts, send_with_retries
 from crmpay.telephony.calls import Call
 from crmpay.telephony.sources import LineProblem, Parsed, Sides
 
@@ -50,12 +50,12 @@ class SipsimClient:
         *,
         base_url: str | None = None,
         retry_policy: RetryPolicy | None = None,
-        timeout: float = 30,
+        timeout: float | None = None,
         http: httpx.Client | None = None,
     ) -> None:
         self._id, self._secret = client_id, client_secret
         self._base = (base_url or LIVE_URL).rstrip("/")
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or httpx.Client(timeout=http_timeouts(timeout))
         self._policy = retry_policy or RetryPolicy()
         self._rng = random.Random()
         self._token: str | None = None

@@ -11,6 +11,7 @@ from crmpay.core.clock import now_iso
 from crmpay.core.errors import NotConnected, OperationFailed, UsageError
 from crmpay.core.invoice import Invoice
 from crmpay.core.models import Mandate, Payment
+from crmpay.providers import none_connected
 from crmpay.services.invoices.debits import charge_date, check_currency, refresh_mandate, unchargeable_reason
 from crmpay.store import Store
 from crmpay.store.records import upsert_batch, upsert_mandate
@@ -151,13 +152,13 @@ class MandateChoice:
     def _provider_for(self, invoice: Invoice, provider: str | None) -> str:
         if provider:
             if provider not in self.providers:
-                raise NotConnected(f"{provider} is not connected", hint=f"crmpay connect {provider}")
+                raise none_connected(provider)
             return provider
         known = [r["provider"] for r in self._customer_rows(invoice) if r["provider"] in self.providers]
         if known:
             return str(known[0])
         if not self.providers:
-            raise NotConnected("no payment provider is connected", hint="run `crmpay connect gocardless`")
+            raise none_connected()
         return next(iter(self.providers))
 
     def _mandate_row(self, provider: str, mandate_id: str) -> Any:

@@ -346,17 +346,15 @@ def run(
 ) -> SyncOutcome:
     """Sync the connected providers (or one) into the store, then push to the CRM when it
     is connected; one sync per profile at a time."""
-    from crmpay.core.errors import NotConnected, UsageError
-    from crmpay.providers import PROVIDERS
+    from crmpay.core.errors import UsageError
+    from crmpay.providers import PROVIDERS, none_connected
     from crmpay.services import context
 
     if provider not in (*PROVIDERS, "all"):
         raise UsageError(f"unknown provider {provider!r}", hint="choose gocardless, mollie or all")
     providers = context.providers(ctx, None if provider == "all" else provider)
     if not providers:
-        raise NotConnected(
-            "no payment provider is connected", hint="run `crmpay connect gocardless` or `crmpay connect mollie`"
-        )
+        raise none_connected()
     with context.profile_lock(ctx, "sync", "sync"):
         store = ctx.store()
         outcome = SyncOutcome(sync_providers(store, providers, full=full, dry_run=dry_run, progress=progress), dry_run)
