@@ -38,6 +38,7 @@ CALL_TIMEOUT = 60.0
 COMMAND_TIMEOUT = 300.0
 _waiting_on: list[str] = []  # the services being called now, innermost last
 _past_deadline: list[float] = []  # the command's limit, once it has passed
+_late_on: list[str] = []  # the service the command was waiting on when its limit passed
 
 
 def _seconds(variable: str, default: float) -> float:
@@ -108,6 +109,8 @@ def command_deadline(seconds: float | None = None) -> Iterator[None]:
         # Once past the limit, every second interrupts whatever blocks again, and no new
         # call starts (`with_retries`): a caller that reports an error and goes on to the
         # next service is stopped there too.
+        if not _past_deadline and _waiting_on:
+            _late_on.append(_waiting_on[-1])
         _past_deadline.append(limit)
         signal.setitimer(signal.ITIMER_REAL, 1.0)
         raise _deadline_error()
@@ -120,10 +123,13 @@ def command_deadline(seconds: float | None = None) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         _past_deadline.clear()
+        _late_on.clear()
 
 
 def _deadline_error() -> TemporaryError:
-    where = f"waiting on {_waiting_on[-1]}" if _waiting_on else "still working"
+    # the service that made the command late, even once a caller has moved past it
+    service = _late_on[0] if _late_on else _waiting_on[-1] if _waiting_on else None
+    where = f"waiting on {service}" if service else "still working"
     return TemporaryError(
         f"gave up after {_past_deadline[0]:g} s ({where}; CRMPAY_COMMAND_TIMEOUT sets the limit)",
         hint="what was done is kept; run the command again",

@@ -60,18 +60,42 @@ def hanging(request) -> Iterator[_Server]:
     server.close()
 
 
-def _point_at(crmpay_env, url: str) -> None:
+def _point_at(crmpay_env, url: str, services: tuple[str, ...] = ("gocardless", "mollie")) -> None:
+    """These services of the profile at `url`, connected through the environment."""
     crmpay_env.home.mkdir(parents=True, exist_ok=True)
     (crmpay_env.home / "config.toml").write_text(
-        f'[profiles.default.gocardless]\nenvironment = "local"\nbase_url = "{url}"\n'
-        f'[profiles.default.mollie]\nenvironment = "local"\nbase_url = "{url}"\n'
+        "".join(
+            f'[profiles.default.{service}]\nenvironment = "local"\nbase_url = "{url}"\n'
+            for service in dict.fromkeys(services)
+        )
     )
-    crmpay_env.env.update(
-        CRMPAY_GOCARDLESS_ACCESS_TOKEN="hanging-token",
-        CRMPAY_MOLLIE_API_KEY="test_hangingkeyhangingkeyhangingke",
-        CRMPAY_CALL_TIMEOUT=str(CALL),
-        CRMPAY_COMMAND_TIMEOUT=str(COMMAND),
-    )
+    secrets = {
+        "gocardless": {"CRMPAY_GOCARDLESS_ACCESS_TOKEN": "hanging-token"},
+        "mollie": {"CRMPAY_MOLLIE_API_KEY": "test_hangingkeyhangingkeyhangingke"},
+        "zoho": {
+            "CRMPAY_ZOHO_CLIENT_ID": "1000.HANGINGCLIENT",
+            "CRMPAY_ZOHO_CLIENT_SECRET": "hanging-client-secret",
+            "CRMPAY_ZOHO_REFRESH_TOKEN": "1000.hanging.refresh",
+        },
+        "sipsim": {"CRMPAY_SIPSIM_CLIENT_ID": "hanging-client", "CRMPAY_SIPSIM_CLIENT_SECRET": "hanging-secret"},
+    }
+    for service in services:
+        crmpay_env.env.update(secrets[service])
+    crmpay_env.env.update(CRMPAY_CALL_TIMEOUT=str(CALL), CRMPAY_COMMAND_TIMEOUT=str(COMMAND))
+
+
+def _payment_in_store(crmpay_env, provider: str, payment_id: str) -> None:
+    """A cancellable payment in the profile's store, as a sync would have left it."""
+    from crmpay import Workspace
+    from crmpay.core.models import Payment, PaymentState
+    from crmpay.core.money import Money
+    from crmpay.store.records import upsert_batch
+
+    with Workspace(home=str(crmpay_env.home)) as ws:
+        payment = Payment(
+            provider, payment_id, Money.parse("10.00", "EUR"), "pending_submission", PaymentState.PENDING, True
+        )
+        upsert_batch(ws.store(), [payment])
 
 
 def _timed(crmpay_env, *args: str):
@@ -85,15 +109,34 @@ def _timed(crmpay_env, *args: str):
     [
         (("sync", "--provider", "gocardless"), "GoCardless"),
         (("sync", "--provider", "mollie"), "Mollie"),
-        (("invoice", "send", "{number}", "--provider", "gocardless", "--no-email"), "GoCardless"),
+        (("invoices", "send", "{number}", "--provider", "gocardless", "--no-email"), "GoCardless"),
+        (("invoices", "send", "{number}", "--provider", "mollie", "--no-email"), "Mollie"),
+        (("payments", "cancel", "PM0000000001"), "GoCardless"),
+        (("payments", "cancel", "tr_HangingPay01"), "Mollie"),
+        (("mandates", "import", "--from", "gocardless"), "GoCardless"),
+        (("mandates", "import", "--from", "mollie"), "Mollie"),
+        (("connect", "gocardless", "--environment", "local", "--base-url", "{url}"), "GoCardless"),
+        (("connect", "mollie", "--environment", "local", "--base-url", "{url}"), "Mollie"),
+        (("connect", "zoho", "--environment", "local", "--base-url", "{url}", "--grant-code", "1000.x"), "Zoho"),
+        (("connect", "sipsim", "--environment", "local", "--base-url", "{url}"), "SipSim"),
+        (("crm", "check"), "Zoho"),
+        (("calls", "import", "--from", "sipsim", "--since", "2026-01-01T00:00:00Z"), "SipSim"),
     ],
-    ids=["sync-gocardless", "sync-mollie", "invoice-send"],
+    ids=lambda value: (
+        "-".join(a for a in value if not a.startswith(("{", "-", "20", "PM", "tr_", "1000")))
+        if isinstance(value, tuple)
+        else None
+    ),
 )
 def test_every_networked_command_ends_within_its_bound(crmpay_env, hanging, argv, service):
-    _point_at(crmpay_env, hanging.url)
+    crm = ("zoho",) if argv[:2] == ("mandates", "import") else ()  # mandates go on to the CRM
+    _point_at(crmpay_env, hanging.url, ("gocardless", "mollie", service.lower(), *crm))
+    argv = tuple(hanging.url if a == "{url}" else a for a in argv)
+    if argv[:2] == ("payments", "cancel"):
+        _payment_in_store(crmpay_env, service.lower(), argv[2])
     if "{number}" in argv:
         created = crmpay_env.run(
-            "invoice",
+            "invoices",
             "create",
             "--customer",
             "ann@example.fr",
@@ -127,3 +170,19 @@ def test_a_silent_server_costs_one_call_budget_not_the_command_bound(crmpay_env)
         server.close()
     assert result.code == 5 and "GoCardless" in result.stderr, result.stderr
     assert took < CALL * 2 + 6, took
+
+
+def test_a_server_that_never_greets_ends_connect_smtp_within_its_bound(crmpay_env, hanging):
+    """Silent: exit 5 naming the SMTP server. Trickling an HTTP status line: not an SMTP
+    server at all, a configuration error (exit 2) saying to check host and port."""
+    _point_at(crmpay_env, hanging.url)
+    port = hanging.url.rsplit(":", 1)[1]
+    argv = ("connect", "smtp", "--host", "127.0.0.1", "--port", port, "--security", "none", "--from", "a@example.fr")
+    result, took = _timed(crmpay_env, *argv)
+    assert took < COMMAND + 6, took
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    if hanging.trickle:
+        assert result.code == 2 and "does not speak SMTP" in errors[0], result.stderr
+    else:
+        assert result.code == 5 and f"SMTP server 127.0.0.1:{port}" in errors[0], result.stderr

@@ -25,7 +25,7 @@ import httpx
 from crmpay.core.errors import AuthError, OperationFailed, TemporaryError, UsageError
 from crmpay.crm.base import Pipeline, RecordResult
 from crmpay.crm.tokens import CachedToken, TokenCache, now
-from crmpay.retry import RetryPolicy, http_timeouts, send_with_retries
+from crmpay.retry import RetryPolicy, http_timeouts, send_with_retries, waiting_on
 
 API_VERSION = "v8"
 BATCH = 100
@@ -63,15 +63,16 @@ def exchange_grant_code(
     """Grant code -> {refresh_token, access_token, expires_in, api_domain}."""
     client = http or httpx.Client(timeout=http_timeouts())
     try:
-        response = client.post(
-            f"{accounts_url(dc, accounts)}/oauth/v2/token",
-            data={
-                "grant_type": "authorization_code",
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "code": code,
-            },
-        )
+        with waiting_on("Zoho accounts"):  # once: a grant code is spent by its first use
+            response = client.post(
+                f"{accounts_url(dc, accounts)}/oauth/v2/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "client_id": client_id,
+                    "client_secret": client_secret,
+                    "code": code,
+                },
+            )
     except httpx.HTTPError as exc:
         raise TemporaryError(f"cannot reach Zoho accounts: {type(exc).__name__}") from None
     body = _json(response)
@@ -94,7 +95,8 @@ def revoke_refresh_token(refresh_token: str, *, accounts: str, http: httpx.Clien
     deletes the oldest, so a reconnect revokes the token it replaces."""
     client = http or httpx.Client(timeout=http_timeouts())
     try:
-        response = client.post(f"{accounts}/oauth/v2/token/revoke", params={"token": refresh_token})
+        with waiting_on("Zoho accounts"):
+            response = client.post(f"{accounts}/oauth/v2/token/revoke", params={"token": refresh_token})
     except httpx.HTTPError:
         return False
     return response.status_code == 200 and _json(response).get("status") == "success"
