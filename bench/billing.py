@@ -75,7 +75,13 @@ def workspace(home: Path, sandbox: Sandbox):
     ws.connect_provider(
         "gocardless", sandbox.credentials()["gocardless"]["access_token"], environment="local", base_url=sandbox.url
     )
-    ws.set_setting("seller.name", "Acme SAS")
+    for key, value in (
+        ("seller.name", "Acme SAS"),
+        ("seller.address", "1 rue de la Paix, 75002 Paris"),
+        ("seller.siren", "732829320"),
+        ("seller.vat_number", "FR44732829320"),
+    ):
+        ws.set_setting(key, value)
     outcome = ws.sync(push_crm=False)
     outcome.raise_for_outcome()
     return ws

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import typer
 
-from crmpay.cli import COMMANDS, app
+from crmpay.cli import ALIASES, COMMANDS, app
 
 
 def _walk(command, path: list[str]) -> Iterator[tuple[list[str], object]]:
@@ -47,6 +47,10 @@ def render() -> str:
         "# Command reference",
         "",
         "Generated from the command line itself by `scripts/gen_cli_docs.py`; do not edit.",
+        "",
+        "Aliases (the same commands, not listed by `crmpay --help`): "
+        + ", ".join(f"`crmpay {alias}` = `crmpay {name}`" for alias, name in ALIASES.items())
+        + ".",
         "",
     ]
     for path, command in _walk(root, ["crmpay"]):

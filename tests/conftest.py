@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from _homes import SELLER_CONFIG
 from crmpay.sandbox import Sandbox
 
 FILE_KEYRING = "keyrings.alt.file.PlaintextKeyring"
@@ -132,6 +133,8 @@ def crmpay_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CrmpayEnv:
     for key in list(os.environ):
         if key.startswith("CRMPAY_"):
             monkeypatch.delenv(key)
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text(SELLER_CONFIG)  # no invoice is issued without the seller's identity
     return CrmpayEnv(home, keyring_dir, env)
 
 

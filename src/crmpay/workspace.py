@@ -331,11 +331,11 @@ class Invoices:
 
         return collect(self._ws, dry_run=dry_run)
 
-    def render(self, number: str, path: str | Path | None = None) -> Path:
-        """The invoice's PDF: its original, archived at the first render."""
+    def render(self, number: str, path: str | Path | None = None, *, fmt: str | None = None) -> Path:
+        """The invoice's archived original PDF, or as Factur-X (`fmt` pdf|facturx; None: invoices.format)."""
         from crmpay.services.invoices.documents import render_to_file
 
-        return render_to_file(self._ws.store(), self._ws.config, number, Path(path or f"{number}.pdf"))
+        return render_to_file(self._ws.store(), self._ws.config, number, Path(path or f"{number}.pdf"), fmt=fmt)
 
     def new_series(self, prefix: str, *, dry_run: bool = False) -> dict[str, Any]:
         """Open a numbering series and make it seller.invoice_prefix (`invoices new-series`)."""
@@ -383,7 +383,7 @@ class Payments:
     ) -> dict[str, Any]:
         """A cheque, transfer or cash payment against an invoice; partial payments add up."""
         from crmpay.core import clock
-        from crmpay.services.invoices.ledger import record_payment
+        from crmpay.services.invoices.manual_payments import record_payment
 
         return record_payment(
             self._ws.store(),

@@ -4,6 +4,7 @@ monthly subscription, three invoices debited, one failure presented again, a rem
 from __future__ import annotations
 
 from crmpay import Workspace
+from crmpay.demo.invoices import SELLER
 
 
 class _Quiet:
@@ -25,7 +26,8 @@ def test_the_demo_bills_three_months(tmp_path, sandbox, monkeypatch):
         )
         smtp = creds["smtp"]
         ws.connect_smtp(host=smtp["host"], port=smtp["port"], security="none", from_address="f@acme.example")
-        ws.set_setting("seller.name", "Acme")
+        for key, value in SELLER.items():  # as the demo's invoice step leaves it
+            ws.set_setting(key, value)
         summary = billing.tour(ws, sandbox, _Quiet())
     assert len(summary["invoices"]) == 3 and summary["days"] >= 59
     assert [r["status"] for r in summary["retries"]] == ["done"]

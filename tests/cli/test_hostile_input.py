@@ -41,6 +41,10 @@ def _files(root: Path) -> dict[str, str]:
 CASES: list[tuple[list[str], str | None, int, tuple[str, ...]]] = [
     # 2. the user's input or environment, not "internal error"
     (["customers", "list", "--limit", "99999999999999999999999"], None, 0, ()),
+    # found by tests/cli/test_fuzz_commands.py
+    (["sandbox", "advance", "--days", "1", "--url", "http://[::1"], None, 2, ("--url", "not an address")),
+    (["sandbox", "stats", "--url", "x"], None, 2, ("--url", "http://")),
+    (["subscriptions", "cancel", "99999999999999999999999"], None, 2, ("no subscription",)),
     (["invoice", "list", "--status", "bogus"], None, 2, ("--status", "bogus", "unpaid, pending")),
     (["mandates", "import", "--from", "bogus"], None, 2, ("--from", "bogus", "gocardless, mollie")),
     (["mandates", "import", "{mandates_csv}", "--errors-csv", "{dir}"], None, 2, ("--errors-csv", "is a directory")),

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 
+from _homes import SELLER_CONFIG
 from crmpay.core import clock
 
 CALL, COMMAND = 1.5, 5.0  # CRMPAY_CALL_TIMEOUT, CRMPAY_COMMAND_TIMEOUT for these runs
@@ -64,7 +65,8 @@ def _point_at(crmpay_env, url: str, services: tuple[str, ...] = ("gocardless", "
     """These services of the profile at `url`, connected through the environment."""
     crmpay_env.home.mkdir(parents=True, exist_ok=True)
     (crmpay_env.home / "config.toml").write_text(
-        "".join(
+        SELLER_CONFIG
+        + "".join(
             f'[profiles.default.{service}]\nenvironment = "local"\nbase_url = "{url}"\n'
             for service in dict.fromkeys(services)
         )
@@ -186,3 +188,38 @@ def test_a_server_that_never_greets_ends_connect_smtp_within_its_bound(crmpay_en
         assert result.code == 2 and "does not speak SMTP" in errors[0], result.stderr
     else:
         assert result.code == 5 and f"SMTP server 127.0.0.1:{port}" in errors[0], result.stderr
+
+
+def test_the_daily_billing_and_dunning_runs_end_within_their_bound(crmpay_env, hanging, sandbox):
+    """`billing run` collects what it issues (GoCardless hanging, mail to the sandbox's
+    SMTP sink); `dunning run` mails a reminder to an SMTP server that never greets: both
+    end within the command's bound."""
+    _point_at(crmpay_env, hanging.url, ("gocardless",))
+    config = (crmpay_env.home / "config.toml").read_text()
+
+    def smtp_at(port: object) -> None:
+        (crmpay_env.home / "config.toml").write_text(
+            config + f'[profiles.default.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+            'from_address = "billing@example.fr"\n'
+        )
+
+    smtp_at(sandbox.credentials()["smtp"]["port"])
+    today = clock.today()
+    created = crmpay_env.run(
+        "subscriptions", "create", "--customer", "ann@example.fr", "--line", "Hosting;1;29.90;20",
+        "--day", str(min(today.day, 28)), "--start", today.isoformat(),
+    )  # fmt: skip
+    assert created.code == 0, created.stderr
+    billed, took = _timed(crmpay_env, "billing", "run")
+    assert took < COMMAND + 6, took
+    assert billed.code in (3, 5) and "GoCardless" in billed.stderr, (billed.code, billed.stderr)
+    assert "Traceback" not in billed.stderr and "internal error" not in billed.stderr
+    assert len(crmpay_env.run("invoices", "list", "--json").json()) == 1  # issued once; collected by a later run
+
+    smtp_at(hanging.url.rsplit(":", 1)[1])
+    late = {"CRMPAY_TODAY": (today + timedelta(days=60)).isoformat()}  # past every reminder step
+    started = time.monotonic()
+    reminded = crmpay_env.run("dunning", "run", env=late, timeout=60)
+    assert time.monotonic() - started < COMMAND + 6
+    assert reminded.code in (3, 5), (reminded.code, reminded.stderr)
+    assert "SMTP" in reminded.stderr and "Traceback" not in reminded.stderr, reminded.stderr

@@ -28,14 +28,6 @@ DE_IBAN = "DE89370400440532013000"
 
 # -- helpers ------------------------------------------------------------------------------------
 @pytest.fixture
-def mollie(sandbox) -> Client:
-    client = Client()
-    client.set_api_key(sandbox.credentials()["mollie"]["api_key"])
-    client.set_api_endpoint(sandbox.url)
-    return client
-
-
-@pytest.fixture
 def http(sandbox):
     key = sandbox.credentials()["mollie"]["api_key"]
     with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {key}"}) as client:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 
 def test_demo_runs_on_a_temporary_home_and_leaves_the_real_one_alone(crmpay_env):
+    before = (crmpay_env.home / "config.toml").read_text()
     result = crmpay_env.run("demo", "--json", timeout=300)
     assert result.code == 0, result.stderr
     summary = result.json()
     assert summary["profile"] == "demo"
     assert summary["store_before"]["payments"] == 0
-    assert not crmpay_env.home.exists()  # CRMPAY_HOME untouched
+    assert [p.name for p in crmpay_env.home.iterdir()] == ["config.toml"]  # CRMPAY_HOME untouched
+    assert (crmpay_env.home / "config.toml").read_text() == before
     assert not crmpay_env.keyring_file.exists()  # secrets stayed in memory
     assert "demo finished" in result.stderr
     gocardless = [step["payment_status"] for step in summary["lifecycles"]["gocardless"]]

@@ -62,9 +62,18 @@ def test_render_reproduces_the_archived_original_whatever_the_config_says_now(cr
 
 
 def test_an_invoice_issued_without_a_seller_is_frozen_at_its_first_render(crmpay_env, tmp_path):
-    args = ("invoice", "create", "--customer", "a@b.fr", "--line", "X;1;10;20", "--due", str(START + timedelta(9)))
-    assert crmpay_env.run(*args).code == 0
+    """An invoice from before issued invoices were frozen (or numbered elsewhere) has no
+    seller snapshot: the first render freezes the profile's seller of that day."""
+    from crmpay import Workspace
+    from crmpay.core.invoice import InvoiceLine
+    from crmpay.services.invoices.ledger import create_invoice
+
     number = f"INV-{START.year}-0001"
+    with Workspace(home=str(crmpay_env.home)) as ws:
+        create_invoice(
+            ws.store(), prefix="INV-", number=number, customer_email="a@b.fr", customer_name=None, language="fr",
+            currency="EUR", lines=[InvoiceLine.parse("X;1;10;20")], issue_date=START, due_date=START + timedelta(9),
+        )  # fmt: skip
     assert crmpay_env.run("config", "set", "seller.name", "Premier SAS").code == 0
     out = tmp_path / "a.pdf"
     assert crmpay_env.run("invoice", "render", number, "-o", str(out)).code == 0

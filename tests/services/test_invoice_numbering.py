@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from tests.conftest import START
 
+from _homes import seller_settings
+from crmpay.core import clock
 from crmpay.core.errors import UsageError
 from crmpay.core.invoice import InvoiceLine
 from crmpay.core.money import Money
@@ -34,6 +36,7 @@ def _create(store, **kw):
         due_date=TODAY + timedelta(days=30),
     )
     args.update(kw)
+    args.setdefault("seller", seller_settings())
     return ledger.create_invoice(store, **args)
 
 
@@ -130,3 +133,20 @@ def test_csv_import_numbers_in_date_order(crmpay_env, tmp_path):
     listed = {i["number"]: i["issue_date"] for i in crmpay_env.run("invoice", "list", "--json").json()}
     numbers = sorted(listed)
     assert [listed[n] for n in numbers] == [str(d1), str(d2)]
+
+
+def test_no_invoice_is_numbered_without_the_sellers_identity(crmpay_env):
+    (crmpay_env.home / "config.toml").write_text("")  # no seller at all
+    due = (clock.today() + timedelta(days=30)).isoformat()
+    create = ("invoices", "create", "--customer", "ann@example.fr", "--due", due, "--json")
+    refused = crmpay_env.run(*create, "--line", "Audit;1;10;20")
+    lines = refused.stderr.strip().splitlines()
+    assert refused.code == 2 and len(lines) == 1, refused.stderr
+    assert "seller.name, seller.address, seller.siren, seller.vat_number not set" in lines[0]
+    for key, value in (("name", "Acme SAS"), ("address", "1 rue de la Paix, 75002 Paris"), ("siren", "732829320")):
+        assert crmpay_env.run("config", "set", f"seller.{key}", value).code == 0
+    charged = crmpay_env.run(*create, "--line", "Audit;1;10;20")
+    assert charged.code == 2 and "seller.vat_number not set" in charged.stderr, charged.stderr
+    exempt = crmpay_env.run(*create, "--line", "Audit;1;10;E")  # franchise en base: no VAT number needed
+    assert exempt.code == 0, exempt.stderr
+    assert exempt.json()["number"].endswith("-0001")  # the refusals took no number

@@ -10,11 +10,13 @@ import pytest
 from pypdf import PdfReader
 from tests.conftest import START
 
+from _homes import seller_settings
 from crmpay.config import SellerSettings
 from crmpay.core.errors import OperationFailed, UsageError
 from crmpay.core.invoice import Invoice, InvoiceLine, totals
 from crmpay.documents.pdf import render_invoice
 from crmpay.services.invoices import ledger as invoices
+from crmpay.services.invoices.manual_payments import record_payment
 from crmpay.store import Store
 
 TODAY = START  # the suite's pinned today: issue dates are never in the future
@@ -69,6 +71,7 @@ def _create(store, **kw):
         due_date=DUE,
     )
     args.update(kw)
+    args.setdefault("seller", seller_settings())
     return invoices.create_invoice(store, **args)
 
 
@@ -189,20 +192,18 @@ def test_pdf_renders_a_japanese_customer_and_many_pages(tmp_path):
 
 def test_manual_payments_add_up_until_paid(store):
     number = _create(store).number  # 120.00 EUR incl. VAT
-    first = invoices.record_payment(store, number, amount="50", method="cheque", received_on=TODAY, today=TODAY)
+    first = record_payment(store, number, amount="50", method="cheque", received_on=TODAY, today=TODAY)
     assert first["status"] == "partially_paid" and first["remaining"] == "70.00"
     with pytest.raises(UsageError, match="more than the 70.00 EUR left"):
-        invoices.record_payment(store, number, amount="70.01", method="cash", received_on=TODAY, today=TODAY)
-    dry = invoices.record_payment(
-        store, number, amount="70,00", method="transfer", received_on=TODAY, today=TODAY, dry_run=True
-    )
+        record_payment(store, number, amount="70.01", method="cash", received_on=TODAY, today=TODAY)
+    dry = record_payment(store, number, amount="70,00", method="transfer", received_on=TODAY, today=TODAY, dry_run=True)
     assert dry["status"] == "paid" and invoices.load_invoice(store, number).status == "partially_paid"
-    invoices.record_payment(store, number, amount="70,00", method="transfer", received_on=TODAY, today=TODAY)
+    record_payment(store, number, amount="70,00", method="transfer", received_on=TODAY, today=TODAY)
     paid = invoices.load_invoice(store, number)
     assert paid.status == "paid" and paid.paid_on == TODAY
     assert paid.amount_paid.amount == Decimal("120.00")
     with pytest.raises(OperationFailed, match="already paid"):
-        invoices.record_payment(store, number, amount="1", method="cash", received_on=TODAY, today=TODAY)
+        record_payment(store, number, amount="1", method="cash", received_on=TODAY, today=TODAY)
 
 
 def test_invoice_cli_round_trip(crmpay_env, tmp_path):
@@ -245,12 +246,10 @@ def test_invoice_cli_round_trip(crmpay_env, tmp_path):
     listed = crmpay_env.run("invoice", "list", "--status", "paid", "--json").json()
     assert [i["number"] for i in listed] == ["INV-2026-0001"]
     assert crmpay_env.run("invoice", "show", "INV-2026-0404").code == 2
-    other = ("--profile", "other", "invoice")
-    assert (
-        crmpay_env.run(*other, "create", "--customer", "a@b.fr", "--line", "X;1;1;20", "--due", "2026-12-31").code == 0
-    )
-    no_seller = crmpay_env.run(*other, "render", "INV-2026-0001")  # never rendered, issued with no seller
-    assert no_seller.code == 2 and "seller's name is not configured" in no_seller.stderr
+    other = ("--profile", "other", "invoice")  # a profile with no seller issues nothing
+    no_seller = crmpay_env.run(*other, "create", "--customer", "a@b.fr", "--line", "X;1;1;20", "--due", "2026-12-31")
+    assert no_seller.code == 2 and "seller's identity is incomplete" in no_seller.stderr
+    assert crmpay_env.run(*other, "list", "--json").json() == []
 
 
 INVOICE_CSV = (

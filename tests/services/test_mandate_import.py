@@ -144,6 +144,7 @@ def test_mollie_import_creates_once_even_when_killed(crmpay_env, sandbox, tmp_pa
 
 
 def test_gocardless_import_is_submitted_then_collected(crmpay_env, sandbox, tmp_path):
+    (crmpay_env.home / "config.toml").write_text("")  # a profile with no seller yet
     _connect(crmpay_env, sandbox)
     path = _file(tmp_path, _good())
     refused = crmpay_env.run("mandates", "import", str(path), "--provider", "gocardless")

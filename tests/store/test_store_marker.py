@@ -8,6 +8,9 @@ import os
 import shutil
 import sqlite3
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -130,16 +133,51 @@ def test_a_store_from_before_markers_is_adopted(tmp_path):
     assert json.loads(marker_path(path).read_text())["id"] == _identity(path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files")
+@contextmanager
+def _read_only(path: Path) -> Iterator[None]:
+    """`path` cannot be written by this process: mode 0400, and for root (who writes any
+    file) the immutable attribute as well. Skipped where neither can be had."""
+    import subprocess
+
+    mode, writable = (0o500, 0o700) if path.is_dir() else (0o400, 0o600)
+    os.chmod(path, mode)
+    immutable = os.geteuid() == 0
+    if immutable and subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        os.chmod(path, writable)
+        pytest.skip("root writes a read-only file and chattr +i is not available here")
+    try:
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        os.chmod(path, writable)
+
+
 def test_a_read_only_store_is_a_one_line_usage_error(tmp_path):
     path = _made(tmp_path)
-    os.chmod(path, 0o400)
-    try:
+    with _read_only(path):
+        with pytest.raises(OSError):
+            path.open("ab").close()  # truly read-only for this process
         with pytest.raises(StoreError, match="read-only") as err:
             Store.open(path)
         assert err.value.exit_code == ExitCode.USAGE
-    finally:
-        os.chmod(path, 0o600)
+
+
+@pytest.mark.parametrize("what", ["store", "home"])
+def test_a_read_only_store_or_home_is_one_line_and_exit_2_on_the_command_line(crmpay_env, what):
+    assert crmpay_env.run("customers", "list").code == 0  # the store and its folder exist
+    store = crmpay_env.home / "profiles" / "default" / "crmpay.sqlite3"
+    target = store if what == "store" else crmpay_env.home / "profiles" / "default"
+    if what == "home":
+        for item in target.iterdir():
+            item.unlink()  # a new store would have to be created in a folder that refuses it
+    with _read_only(target):
+        result = crmpay_env.run("invoices", "create", "--customer", "ann@example.fr", "--line", "A;1;1;20",
+                                "--due", "2099-01-01")  # fmt: skip
+    lines = result.stderr.strip().splitlines()
+    assert result.code == 2 and len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert "read-only" in lines[0] or "cannot write" in lines[0] or "permission" in lines[0].lower(), lines[0]
+    assert "internal error" not in result.stderr
 
 
 def test_a_read_only_database_error_maps_to_a_usage_error(tmp_path):

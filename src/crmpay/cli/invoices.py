@@ -30,7 +30,18 @@ def create(
         None, "--issue-date", help="Issue date (default: today; not in the future, not before the last invoice)."
     ),
     service_date: str = typer.Option(None, "--service-date", help="Date of the sale or service (default: issue date)."),
+    service_period: str = typer.Option(
+        None,
+        "--service-period",
+        help="Period of the service, FIRST..LAST (e.g. 2026-11-01..2026-11-30); instead of --service-date.",
+    ),
     address: str = typer.Option(None, "--address", help="The customer's postal address."),
+    delivery_address: str = typer.Option(
+        None, "--delivery-address", help="Where the goods are delivered (printed when not the billing address)."
+    ),
+    nature: str = typer.Option(
+        "services", "--nature", help="Nature of the operation: goods, services or mixed (both)."
+    ),
     buyer_vat: str = typer.Option(None, "--buyer-vat", help="The customer's VAT number (a business)."),
     buyer_siren: str = typer.Option(None, "--buyer-siren", help="The customer's SIREN (a business)."),
     business: bool = typer.Option(False, "--business", help="A business customer: name and address required."),
@@ -42,11 +53,21 @@ def create(
 
     Example: crmpay invoices create --customer ann@example.fr --line "Maintenance;1;49.90;20" --due 2026-12-31
     """
-    from crmpay.core.invoice import InvoiceLine
+    from crmpay.cli._options import choice
+    from crmpay.core.errors import UsageError
+    from crmpay.core.invoice import NATURES, InvoiceLine
     from crmpay.services.invoices.ledger import create_invoice, invoice_dict
 
     app = Application.current()
     seller = app.config.settings.seller
+    period = None
+    if service_period is not None:
+        first, dots, last = service_period.partition("..")
+        if not dots:
+            raise UsageError(
+                f"--service-period {service_period[:60]!r}: expected FIRST..LAST, e.g. 2026-11-01..2026-11-30"
+            )
+        period = (parse_date(first, "--service-period"), parse_date(last, "--service-period"))
     invoice = create_invoice(
         app.store(),
         prefix=seller.invoice_prefix,
@@ -59,6 +80,9 @@ def create(
         due_date=parse_date(due, "--due"),
         customer_address=address,
         service_date=optional_date(service_date, "--service-date"),
+        service_period=period,
+        delivery_address=delivery_address,
+        nature=choice(nature, NATURES, "--nature"),
         buyer_vat=buyer_vat,
         buyer_siren=buyer_siren,
         business=business,
@@ -84,40 +108,72 @@ def credit(
         None, "--line", help='"DESCRIPTION;QTY;UNIT_PRICE;VAT" credited, repeatable (default: the whole invoice).'
     ),
     reason: str = typer.Option(None, "--reason", help="Why (printed on the credit note)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the credit note; store nothing, take no number."),
+    no_refund: bool = typer.Option(
+        False, "--no-refund", help="Refund nothing through the provider (refund it another way)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show the credit note and its refunds; store nothing, take no number, refund nothing."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Issue a credit note (avoir) for all or part of an invoice: its own number
     (seller.credit_note_prefix, AV-YYYY-NNNN), the invoice's number and date printed on it;
     the invoice's amount due drops by as much.
 
+    When the invoice was collected by direct debit and is now paid beyond what it owes, the
+    overpaid part is refunded through GoCardless or Mollie, exactly once: if the refund is
+    refused or interrupted, the credit note stays issued and running the same command again
+    finishes the refund (it issues no second credit note). What was paid by hand is refunded
+    by hand.
+
     Example: crmpay invoices credit INV-2026-0001 --line "Remise;1;10;20" --reason "Geste commercial"
     """
     from crmpay.core.invoice import InvoiceLine
-    from crmpay.services.invoices.credit_notes import credit_invoice
+    from crmpay.services.invoices.credit_notes import credit as credit_note
 
     app = Application.current()
-    seller = app.config.settings.seller
-    note, facts = credit_invoice(
-        app.store(),
+    result = credit_note(
+        app.ws,
         number,
-        prefix=seller.credit_note_prefix,
-        seller=seller if seller.name else None,
-        today=clock.today(),
         lines=[InvoiceLine.parse(text) for text in line] if line else None,
         reason=reason,
         dry_run=dry_run,
+        refund=not no_refund,
     )
+    facts = result.facts
+    would = {
+        "would_refund": "would refund ",
+        "would_retry": "would finish the refund of ",
+        "would_drop": "would give up (refund another way) ",
+    }
     if json_output:
-        app.out.json(facts)
-        return
-    verb = "would issue" if dry_run else "issued"
-    app.out.success(
-        f"{verb} credit note {note.number} for {facts['amount']} {facts['currency']} on {number}; "
-        f"{facts['amount_due']} {facts['currency']} left to pay"
-    )
-    if facts.get("refund_due"):
-        app.out.info(f"note: {facts['refund_due']} {facts['currency']} was paid beyond what is owed: refund it")
+        for note in result.notes:  # on stderr: stdout stays one JSON document
+            app.out.info(f"note: {note}")
+        app.out.json(result.as_dict())
+    else:
+        if result.resumed:
+            app.out.info(f"credit note {facts['credit_note']} was already issued for {number}")
+        else:
+            verb = "would issue" if dry_run else "issued"
+            app.out.success(
+                f"{verb} credit note {facts['credit_note']} for {facts['amount']} {facts['currency']} on {number}; "
+                f"{facts['amount_due']} {facts['currency']} left to pay"
+            )
+        if facts.get("refund_due"):
+            app.out.info(f"{facts['refund_due']} {facts['currency']} was paid beyond what is owed")
+        for refund in result.refunds:
+            what = f"{refund.amount} {refund.currency} through {refund.provider} (payment {refund.payment_id})"
+            if refund.status == "created":
+                app.out.success(f"refunded {what}: refund {refund.id} ({refund.provider_status})")
+            elif refund.status in would:
+                app.out.info(would[refund.status] + what)
+            elif refund.status == "dropped":
+                app.out.info(f"not refunded {what}: {refund.error}")
+            else:
+                app.out.warn(f"refund of {what} {refund.status}: {refund.error}")
+        for note in result.notes:
+            app.out.info(f"note: {note}")
+    result.raise_for_outcome()
 
 
 @command.command("new-series")
@@ -268,14 +324,24 @@ def collect(
 def render(
     number: str = typer.Argument(..., help="The invoice number."),
     output: Path = typer.Option(None, "-o", "--output", help="PDF file (default: NUMBER.pdf)."),
+    fmt: str = typer.Option(
+        None,
+        "--format",
+        help="pdf, or facturx: the same PDF with its EN 16931 XML embedded (PDF/A-3). "
+        "Default: the profile's invoices.format (pdf).",
+    ),
 ) -> None:
     """Write an invoice's PDF: the original archived at its first render (under the profile
     folder, its SHA-256 in the store), as it was issued whatever the config says now.
+    As Factur-X, that original carries the invoice's XML (factur-x.xml).
 
-    Example: crmpay invoices render INV-2026-0001 -o facture.pdf
+    Example: crmpay invoices render INV-2026-0001 --format facturx -o facture.pdf
     """
+    from crmpay.cli._options import choice
+    from crmpay.config.sections import INVOICE_FORMATS
+
     app = Application.current()
-    path = app.ws.invoices.render(number, output)
+    path = app.ws.invoices.render(number, output, fmt=choice(fmt, INVOICE_FORMATS, "--format"))
     app.out.success(f"wrote {path}")
 
 

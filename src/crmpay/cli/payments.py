@@ -60,7 +60,7 @@ def record(
     Example: crmpay payments record INV-2026-0001 --amount 50 --method cheque --received-on 2026-11-20
     """
     from crmpay.cli._options import parse_date
-    from crmpay.services.invoices.ledger import record_payment
+    from crmpay.services.invoices.manual_payments import record_payment
 
     app = Application.current()
     result = record_payment(

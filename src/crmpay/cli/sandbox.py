@@ -72,7 +72,7 @@ def serve(
 
 @command.command("advance")
 def advance(
-    days: float = typer.Option(..., "--days", min=0, help="Days to move the sandbox clock."),
+    days: float = typer.Option(..., "--days", min=0, max=3650, help="Days to move the sandbox clock (0 to 3650)."),
     url: str = typer.Option(None, "--url", envvar="CRMPAY_SANDBOX_URL", help=_URL_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

@@ -32,6 +32,7 @@ from crmpay.config.sections import (
     CrmMapping,
     DunningSettings,
     GoCardlessSettings,
+    InvoicesSettings,
     MollieSettings,
     SellerSettings,
     SepaSettings,
@@ -60,6 +61,7 @@ __all__ = [
     "SmtpSettings",
     "SellerSettings",
     "SepaSettings",
+    "InvoicesSettings",
     "WebhooksSettings",
     "DunningSettings",
     "CrmMapping",
@@ -99,6 +101,7 @@ class ProfileConfig(_Section):
     smtp: SmtpSettings | None = None
     seller: SellerSettings = SellerSettings()
     sepa: SepaSettings = SepaSettings()
+    invoices: InvoicesSettings = InvoicesSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
     dunning: DunningSettings = DunningSettings()
     crm: CrmMapping = CrmMapping()

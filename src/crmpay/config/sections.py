@@ -99,6 +99,18 @@ class SellerSettings(_Section):
     invoice_prefix: str = "INV-"  # changing it after invoices exist: `crmpay invoices new-series`
     credit_note_prefix: str = "AV-"
     business_customers: bool = True  # print the EUR 40 recovery indemnity line
+    # France: the seller opted to pay VAT on debits (CGI art. 269, 2-c), printed on every invoice
+    vat_on_debits: bool = False
+
+    def identity_problems(self, *, charges_vat: bool) -> list[str]:
+        """The settings an invoice cannot be issued without (CGI art. 242 nonies A for a
+        French seller: name, address, SIREN or SIRET, and the VAT number when VAT is charged)."""
+        missing = [key for key in ("name", "address") if not getattr(self, key)]
+        if self.country == "FR" and not (self.siren or self.siret):
+            missing.append("siren")
+        if self.country == "FR" and charges_vat and not self.vat_number:
+            missing.append("vat_number")
+        return [f"seller.{key}" for key in missing]
 
     @field_validator("siren", "siret", "vat_number", "registration_number")
     @classmethod
@@ -141,9 +153,31 @@ class SellerSettings(_Section):
     def _consistent(self) -> SellerSettings:
         if self.siren and self.siret and not self.siret.startswith(self.siren):
             raise ValueError(f"siret {self.siret} does not start with the siren {self.siren}")
-        if self.siren and self.vat_number and self.vat_number.startswith("FR") and self.vat_number[4:] != self.siren:
-            raise ValueError(f"vat_number {self.vat_number} is not the one of siren {self.siren}")
+        siren = self.siren or (self.siret[:9] if self.siret else None)
+        if siren and self.vat_number and self.vat_number.startswith("FR") and self.vat_number[4:] != siren:
+            raise ValueError(f"vat_number {self.vat_number} is not the one of siren {siren}")
+        if self.vat_on_debits and self.country != "FR":
+            raise ValueError(f"vat_on_debits is a French VAT option; the seller's country is {self.country}")
         return self
+
+
+INVOICE_FORMATS = ("pdf", "facturx")
+
+
+class InvoicesSettings(_Section):
+    """How an invoice is written: `pdf` (the PDF alone) or `facturx` (the same PDF with its
+    EN 16931 XML embedded, PDF/A-3): what `invoices render` writes without --format, and
+    what `invoices send` attaches."""
+
+    format: Literal["pdf", "facturx"] = "pdf"
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format(cls, value: Any) -> Any:
+        text = value.strip().lower() if isinstance(value, str) else value
+        if text not in INVOICE_FORMATS:
+            raise ValueError(f"{value!r} is not an invoice format: choose {' or '.join(INVOICE_FORMATS)}")
+        return text
 
 
 class SepaSettings(_Section):

@@ -101,6 +101,8 @@ def from_environment(exc: BaseException) -> CrmpayError | None:
 
     if isinstance(exc, RecursionError):
         return UsageError("the input is nested too deeply to read", hint="check the file given to this command")
+    if isinstance(exc, OverflowError):  # e.g. an id past SQLite's 64-bit integers
+        return UsageError(f"a number given is out of range ({exc})", hint="check the values given to this command")
     if isinstance(exc, UnicodeEncodeError) and "surrogate" in str(exc.reason):
         return UsageError(
             "an argument or value is not valid UTF-8", hint="check the encoding of the values given on the command line"

@@ -53,6 +53,9 @@ EXEMPTION_TEXTS: dict[str, dict[str, str]] = {
 # VATEX codes (CEF list) for Factur-X: why a line carries no VAT.
 VATEX = {"E": "VATEX-FR-FRANCHISE", "AE": "VATEX-EU-AE", "K": "VATEX-EU-IC", "G": "VATEX-EU-G", "O": "VATEX-EU-O"}
 MAX_TEXT = 1000  # characters of a description, a name or an address
+# The nature of the operation (CGI art. 242 nonies A as amended for the e-invoicing reform):
+# only supplies of goods, only services, or both.
+NATURES = ("goods", "services", "mixed")
 
 
 def check_text(value: str, what: str, *, multiline: bool = False, limit: int = MAX_TEXT) -> str:
@@ -63,6 +66,16 @@ def check_text(value: str, what: str, *, multiline: bool = False, limit: int = M
     if len(value) > limit:
         raise UsageError(f"{what} {value[:40]!r}…: longer than {limit} characters")
     return value
+
+
+def check_nature(value: str | None) -> str | None:
+    """goods, services or mixed (any case); None or blank: not stated."""
+    if value is None or not value.strip():
+        return None
+    nature = value.strip().lower()
+    if nature not in NATURES:
+        raise UsageError(f"nature {value[:40]!r}: choose one of {', '.join(NATURES)}")
+    return nature
 
 
 def _category_and_rate(raw: str, description: str) -> tuple[Decimal, str]:
@@ -220,6 +233,10 @@ class Invoice:
     extra: dict[str, str] = field(default_factory=dict)
     kind: str = "invoice"  # or credit_note (an avoir)
     service_date: date | None = None  # date of the sale or service, when not the issue date
+    service_start: date | None = None  # or the period of the service: first and last day
+    service_end: date | None = None
+    delivery_address: str | None = None  # where the goods go, printed when not the billing address
+    nature: str | None = None  # goods, services or mixed (NATURES)
     buyer_vat: str | None = None
     buyer_siren: str | None = None
     po_number: str | None = None
@@ -236,3 +253,12 @@ class Invoice:
     @property
     def business(self) -> bool:
         return bool(self.buyer_vat or self.buyer_siren)
+
+    @property
+    def delivery_elsewhere(self) -> bool:
+        """A delivery address that is not the billing address (whitespace and case aside)."""
+
+        def norm(text: str | None) -> str:
+            return " ".join((text or "").split()).casefold()
+
+        return bool(self.delivery_address) and norm(self.delivery_address) != norm(self.customer_address)

@@ -27,6 +27,7 @@ SELLER = {
     "seller.name": "Acme Facturation SAS",
     "seller.address": "12 rue de la Paix\n75002 Paris",
     "seller.siren": "732829320",
+    "seller.vat_number": "FR44732829320",
 }
 LINES = ("Maintenance annuelle;1;99.00;20", "Livre;2;12.50;5.5")
 OPEN = (PaymentState.PENDING, PaymentState.SUBMITTED)

@@ -22,7 +22,7 @@ from crmpay.core.invoice import Invoice
 from crmpay.core.money import Money
 from crmpay.documents.fonts import BOLD, CJK, REGULAR, register_fonts, runs, text_width
 from crmpay.documents.labels import LABELS
-from crmpay.documents.legal import freeze
+from crmpay.documents.legal import snapshot
 
 if TYPE_CHECKING:
     from crmpay.config import SellerSettings
@@ -116,14 +116,14 @@ class _Page:
         self.c.save()
 
 
-def _seller_and_legal(invoice: Invoice, seller: SellerSettings | dict[str, Any] | None) -> dict[str, Any]:
-    """What was frozen at issue, else the seller given (an invoice issued before freezing)."""
-    if invoice.frozen:
-        return invoice.frozen
-    if seller is None:
-        return freeze({}, invoice.language)
-    data = seller if isinstance(seller, dict) else seller.model_dump(mode="json", exclude_none=True)
-    return freeze(data, invoice.language)
+def _service_fact(invoice: Invoice, labels: dict[str, str]) -> tuple[str, str]:
+    """The date of the sale or service, or the period of the service (first and last day)."""
+    if invoice.service_start and invoice.service_end:
+        span = labels["period_range"].format(
+            start=invoice.service_start.isoformat(), end=invoice.service_end.isoformat()
+        )
+        return labels["period"], span
+    return labels["service"], (invoice.service_date or invoice.issue_date).isoformat()
 
 
 def render_invoice(
@@ -139,7 +139,7 @@ def render_invoice(
     lang = invoice.language if invoice.language in LABELS else "en"
     labels = LABELS[lang]
     sep = labels["sep"]
-    frozen = _seller_and_legal(invoice, seller)
+    frozen = snapshot(invoice, seller)
     who, legal = frozen.get("seller", {}), frozen.get("legal", {})
     page = _Page(str(target) if isinstance(target, Path) else target, labels, invoice.number)
     sums = invoice.totals
@@ -178,7 +178,7 @@ def render_invoice(
     facts = [
         (labels["number"], invoice.number),
         (labels["issued"], invoice.issue_date.isoformat()),
-        (labels["service"], (invoice.service_date or invoice.issue_date).isoformat()),
+        _service_fact(invoice, labels),
     ]
     if credit and invoice.credits:
         when = f" {labels['of']} {invoice.credits_date.isoformat()}" if invoice.credits_date else ""
@@ -202,6 +202,14 @@ def render_invoice(
             page.line(f"{label}{sep}{value}")
     if invoice.customer_name:
         page.line(invoice.customer_email)
+    if invoice.delivery_elsewhere:  # where the goods go, when it is not the billing address
+        page.y -= 2 * mm
+        page.line(labels["deliver_to"], font=BOLD)
+        for part in page.wrap(invoice.delivery_address or "", 110 * mm):
+            page.line(part)
+    if invoice.nature:
+        page.y -= 2 * mm
+        page.line(f"{labels['nature']}{sep}{labels['nature_' + invoice.nature]}")
     page.y -= 4 * mm
 
     # Lines
@@ -286,6 +294,8 @@ def render_invoice(
             notes.append(exemptions[category])
     if reduced:
         notes.append(labels["reduced"])
+    if legal.get("vat_on_debits"):
+        notes.append(legal["vat_on_debits"])
     if not credit:
         if legal.get("early_payment"):
             notes.append(f"{labels['early_payment']}{sep}{legal['early_payment']}")

@@ -47,6 +47,29 @@ class Chargeback:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class NewRefund:
+    """A refund of (part of) a collected payment, back to the customer's account."""
+
+    payment_id: str
+    amount: Money
+    total_refunded: Money  # on this payment, this refund included (GoCardless `total_amount_confirmation`)
+    description: str  # on the customer's bank statement where the scheme allows (SEPA: 140 characters)
+    metadata: dict[str, str] = field(default_factory=dict)  # at most 3 keys; identifies the refund on a rerun
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    provider: str
+    id: str  # RF… (GoCardless), re_… (Mollie)
+    payment_id: str
+    amount: Money
+    status: str  # verbatim
+    created_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
 @runtime_checkable
 class PaymentProvider(Protocol):
     name: str
@@ -88,6 +111,11 @@ class PaymentProvider(Protocol):
     def create_setup_link(self, new: NewSetupLink, *, idempotency_key: str) -> SetupLink: ...
 
     def cancel_payment(self, payment_id: str) -> Payment: ...
+
+    def refund(self, new: NewRefund, *, idempotency_key: str) -> Refund:
+        """Refund part or all of a collected payment; a rerun with the same key (or, once
+        the provider has forgotten the key, the same `metadata`) answers the refund made."""
+        ...
 
     def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:
         """Events newer than the cursor `after`, oldest first (GoCardless only); raises

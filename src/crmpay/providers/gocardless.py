@@ -51,6 +51,7 @@ from crmpay.providers.gocardless_records import (  # noqa: F401  (mappers are pa
     validation_message,
     when_of,
 )
+from crmpay.providers.gocardless_refunds import GoCardlessRefunds
 from crmpay.retry import RetryPolicy, attempt_timeouts, waiting_on, with_retries
 
 T = TypeVar("T")
@@ -82,7 +83,7 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, gc_errors.ApiError) and (exc.code or 0) >= 500
 
 
-class GoCardlessProvider:
+class GoCardlessProvider(GoCardlessRefunds):
     name = NAME
     max_page_size = PAGE
     currencies = frozenset(SCHEME_CURRENCY.values())  # one per direct-debit scheme

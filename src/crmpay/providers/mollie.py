@@ -33,7 +33,9 @@ from typing import Any, TypeVar
 from mollie.api import error as mollie_errors
 from mollie.api.client import Client
 from mollie.api.objects.customer import Customer as MollieCustomer
+from mollie.api.objects.payment import Payment as MolliePayment
 from mollie.api.resources.mandates import CustomerMandates
+from mollie.api.resources.refunds import PaymentRefunds
 
 from crmpay.core.errors import AuthError, OperationFailed, TemporaryError, UsageError
 from crmpay.core.models import (
@@ -51,7 +53,7 @@ from crmpay.core.models import (
 )
 from crmpay.core.money import Money
 from crmpay.providers import _paging
-from crmpay.providers.base import Chargeback
+from crmpay.providers.base import Chargeback, NewRefund, Refund
 from crmpay.providers.mollie_records import (
     NAME,
     amount_of,
@@ -397,6 +399,58 @@ class MollieProvider:
         )
         return payment_from(dict(raw))
 
+    def refund(self, new: NewRefund, *, idempotency_key: str) -> Refund:
+        """`POST /v2/payments/{id}/refunds`. Mollie keeps an idempotency key about an hour and
+        advises reading the payment's refunds rather than creating again after a failed
+        attempt (docs/fidelity.md): before each try, a refund carrying `new`'s metadata is the
+        one a previous try or run made. A `409` "duplicate refund" (the same amount on the
+        payment within the hour) is answered the same way, or refused when it is not ours."""
+        what = f"refunding payment {new.payment_id}"
+        resource = PaymentRefunds(self._client, MolliePayment({"id": new.payment_id}, self._client))
+        data: dict[str, Any] = {"amount": amount_of(new.amount), "description": new.description[:140]}
+        if new.metadata:
+            data["metadata"] = new.metadata
+
+        def create() -> Any:
+            made = self._refund_made(resource, new)
+            if made is not None:
+                return made
+            try:
+                return _done(resource.create(data, idempotency_key=idempotency_key))
+            except mollie_errors.ConflictError as exc:
+                if "duplicate refund" not in str(exc).lower():
+                    raise  # the same key still being processed: asked again
+                found = self._refund_made(resource, new)
+                if found is None:
+                    raise OperationFailed(f"Mollie refused {what}: {exc}") from None
+                return found
+
+        return _refund_from(dict(self._call(what, create, keyed=True)))
+
+    def _refund_made(self, resource: PaymentRefunds, new: NewRefund) -> dict[str, Any] | None:
+        """Called inside `_call` (its errors are mapped there): one page is a payment's refunds."""
+        if not new.metadata:
+            return None
+        for item in resource.list(limit=PAGE):
+            raw = dict(item)
+            metadata = raw.get("metadata") or {}
+            if isinstance(metadata, dict) and all(metadata.get(k) == v for k, v in new.metadata.items()):
+                return raw
+        return None
+
     def iter_events(self, *, after: str | None = None) -> Iterator[ProviderEvent]:
         """Always empty: Mollie has no events API; sync lists newest first and refreshes open objects."""
         return iter(())
+
+
+def _refund_from(raw: dict[str, Any]) -> Refund:
+    return Refund(
+        NAME,
+        raw["id"],
+        raw.get("paymentId") or "",
+        money_from(raw["amount"]),
+        raw.get("status") or "pending",
+        when_of(raw.get("createdAt")),
+        dict(raw.get("metadata") or {}) if isinstance(raw.get("metadata"), dict) else {},
+        raw,
+    )

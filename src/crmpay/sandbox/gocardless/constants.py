@@ -56,6 +56,7 @@ KINDS = (
     "mandate_import_entries",
     "events",
     "creditors",
+    "refunds",
 )
 ID_PREFIX = {
     "customers": "CU",
@@ -68,6 +69,7 @@ ID_PREFIX = {
     "mandate_import_entries": "IME",
     "events": "EV",
     "creditors": "CR",
+    "refunds": "RF",
 }
 # Links that listings filter on, indexed per kind: ids in creation order for each value.
 INDEXED: dict[str, tuple[str, ...]] = {
@@ -76,6 +78,7 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "payments": ("mandate", "customer"),
     "billing_requests": ("customer",),
     "mandate_import_entries": ("mandate_import",),
+    "refunds": ("payment", "mandate"),
     "events": (
         "payment",
         "mandate",
@@ -134,6 +137,7 @@ EVENT_SUBJECT = {
     "customer_bank_accounts": "customer_bank_account",
     "billing_requests": "billing_request",
     "creditors": "creditor",
+    "refunds": "refund",
 }
 EVENT_FILTERS = ("payment", "mandate", "customer", "customer_bank_account", "billing_request")
 INCLUDABLE = {

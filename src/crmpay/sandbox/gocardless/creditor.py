@@ -27,7 +27,7 @@ class _Creditor(_Wire):
             "name": "crmpay sandbox creditor",
             **address,
             "bank_reference_prefix": "CRMPAY",
-            "can_create_refunds": False,
+            "can_create_refunds": True,
             "creditor_type": "company",
             "custom_payment_pages_enabled": False,
             "fx_payout_currency": None,
@@ -74,12 +74,13 @@ class _Creditor(_Wire):
         body = request.json() or {}
         if not isinstance(body, dict):
             return Response.json_body(400, {"error": "expected a JSON object"})
-        unknown = set(body) - {"verification_status", "mandate_imports_enabled", "name"}
+        unknown = set(body) - {"verification_status", "mandate_imports_enabled", "can_create_refunds", "name"}
         if unknown:
             return Response.json_body(400, {"error": f"unknown creditor keys: {sorted(unknown)}"})
         if "verification_status" in body and body["verification_status"] not in VERIFICATION_STATUSES:
             return Response.json_body(400, {"error": f"verification_status must be one of {VERIFICATION_STATUSES}"})
-        if "mandate_imports_enabled" in body and not isinstance(body["mandate_imports_enabled"], bool):
-            return Response.json_body(400, {"error": "mandate_imports_enabled must be true or false"})
+        for flag in ("mandate_imports_enabled", "can_create_refunds"):
+            if flag in body and not isinstance(body[flag], bool):
+                return Response.json_body(400, {"error": f"{flag} must be true or false"})
         self.creditor.update(body)
         return Response.json_body(200, {"creditors": self.creditor})

@@ -9,13 +9,14 @@ from crmpay.sandbox.gocardless.constants import INDEXED, KINDS
 from crmpay.sandbox.gocardless.creditor import _Creditor
 from crmpay.sandbox.gocardless.flows import _Flows
 from crmpay.sandbox.gocardless.lifecycle import _Lifecycle
+from crmpay.sandbox.gocardless.refunds import _Refunds
 from crmpay.sandbox.gocardless.scenarios import _Scenarios
 
 if TYPE_CHECKING:
     from crmpay.sandbox.server import Sandbox
 
 
-class GoCardlessService(_Creditor, _Flows, _Scenarios, _Lifecycle):
+class GoCardlessService(_Creditor, _Flows, _Scenarios, _Refunds, _Lifecycle):
     """The GoCardless API: its state, the Service protocol and the routes to every resource."""
 
     name = "gocardless"
@@ -68,6 +69,10 @@ class GoCardlessService(_Creditor, _Flows, _Scenarios, _Lifecycle):
             ("PUT", "/payments/{id}", self.update_metadata("payments")),
             ("POST", "/payments/{id}/actions/cancel", self.cancel_payment),
             ("POST", "/payments/{id}/actions/retry", self.retry_payment),
+            ("POST", "/refunds", self.create_refund),
+            ("GET", "/refunds", self.list_refunds),
+            ("GET", "/refunds/{id}", self._one("refunds")),
+            ("PUT", "/refunds/{id}", self.update_metadata("refunds")),
             ("POST", "/billing_requests", self.create_billing_request),
             ("GET", "/billing_requests", self.list_billing_requests),
             ("GET", "/billing_requests/{id}", self._one("billing_requests")),

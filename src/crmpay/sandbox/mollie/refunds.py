@@ -1,7 +1,14 @@
-"""Mollie refunds of a paid payment, simulated: create, get, list, cancel while pending."""
+"""Mollie refunds of a paid payment, simulated: create, get, list, cancel while pending.
+
+Refused with 422: a payment that is not paid, a currency not the payment's, more than the
+payment's `amountRemaining` (which starts at its amount: the over-refund some methods
+allow is not simulated), a description over 140 characters; with 409 "A duplicate refund
+has been detected": a refund of the same amount on the same payment within the hour.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from crmpay.core.money import exponent
@@ -10,6 +17,8 @@ from crmpay.sandbox.clock import add_working_days
 from crmpay.sandbox.mollie.constants import REFUNDED_AFTER
 from crmpay.sandbox.mollie.listing import _Listing
 from crmpay.sandbox.mollie.wire import _major, _minor
+
+DUPLICATE_WINDOW = timedelta(hours=1)  # "a duplicate (of the same amount in the last hour)"
 
 
 class _Refunds(_Listing):
@@ -29,6 +38,8 @@ class _Refunds(_Listing):
         description = body.get("description") or ""
         if not isinstance(description, str) or len(description) > 140:
             raise self._unprocessable("The description must be at most 140 characters", "description")
+        if self._duplicate(payment["id"], amount):
+            raise self._error(409, "Conflict", "A duplicate refund has been detected")
         refunded = _minor(payment["amountRefunded"]["value"], cents) + _minor(amount["value"], cents)
         payment["amountRemaining"] = {"value": _major(left, cents), "currency": amount["currency"]}
         payment["amountRefunded"] = {"value": _major(refunded, cents), "currency": amount["currency"]}
@@ -58,6 +69,17 @@ class _Refunds(_Listing):
         }
         self.private[ident] = {"refunded": add_working_days(self.sandbox.clock.today(), REFUNDED_AFTER)}
         return self._ok(201, self._store("refunds", refund, payment["id"]))
+
+    def _duplicate(self, payment_id: str, amount: dict[str, str]) -> bool:
+        """A refund of the same amount on the payment in the last hour, not canceled or failed."""
+        since = self.sandbox.clock.now() - DUPLICATE_WINDOW
+        for ident in self._children("refunds", payment_id)[0]:
+            refund = self.objects["refunds"][ident]
+            if refund["status"] in ("canceled", "failed") or refund["amount"] != amount:
+                continue
+            if datetime.fromisoformat(refund["createdAt"]) > since:
+                return True
+        return False
 
     def _refund_of(self, request: Request) -> dict[str, Any]:
         self._get("payments", request.params["pid"])

@@ -114,7 +114,9 @@ def get(store: Store, ident: int | str) -> Subscription:
         key = int(str(ident).removeprefix("SUB-").removeprefix("sub-"))
     except ValueError:
         raise UsageError(f"subscription {ident!r}: expected its number, e.g. 3") from None
-    row = store.db.execute("SELECT * FROM subscriptions WHERE id = ?", (key,)).fetchone()
+    row = None
+    if 0 < key < 2**63:  # beyond SQLite's integers no subscription can have that number
+        row = store.db.execute("SELECT * FROM subscriptions WHERE id = ?", (key,)).fetchone()
     if row is None:
         raise UsageError(f"no subscription {ident!r}", hint="see `crmpay subscriptions list`")
     return Subscription.from_row(row)

@@ -6,6 +6,12 @@ original after checking its hash, and if the file is gone, renders it again from
 invoice froze at issue and accepts the result only when it has the archived hash (reportlab
 renders in invariant mode: the same invoice gives the same bytes). An invoice issued before
 snapshots existed is frozen from the profile's seller at that first render.
+
+Factur-X (`invoices.format = "facturx"`, or `render --format facturx`) is not archived
+apart: it is that archived original, its hash checked, with the EN 16931 XML of the
+invoice embedded (crmpay.documents.facturx). The XML is made from what the invoice froze at
+issue and never changes (number, dates, buyer, lines, seller snapshot), and the package's
+timestamps carry the issue date: the same original gives the same Factur-X bytes.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crmpay.config import Config
+from crmpay.config.sections import INVOICE_FORMATS
 from crmpay.core.errors import OperationFailed, UsageError
 from crmpay.store import Store
 
@@ -26,6 +33,27 @@ if TYPE_CHECKING:
     from crmpay.core.invoice import Invoice
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+FORMATS = INVOICE_FORMATS  # pdf, facturx
+
+
+def invoice_format(config: Config, fmt: str | None = None) -> str:
+    """`fmt` when given (pdf or facturx), else the profile's `invoices.format`."""
+    chosen = (fmt or config.settings.invoices.format).strip().lower()
+    if chosen not in FORMATS:
+        raise UsageError(f"format {fmt!r} is not one of: {', '.join(FORMATS)}")
+    return chosen
+
+
+def as_facturx(invoice: Invoice, pdf: bytes, seller: SellerSettings | None = None) -> bytes:
+    """`pdf` (the invoice as drawn) as a Factur-X PDF/A-3 carrying the invoice's EN 16931 XML."""
+    from crmpay.documents.facturx import facturx_pdf
+
+    try:
+        return facturx_pdf(pdf, invoice, seller)
+    except ValueError as exc:  # the XML is refused by the XSD: a defect, said plainly
+        raise OperationFailed(f"{invoice.number}: no Factur-X file written: {exc}") from None
 
 
 def seller_from(config: Config) -> SellerSettings:
@@ -74,6 +102,11 @@ def freeze_if_needed(store: Store, invoice: Invoice, config: Config) -> Invoice:
 
 def original_pdf(store: Store, config: Config, number: str) -> tuple[bytes, Path]:
     """The archived original of `number` (archived now if this is its first render)."""
+    _, data, path = _original(store, config, number)
+    return data, path
+
+
+def _original(store: Store, config: Config, number: str) -> tuple[Invoice, bytes, Path]:
     from crmpay.services.invoices.ledger import load_invoice
 
     invoice = freeze_if_needed(store, load_invoice(store, number), config)
@@ -86,7 +119,7 @@ def original_pdf(store: Store, config: Config, number: str) -> tuple[bytes, Path
         except OSError:
             data = b""
         if hashlib.sha256(data).hexdigest() == row["pdf_sha256"]:
-            return data, path
+            return invoice, data, path
         data = pdf_bytes(invoice)  # the archive is gone or altered: rebuild it from the snapshot
         if hashlib.sha256(data).hexdigest() != row["pdf_sha256"]:
             raise OperationFailed(
@@ -95,7 +128,7 @@ def original_pdf(store: Store, config: Config, number: str) -> tuple[bytes, Path
                 hint="restore the file from a backup",
             )
         _write(path, data)
-        return data, path
+        return invoice, data, path
     data = pdf_bytes(invoice)
     _write(path, data)
     with store.transaction():
@@ -103,7 +136,7 @@ def original_pdf(store: Store, config: Config, number: str) -> tuple[bytes, Path
             "UPDATE invoices SET pdf_path = ?, pdf_sha256 = ? WHERE number = ? AND pdf_sha256 IS NULL",
             (str(path.relative_to(folder)), hashlib.sha256(data).hexdigest(), number),
         )
-    return data, path
+    return invoice, data, path
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -117,16 +150,25 @@ def _write(path: Path, data: bytes) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
-def render_to_file(store: Store, config: Config, number: str, path: Path, payment_line: str | None = None) -> Path:
-    """Write the invoice's original PDF to `path` (a copy of the archived one)."""
+def render_to_file(
+    store: Store,
+    config: Config,
+    number: str,
+    path: Path,
+    payment_line: str | None = None,
+    fmt: str | None = None,
+) -> Path:
+    """Write the invoice's original PDF to `path` (a copy of the archived one), as Factur-X
+    when `fmt` (default: the profile's `invoices.format`) says so."""
+    chosen = invoice_format(config, fmt)
     if path.is_dir():
         raise UsageError(f"{path} is a directory: give a file name (-o FILE.pdf)")
     if payment_line is not None:
         from crmpay.services.invoices.ledger import load_invoice
 
         invoice = freeze_if_needed(store, load_invoice(store, number), config)
-        _write(path, pdf_bytes(invoice, payment_line=payment_line))
-        return path
-    data, _ = original_pdf(store, config, number)
-    _write(path, data)
+        data = pdf_bytes(invoice, payment_line=payment_line)
+    else:
+        invoice, data, _ = _original(store, config, number)
+    _write(path, as_facturx(invoice, data) if chosen == "facturx" else data)
     return path

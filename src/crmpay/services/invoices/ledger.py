@@ -1,4 +1,5 @@
-"""Invoices in the store: gapless numbering, creation, listing, manual payments."""
+"""Invoices in the store: gapless numbering, creation, listing (manual payments:
+manual_payments.py)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,24 @@ from typing import TYPE_CHECKING, Any
 
 from crmpay.core import clock
 from crmpay.core.clock import now_iso
-from crmpay.core.errors import OperationFailed, UsageError
-from crmpay.core.invoice import LANGUAGES, MAX_TEXT, Invoice, InvoiceLine, check_identifier, check_text, check_total
+from crmpay.core.errors import UsageError
+from crmpay.core.invoice import (
+    LANGUAGES,
+    MAX_TEXT,
+    Invoice,
+    InvoiceLine,
+    check_identifier,
+    check_nature,
+    check_text,
+    check_total,
+)
 from crmpay.core.money import Money, exponent
 from crmpay.core.validation import email_problems
-from crmpay.services.invoices.debits import live_debit
 from crmpay.store import Store, filters
 
 if TYPE_CHECKING:
     from crmpay.config import Config, SellerSettings
 
-PAYMENT_METHODS = ("cheque", "transfer", "cash")
 PREFIX = re.compile(r"[A-Z0-9][A-Z0-9-]{0,11}")
 EARLIEST = date(2000, 1, 1)
 MAX_TERM = timedelta(days=5 * 365 + 1)  # a service date at most 5 years from the issue date
@@ -121,6 +129,24 @@ def _optional_text(value: str | None, what: str, *, multiline: bool = False, lim
     return check_text(value.strip(), what, multiline=multiline, limit=limit)
 
 
+def _service_period(
+    period: tuple[date, date] | None, service_date: date | None, issue_date: date
+) -> tuple[date | None, date | None]:
+    """A service period: its first and last day, in order, within 5 years of the issue
+    date; it takes the place of a service date (not both)."""
+    if period is None:
+        return None, None
+    start, end = period
+    if service_date is not None:
+        raise UsageError("give a service date or a service period, not both")
+    if end < start:
+        raise UsageError(f"service period {start}..{end}: its end is before its start")
+    for day in (start, end):
+        if abs(day - issue_date) > MAX_TERM:
+            raise UsageError(f"service period {start}..{end}: more than 5 years from the issue date {issue_date}")
+    return start, end
+
+
 def _identifier(kind: str, value: str | None) -> str | None:
     if not value:
         return None
@@ -128,6 +154,18 @@ def _identifier(kind: str, value: str | None) -> str | None:
         return check_identifier(kind, value)
     except ValueError as exc:
         raise UsageError(f"buyer {kind.replace('_', ' ')}: {exc}") from None
+
+
+def _check_seller(seller: SellerSettings | None, *, charges_vat: bool) -> None:
+    """An invoice crmpay numbers is issued by a seller whose identity is set."""
+    from crmpay.config import SellerSettings
+
+    missing = (seller or SellerSettings()).identity_problems(charges_vat=charges_vat)
+    if missing:
+        raise UsageError(
+            f"the seller's identity is incomplete: {', '.join(missing)} not set; no invoice is issued without it",
+            hint=f"crmpay config set {missing[0]} VALUE",
+        )
 
 
 def create_invoice(
@@ -151,13 +189,18 @@ def create_invoice(
     buyer_siren: str | None = None,
     po_number: str | None = None,
     business: bool = False,
+    service_period: tuple[date, date] | None = None,
+    delivery_address: str | None = None,
+    nature: str | None = None,
     seller: SellerSettings | None = None,
     kind: str = "invoice",
     credits: str | None = None,
     reason: str | None = None,
 ) -> Invoice:
     """A new invoice; `number` keeps a number given elsewhere (a Zoho invoice's). With
-    `seller`, what the invoice prints of the seller and its legal texts are frozen now."""
+    `seller`, what the invoice prints of the seller and its legal texts are frozen now.
+    `service_period` (first and last day) replaces `service_date`; `nature` is goods,
+    services or mixed."""
     problems = email_problems(customer_email)
     if problems:
         raise UsageError(problems[0])
@@ -172,6 +215,9 @@ def create_invoice(
     customer_name = _optional_text(customer_name, "name")
     customer_address = _optional_text(customer_address, "address", multiline=True)
     po_number = _optional_text(po_number, "purchase order number", limit=60)
+    delivery_address = _optional_text(delivery_address, "delivery address", multiline=True)
+    nature = check_nature(nature)
+    service_start, service_end = _service_period(service_period, service_date, issue_date)
     reason = _optional_text(reason, "reason")
     buyer_vat, buyer_siren = _identifier("vat_number", buyer_vat), _identifier("siren", buyer_siren)
     if (business or buyer_vat or buyer_siren) and not (customer_name and customer_address):
@@ -179,6 +225,7 @@ def create_invoice(
     sums = check_total(lines, currency)
     if number is None:
         check_prefix(prefix)
+        _check_seller(seller, charges_vat=any(line.vat_category == "S" for line in lines))
     key = None if number is not None else _sequence_key(prefix, issue_date.year)
     # a number given elsewhere (Zoho's) follows that system's dates, not our series'
     today = clock.today() if number is None else date.max
@@ -196,6 +243,10 @@ def create_invoice(
         source=source,
         kind=kind,
         service_date=service_date,
+        service_start=service_start,
+        service_end=service_end,
+        delivery_address=delivery_address,
+        nature=nature,
         buyer_vat=buyer_vat,
         buyer_siren=buyer_siren,
         po_number=po_number,
@@ -219,8 +270,8 @@ def create_invoice(
             "INSERT INTO invoices (number, source, source_ref, customer_email, customer_name, language,"
             " currency, issue_date, due_date, status, total_excl_minor, total_vat_minor,"
             " total_incl_minor, created_at, updated_at, customer_address, service_date, kind, credits, reason,"
-            " buyer_vat, buyer_siren, po_number, frozen)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " buyer_vat, buyer_siren, po_number, frozen, service_start, service_end, delivery_address, nature)"
+            f" VALUES ({', '.join('?' * 28)})",
             (
                 invoice.number,
                 source,
@@ -246,6 +297,10 @@ def create_invoice(
                 buyer_siren,
                 po_number,
                 json.dumps(invoice.frozen, ensure_ascii=False, sort_keys=True) if invoice.frozen else None,
+                service_start.isoformat() if service_start else None,
+                service_end.isoformat() if service_end else None,
+                delivery_address,
+                nature,
             ),
         )
         store.db.executemany(
@@ -324,6 +379,10 @@ def load_invoice(store: Store, number: str) -> Invoice:
         + credited,
         kind=row["kind"] or "invoice",
         service_date=day(row["service_date"]),
+        service_start=day(row["service_start"]),
+        service_end=day(row["service_end"]),
+        delivery_address=row["delivery_address"],
+        nature=row["nature"],
         buyer_vat=row["buyer_vat"],
         buyer_siren=row["buyer_siren"],
         po_number=row["po_number"],
@@ -361,6 +420,10 @@ def invoice_dict(invoice: Invoice) -> dict[str, Any]:
         "kind": invoice.kind,
         "credits": invoice.credits,
         "service_date": invoice.service_date,
+        "service_start": invoice.service_start,
+        "service_end": invoice.service_end,
+        "delivery_address": invoice.delivery_address,
+        "nature": invoice.nature,
         "buyer_vat": invoice.buyer_vat,
         "buyer_siren": invoice.buyer_siren,
         "po_number": invoice.po_number,
@@ -412,87 +475,3 @@ def list_invoices(
         }
         for r in store.db.execute(sql, args)
     ]
-
-
-def record_payment(
-    store: Store,
-    number: str,
-    *,
-    amount: str,
-    method: str,
-    received_on: date,
-    reference: str | None = None,
-    today: date,
-    dry_run: bool = False,
-) -> dict[str, Any]:
-    """A cheque, transfer or cash payment; partial payments add up; paid when covered."""
-    if method not in PAYMENT_METHODS:
-        raise UsageError(f"method {method!r}: choose one of {', '.join(PAYMENT_METHODS)}")
-    if received_on > today:
-        raise UsageError(f"received date {received_on} is in the future")
-    invoice = load_invoice(store, number)
-    if invoice.kind == "credit_note":
-        raise UsageError(f"{number} is a credit note: nothing is to be paid on it")
-    if received_on < invoice.issue_date:
-        raise UsageError(f"received date {received_on} is before the invoice's issue date {invoice.issue_date}")
-    money = Money.parse(amount, invoice.currency)
-    if money.amount <= 0:
-        raise UsageError("the amount must be more than 0")
-    if invoice.status == "paid":
-        raise OperationFailed(f"invoice {number} is already paid (on {invoice.paid_on})")
-    total = invoice.totals.incl_vat
-    paid_before = invoice.amount_paid or Money.from_minor(0, invoice.currency)
-    paid_after = paid_before + money
-    if paid_after.minor > total.minor:
-        remaining = total - paid_before
-        raise UsageError(f"{money} is more than the {remaining} left to pay on {number}")
-    debit = live_debit(store, number, invoice.currency)
-    if debit is not None and not debit.scheduled and paid_after.minor + debit.amount.minor > total.minor:
-        # The debit takes its amount as well: the customer would pay twice.
-        room = total - paid_before - debit.amount
-        limit = f"; at most {room} can be recorded beside it" if room.minor > 0 else ""
-        raise OperationFailed(
-            f"invoice {number} already has a direct debit of {debit.amount} ({debit.provider} payment "
-            f"{debit.payment_id or '(being created)'}, charge date {debit.charge_date}){limit}",
-            hint=f"cancel it first: crmpay payments cancel {debit.payment_id}"
-            if debit.payment_id
-            else "run the same `crmpay invoices send` again to finish creating it, then cancel it",
-        )
-    status = "paid" if paid_after.minor == total.minor else "partially_paid"
-    result = {
-        "number": number,
-        "amount": money.decimal_string(),
-        "currency": invoice.currency,
-        "method": method,
-        "received_on": received_on,
-        "paid_total": paid_after.decimal_string(),
-        "remaining": (total - paid_after).decimal_string(),
-        "status": status,
-        "dry_run": dry_run,
-    }
-    if debit is not None and debit.scheduled:
-        # No money has moved yet: the scheduled debit (for the whole amount) is dropped.
-        result["note"] = (
-            f"the debit of {debit.amount} scheduled for {debit.charge_date} was dropped; "
-            f"`crmpay invoices send {number} --new-attempt` collects what remains"
-        )
-    if dry_run:
-        return result
-    with store.transaction():
-        invoice_id = store.db.execute("SELECT id FROM invoices WHERE number = ?", (number,)).fetchone()[0]
-        store.db.execute(
-            "INSERT INTO manual_payments (invoice_id, amount_minor, currency, method, received_on,"
-            " reference, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (invoice_id, money.minor, invoice.currency, method, received_on.isoformat(), reference, now_iso()),
-        )
-        store.db.execute(
-            "UPDATE invoices SET status = ?, paid_on = ?, updated_at = ? WHERE id = ?",
-            (status, received_on.isoformat() if status == "paid" else None, now_iso(), invoice_id),
-        )
-        if debit is not None and debit.scheduled:
-            store.db.execute(
-                "UPDATE intents SET status = 'dropped', error = 'a manual payment was recorded', updated_at = ?"
-                " WHERE key = ?",
-                (now_iso(), debit.intent_key),
-            )
-    return result

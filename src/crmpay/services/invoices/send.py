@@ -62,8 +62,10 @@ class InvoiceSender(MandateChoice, ScheduledDebits):
         today: date | None = None,
         notice_days: int = PRENOTIFICATION_DAYS,
         creditor_id: str | None = None,
+        invoice_format: str = "pdf",  # or facturx: the PDF emailed carries its EN 16931 XML
     ) -> None:
         self.store, self.profile, self.providers = store, profile, providers
+        self.invoice_format = invoice_format
         self.mailer, self.seller, self.sender = mailer, seller, sender
         self.today = today or clock.today()
         self.notice_days, self.creditor_id = notice_days, creditor_id
@@ -400,9 +402,14 @@ class InvoiceSender(MandateChoice, ScheduledDebits):
         facts = notice_facts(invoice, result)
         pdf = io.BytesIO()
         render_invoice(invoice, self.seller, pdf, payment_line=payment_line(invoice.language, facts))
+        attachment = pdf.getvalue()
+        if self.invoice_format == "facturx":
+            from crmpay.services.invoices.documents import as_facturx
+
+            attachment = as_facturx(invoice, attachment, self.seller)
         message = invoice_email(
             invoice,
-            pdf.getvalue(),
+            attachment,
             sender=self.sender or "billing@localhost",
             seller_name=self.seller.name or "",
             facts=facts,
@@ -460,6 +467,7 @@ def send(
         sender=sender,
         notice_days=settings.sepa.prenotification_days,
         creditor_id=settings.creditor_id,
+        invoice_format=settings.invoices.format,
     ).send(invoice, mandate=mandate, provider=provider, email=email, dry_run=dry_run, new_attempt=new_attempt)
     if fetched:
         result.notes.insert(0, f"{number} was fetched from Zoho CRM")

@@ -7,7 +7,12 @@ know was written by a newer crmpay and is left untouched.
 
 from __future__ import annotations
 
-from crmpay.store.migrations import m001_first_wave, m010_webhooks_billing_invoices  # noqa: F401  (registers)
+from crmpay.store.migrations import (  # noqa: F401  (registers, in this order)
+    m001_first_wave,
+    m010_webhooks_billing_invoices,
+    m040_refunds,
+    m050_invoice_mentions,
+)
 from crmpay.store.migrations._steps import MIGRATIONS, migration, run_script
 
 __all__ = ["MIGRATIONS", "migration", "run_script"]
