@@ -1,4 +1,5 @@
-"""What every test home starts with (imported as `import _homes`, like `_paths`)."""
+"""What every test home starts with, and an invoice issued in it (imported as
+`import _homes`, like `_paths`)."""
 
 # The seller: no invoice is issued without its identity.
 SELLER = {
@@ -15,3 +16,27 @@ def seller_settings():
     from crmpay.config import SellerSettings
 
     return SellerSettings(**SELLER)
+
+
+def issue_invoice(store, **changes):
+    """`ledger.create_invoice` with Ann's one-line invoice of the suite's today, due in 30
+    days, issued by `SELLER`; `changes` override any argument."""
+    from datetime import timedelta
+
+    from conftest import START
+    from crmpay.core.invoice import InvoiceLine
+    from crmpay.services.invoices.ledger import create_invoice
+
+    args = dict(
+        prefix="INV-",
+        customer_email="ann@example.fr",
+        customer_name="Ann",
+        language="fr",
+        currency="EUR",
+        lines=[InvoiceLine.parse("Service;1;100;20")],
+        issue_date=START,
+        due_date=START + timedelta(days=30),
+        seller=seller_settings(),
+    )
+    args.update(changes)
+    return create_invoice(store, **args)

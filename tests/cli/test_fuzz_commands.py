@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,7 @@ def world(tmp_path_factory) -> dict[str, Any]:
                     "--due", "2026-12-31"],
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
+    (root / "runs").mkdir()  # one folder per run, a copy of `base`
     return {"files": _hostile_files(root / "files"), "base": base, "env": env, "runs": root / "runs"}
 
 
@@ -144,12 +146,12 @@ def _argv(data: st.DataObject, path: tuple[str, ...], command: Any, files: list[
 def test_every_command_takes_hostile_input_within_the_exit_code_table(world, path, data):
     argv = _argv(data, path, LEAVES[path], world["files"])
     stdin = data.draw(st.sampled_from(["", "\n", "sec€ret\n", "x" * 5000 + "\n"]))
-    run_dir = Path(world["runs"]) / f"{len(list(Path(world['runs']).glob('*'))) if Path(world['runs']).exists() else 0}"
+    run_dir = Path(tempfile.mkdtemp(dir=world["runs"])) / "run"
     shutil.copytree(world["base"], run_dir)
     try:
         result = _run(run_dir, world["env"], argv, stdin)
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(run_dir.parent, ignore_errors=True)
     shown = (argv, result.returncode, result.stderr[-2000:])
     assert 0 <= result.returncode <= 5, shown
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr, shown

@@ -7,12 +7,11 @@ from datetime import timedelta
 import pytest
 from tests.conftest import START
 
-from _homes import seller_settings
+from _homes import issue_invoice
 from crmpay.core import clock
 from crmpay.core.errors import UsageError
 from crmpay.core.invoice import InvoiceLine
 from crmpay.core.money import Money
-from crmpay.services.invoices import ledger
 from crmpay.store import Store
 
 TODAY = START
@@ -24,29 +23,13 @@ def store(tmp_path):
         yield s
 
 
-def _create(store, **kw):
-    args = dict(
-        prefix="INV-",
-        customer_email="ann@example.fr",
-        customer_name="Ann",
-        language="fr",
-        currency="EUR",
-        lines=[InvoiceLine.parse("Service;1;100;20")],
-        issue_date=TODAY,
-        due_date=TODAY + timedelta(days=30),
-    )
-    args.update(kw)
-    args.setdefault("seller", seller_settings())
-    return ledger.create_invoice(store, **args)
-
-
 def test_issue_dates_follow_numbers_and_never_lie_in_the_future(store):
-    first = _create(store, issue_date=TODAY - timedelta(days=2))
+    first = issue_invoice(store, issue_date=TODAY - timedelta(days=2))
     with pytest.raises(UsageError, match="is before .* invoice dates follow their numbers"):
-        _create(store, issue_date=TODAY - timedelta(days=3))
+        issue_invoice(store, issue_date=TODAY - timedelta(days=3))
     with pytest.raises(UsageError, match="in the future"):
-        _create(store, issue_date=TODAY + timedelta(days=1))
-    assert _create(store).number == first.number[:-4] + "0002"  # no number was taken by the refusals
+        issue_invoice(store, issue_date=TODAY + timedelta(days=1))
+    assert issue_invoice(store).number == first.number[:-4] + "0002"  # no number was taken by the refusals
 
 
 @pytest.mark.parametrize(
@@ -64,8 +47,8 @@ def test_issue_dates_follow_numbers_and_never_lie_in_the_future(store):
 )
 def test_absurd_invoices_are_refused_before_a_number_is_taken(store, kw, message):
     with pytest.raises(UsageError, match=message):
-        _create(store, **kw)
-    assert _create(store, dry_run=True).number.endswith("-0001")
+        issue_invoice(store, **kw)
+    assert issue_invoice(store, dry_run=True).number.endswith("-0001")
 
 
 @pytest.mark.parametrize("text", ["X;1;1e309;20", "X;1;NaN;20", "X;1;Infinity;20", "X\x00;1;1;20", "X;1;1;20:XX"])
@@ -82,7 +65,7 @@ def test_amounts_are_bounded_and_never_finer_than_the_minor_unit():
 
 
 def test_a_discount_line_is_allowed_while_the_total_stays_positive(store):
-    invoice = _create(store, lines=[InvoiceLine.parse("A;1;100;20"), InvoiceLine.parse("Remise;1;-10;20")])
+    invoice = issue_invoice(store, lines=[InvoiceLine.parse("A;1;100;20"), InvoiceLine.parse("Remise;1;-10;20")])
     assert invoice.totals.incl_vat.amount == 108
 
 

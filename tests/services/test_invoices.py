@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 from tests.conftest import START
 
-from _homes import seller_settings
+from _homes import issue_invoice
 from crmpay.config import SellerSettings
 from crmpay.core.errors import OperationFailed, UsageError
 from crmpay.core.invoice import Invoice, InvoiceLine, totals
@@ -59,30 +59,14 @@ def store(tmp_path):
         yield s
 
 
-def _create(store, **kw):
-    args = dict(
-        prefix="INV-",
-        customer_email="ann@example.fr",
-        customer_name="Ann",
-        language="fr",
-        currency="EUR",
-        lines=[InvoiceLine.parse("Service;1;100;20")],
-        issue_date=TODAY,
-        due_date=DUE,
-    )
-    args.update(kw)
-    args.setdefault("seller", seller_settings())
-    return invoices.create_invoice(store, **args)
-
-
 def test_numbers_are_sequential_without_gaps(store):
     y = TODAY.year
-    assert _create(store, issue_date=date(y, 1, 1)).number == f"INV-{y}-0001"
-    assert _create(store, dry_run=True).number == f"INV-{y}-0002"  # a dry run takes no number
+    assert issue_invoice(store, issue_date=date(y, 1, 1)).number == f"INV-{y}-0001"
+    assert issue_invoice(store, dry_run=True).number == f"INV-{y}-0002"  # a dry run takes no number
     with pytest.raises(UsageError):
-        _create(store, due_date=date(2020, 1, 1))  # refused before a number is taken
-    assert _create(store).number == f"INV-{y}-0002"
-    assert _create(store, issue_date=date(y - 1, 6, 1), due_date=DUE).number == f"INV-{y - 1}-0001"
+        issue_invoice(store, due_date=date(2020, 1, 1))  # refused before a number is taken
+    assert issue_invoice(store).number == f"INV-{y}-0002"
+    assert issue_invoice(store, issue_date=date(y - 1, 6, 1), due_date=DUE).number == f"INV-{y - 1}-0001"
 
 
 def test_numbers_stay_gapless_across_concurrent_processes(tmp_path):
@@ -96,7 +80,7 @@ def test_numbers_stay_gapless_across_concurrent_processes(tmp_path):
 
 def _create_in_process(path):
     with Store.open(path) as store:
-        return _create(store).number  # TODAY: in the same series every date is the same
+        return issue_invoice(store).number  # TODAY: in the same series every date is the same
 
 
 SELLER = SellerSettings(
@@ -191,7 +175,7 @@ def test_pdf_renders_a_japanese_customer_and_many_pages(tmp_path):
 
 
 def test_manual_payments_add_up_until_paid(store):
-    number = _create(store).number  # 120.00 EUR incl. VAT
+    number = issue_invoice(store).number  # 120.00 EUR incl. VAT
     first = record_payment(store, number, amount="50", method="cheque", received_on=TODAY, today=TODAY)
     assert first["status"] == "partially_paid" and first["remaining"] == "70.00"
     with pytest.raises(UsageError, match="more than the 70.00 EUR left"):

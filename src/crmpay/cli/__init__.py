@@ -54,20 +54,12 @@ class LazyGroup(TyperGroup):
         return list(COMMANDS)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        for param in self.params:
-            if getattr(param, "is_flag", False):
-                param.metavar = ""
+        _tidy_help(self)  # the root's own options (typer adds completion's late), as every command's
         self._listing = True  # the command list needs names and help lines only
         try:
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
-
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
 
     def get_command(self, ctx: Any, name: str) -> Any:
         name = ALIASES.get(name, name)
