@@ -23,7 +23,7 @@ def issue_invoice(store, **changes):
     days, issued by `SELLER`; `changes` override any argument."""
     from datetime import timedelta
 
-    from conftest import START
+    from tests.conftest import START
     from crmpay.core.invoice import InvoiceLine
     from crmpay.services.invoices.ledger import create_invoice
 
