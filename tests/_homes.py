@@ -24,6 +24,7 @@ def issue_invoice(store, **changes):
     from datetime import timedelta
 
     from tests.conftest import START
+
     from crmpay.core.invoice import InvoiceLine
     from crmpay.services.invoices.ledger import create_invoice
 
